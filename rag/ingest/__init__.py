@@ -1,0 +1,106 @@
+"""Parsers: files to `RawDocument`s. One bad file never stops a batch: errors are values here.
+
+Heavy parsers (PDF, DOCX, OCR) are imported only when a file of their kind is met.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.config import MAX_FILE_BYTES
+from rag.errors import ParseError, UnsupportedFormat
+from rag.types import RawDocument
+
+logger = logging.getLogger(__name__)
+
+Parser = Callable[[Path, bytes], list[RawDocument]]
+
+# Extension -> "module:function"; resolved lazily so `import rag` stays light.
+_PARSERS: dict[str, str] = {
+    ".txt": "rag.ingest.plain:parse_txt",
+    ".text": "rag.ingest.plain:parse_txt",
+    ".md": "rag.ingest.markdown:parse_md",
+    ".markdown": "rag.ingest.markdown:parse_md",
+    ".html": "rag.ingest.html:parse_html",
+    ".htm": "rag.ingest.html:parse_html",
+    ".pdf": "rag.ingest.pdf:parse_pdf",
+    ".docx": "rag.ingest.docx:parse_docx",
+    ".jsonl": "rag.ingest.jsonl:parse_jsonl",
+}
+
+
+def supported_extensions() -> tuple[str, ...]:
+    """File extensions that have a parser, lower case with the dot."""
+    return tuple(sorted(_PARSERS))
+
+
+def parser_for(path: Path) -> Parser:
+    """The parser for a file, by extension.
+
+    Raises:
+        UnsupportedFormat: if no parser handles the extension.
+    """
+    target = _PARSERS.get(path.suffix.lower())
+    if target is None:
+        raise UnsupportedFormat(
+            f"{path}: unsupported extension {path.suffix!r}",
+            f"Định dạng '{path.suffix or '(không có đuôi)'}' không được hỗ trợ; "
+            f"hỗ trợ: {', '.join(supported_extensions())}.",
+        )
+    module_name, func_name = target.split(":")
+    parser: Parser = getattr(importlib.import_module(module_name), func_name)
+    return parser
+
+
+def read_source(path: Path) -> bytes:
+    """Read a file's bytes, refusing what cannot be a document.
+
+    Raises:
+        ParseError: missing, unreadable, empty or oversized files.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ParseError(f"{path}: {exc}", "Không mở được tệp.") from exc
+    if size == 0:
+        raise ParseError(f"{path}: empty file", "Tệp rỗng.")
+    if size > MAX_FILE_BYTES:
+        raise ParseError(
+            f"{path}: {size} bytes exceeds {MAX_FILE_BYTES}",
+            f"Tệp quá lớn ({size // (1024 * 1024)} MB; tối đa {MAX_FILE_BYTES // (1024 * 1024)} MB).",
+        )
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ParseError(f"{path}: {exc}", "Không đọc được tệp.") from exc
+
+
+def parse_file(path: Path) -> list[RawDocument | ParseError]:
+    """Parse one file into documents.
+
+    Returns:
+        One entry per document found; an entry is a `ParseError` for a record that could not be
+        read (only multi-document formats such as .jsonl have such entries).
+
+    Raises:
+        ParseError: when the file as a whole cannot be read.
+    """
+    parser = parser_for(path)
+    data = read_source(path)
+    if path.suffix.lower() == ".jsonl":
+        from rag.ingest.jsonl import iter_records
+
+        return list(iter_records(path, data))
+    try:
+        docs: list[RawDocument | ParseError] = list(parser(path, data))
+    except ParseError:
+        raise
+    except (MemoryError, RecursionError) as exc:
+        raise ParseError(f"{path}: {type(exc).__name__}", "Tệp quá phức tạp để đọc.") from exc
+    except Exception as exc:  # a third-party parser failing on a malformed file
+        logger.warning("parser failed on %s: %r", path, exc)
+        raise ParseError(f"{path}: {exc!r}", "Tệp bị hỏng hoặc không đọc được.") from exc
+    return docs

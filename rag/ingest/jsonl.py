@@ -1,0 +1,129 @@
+"""JSON Lines files: one document per line, at least `title` and `text`; other fields kept as metadata.
+
+Made for bulk loads of crawled articles, whose text is usually markdown and whose first lines carry
+site boilerplate (promotion lines, navigation, copyright notices) that is removed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+
+from rag.errors import ParseError
+from rag.ingest.common import make_raw, source_key_for
+from rag.ingest.decode import decode_text
+from rag.ingest.markdown import markdown_to_blocks
+from rag.types import Block, RawDocument
+
+logger = logging.getLogger(__name__)
+
+_ID_FIELDS = ("doc_id", "id", "_id", "url")
+
+# Lines that crawled pages carry around the article; matched against the text with markup removed.
+_BOILERPLATE_RES = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^mới\s*:",
+        r"^>>",
+        r"^(xem thêm|tham khảo thêm|đọc thêm|tin liên quan|bài liên quan)\b",
+        r"^bài viết này cần thêm chú thích nguồn gốc",
+        r"^(nội dung chính|mục lục|giao diện|tải về|chia sẻ|in bài|đang tải văn bản\.*)\s*:?$",
+        r"thư viện pháp luật.*(quyền sở hữu|sao chép|copyright|vi phạm)",
+        r"^(bản dịch này thuộc quyền sở hữu|click vào phần bôi vàng|các nội dung của vb này)",
+        r"^(lưu trữ|ghi chú|ý kiến|facebook|email|in|x)$",
+        r"has the copyright on this translation|is a violation against the law",
+    )
+]
+
+
+class RecordError(ParseError):
+    """One line of a .jsonl file is not a usable record."""
+
+    default_user_message = "Dòng dữ liệu không hợp lệ."
+
+
+def _is_boilerplate(text: str) -> bool:
+    if not any(c.isalpha() for c in text):
+        return True
+    return any(r.search(text) for r in _BOILERPLATE_RES)
+
+
+def clean_crawled_blocks(blocks: list[Block], title: str | None) -> list[Block]:
+    """Drop boilerplate lines and a leading repetition of the title."""
+    kept = [b for b in blocks if not _is_boilerplate(b.text)]
+    if title:
+        norm = " ".join(title.split()).casefold()
+        while kept and kept[0].text.casefold() == norm:
+            kept.pop(0)
+    return kept
+
+
+def _metadata_value(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def parse_record(path: Path, line_no: int, line: str) -> RawDocument:
+    """Parse one line of a .jsonl file.
+
+    Raises:
+        RecordError: if the line is not a JSON object with non-empty `title`/`text` strings.
+    """
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RecordError(
+            f"line {line_no}: invalid JSON: {exc}", f"Dòng {line_no}: không phải JSON hợp lệ."
+        ) from exc
+    if not isinstance(record, dict):
+        raise RecordError(f"line {line_no}: not an object", f"Dòng {line_no}: không phải đối tượng JSON.")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise RecordError(f"line {line_no}: no text", f"Dòng {line_no}: thiếu trường 'text'.")
+    title = record.get("title")
+    if title is not None and not isinstance(title, str):
+        raise RecordError(f"line {line_no}: title not a string", f"Dòng {line_no}: 'title' phải là chuỗi.")
+    record_id = next(
+        (str(record[f]) for f in _ID_FIELDS if record.get(f) not in (None, "")), f"line{line_no}"
+    )
+    canonical = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    metadata = {k: _metadata_value(v) for k, v in record.items() if k not in ("text", "title")}
+    metadata["record"] = record_id
+    title_hint = " ".join(title.split()) if title and any(c.isalpha() for c in title) else None
+    blocks = clean_crawled_blocks(markdown_to_blocks(text), title_hint)
+    return make_raw(
+        path,
+        canonical,
+        "jsonl",
+        blocks,
+        title_hint=title_hint,
+        metadata=metadata,
+        source_key=f"{source_key_for(path)}#{record_id}",
+        sha256=hashlib.sha256(canonical).hexdigest(),
+    )
+
+
+def iter_records(path: Path, data: bytes) -> list[RawDocument | RecordError]:
+    """Parse every line; a bad line yields its `RecordError` instead of stopping the file."""
+    text, _ = decode_text(data)
+    out: list[RawDocument | RecordError] = []
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(parse_record(path, line_no, line))
+        except RecordError as exc:
+            logger.warning("%s: %s", path, exc)
+            out.append(exc)
+    return out
+
+
+def parse_jsonl(path: Path, data: bytes) -> list[RawDocument]:
+    """Parse a .jsonl file, skipping bad lines (see `iter_records` to get their errors)."""
+    return [r for r in iter_records(path, data) if isinstance(r, RawDocument)]

@@ -1,0 +1,208 @@
+"""The small vocabulary of frozen records every stage takes and returns.
+
+Data flows one way: parsers produce `RawDocument`s made of `Block`s; the text layer turns one into a
+`SourceDoc` with its `Paragraph`s; retrieval returns `Hit`s; answering returns an `Answer` whose
+`Citation`s point at paragraphs. Ids are readable and deterministic (`nq-57-2024/p0031`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+#: Document classifications, from least to most restricted.
+CLASSIFICATIONS: tuple[str, ...] = ("cong-khai", "noi-bo", "mat", "toi-mat")
+DEFAULT_CLASSIFICATION = "cong-khai"
+
+#: Document types the header reader recognises (lower-case Vietnamese, as shown to users).
+DOC_TYPES: tuple[str, ...] = (
+    "nghị quyết",
+    "kết luận",
+    "chỉ thị",
+    "chương trình",
+    "kế hoạch",
+    "quyết định",
+    "quy định",
+    "hướng dẫn",
+    "thông báo",
+    "báo cáo",
+    "công văn",
+    "tờ trình",
+    "đề án",
+    "phụ lục",
+    "tin bài",
+    "văn bản",
+)
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+def classification_rank(level: str) -> int:
+    """Return the position of a classification level (0 = public).
+
+    Raises:
+        ValueError: if the level is not one of `CLASSIFICATIONS`.
+    """
+    try:
+        return CLASSIFICATIONS.index(level)
+    except ValueError:
+        raise ValueError(f"unknown classification {level!r}; expected one of {CLASSIFICATIONS}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One unit of text as a parser found it: a line of a PDF page, a DOCX paragraph, an HTML block.
+
+    Attributes:
+        text: the text, already NFC but otherwise as found.
+        page: 1-based page number where the format has pages (PDF), else None.
+        style: a hint from the source format: "heading" (markdown #, DOCX heading style, HTML h1-h6,
+            a line wholly in bold), "table" (a table row), or "" for plain text.
+    """
+
+    text: str
+    page: int | None = None
+    style: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """What a parser returns for one document of a source file (a .jsonl file yields many).
+
+    Attributes:
+        source_key: identity of the document: the resolved file path, plus "#<record id>" for a
+            record of a .jsonl file. Re-ingesting the same key replaces or keeps the document.
+        path: the file the document came from.
+        fmt: the parser that read it ("pdf", "docx", "md", ...).
+        blocks: the text in reading order.
+        sha256: fingerprint of the source bytes (or of the record), used to detect changes.
+        title_hint: a title given by the container (jsonl `title`, HTML <title>, DOCX core title).
+        metadata: other fields of the source kept as strings (jsonl extra fields, OCR notes).
+        warnings: problems met while parsing that did not stop it (plain English, for logs/reports).
+    """
+
+    source_key: str
+    path: str
+    fmt: str
+    blocks: tuple[Block, ...]
+    sha256: str
+    title_hint: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DocHeader:
+    """What the header of a Vietnamese administrative document says about it.
+
+    All fields are None when the header does not say. `issued` is ISO `YYYY-MM-DD`.
+    """
+
+    issuer: str | None = None
+    number: str | None = None
+    place: str | None = None
+    issued: str | None = None
+    doc_type: str | None = None
+    summary: str | None = None  # trích yếu
+    headline: str | None = None  # for news articles
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A citable paragraph.
+
+    Attributes:
+        paragraph_id: "<doc_id>/p<n>" with n zero-padded to four digits.
+        doc_id: the owning document.
+        n: 0-based position in the document.
+        text: the paragraph as displayed and quoted; equals `SourceDoc.text[start:end]`.
+        section: the section path, e.g. "III > 2 > b)" ("" before the first heading).
+        page: 1-based page where the paragraph starts, or None.
+        start: character offset of the paragraph in the document text.
+        end: end offset (exclusive).
+        kind: "heading" for a heading line, "body" otherwise.
+    """
+
+    paragraph_id: str
+    doc_id: str
+    n: int
+    text: str
+    section: str
+    page: int | None
+    start: int
+    end: int
+    kind: str = "body"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDoc:
+    """A document as stored in the catalog.
+
+    Attributes:
+        doc_id: readable, stable id (from the số/ký hiệu when there is one: "nq-57-2024").
+        source_key: identity of the source file or record (see `RawDocument.source_key`).
+        path: the file it came from.
+        fmt: parser name.
+        sha256: fingerprint of the source.
+        title: display title ("Nghị quyết về ..." or a news headline).
+        doc_type: one of `DOC_TYPES`.
+        number: số/ký hiệu ("57-NQ/TW") or None.
+        issuer: issuing body ("Bộ Chính trị") or None.
+        issued: ISO date or None.
+        place: place of issue ("Hà Nội") or None.
+        summary: trích yếu or None.
+        classification: one of `CLASSIFICATIONS`.
+        text: the whole normalised text; paragraph spans index into it.
+        metadata: other fields kept from the source.
+    """
+
+    doc_id: str
+    source_key: str
+    path: str
+    fmt: str
+    sha256: str
+    title: str
+    doc_type: str
+    number: str | None
+    issuer: str | None
+    issued: str | None
+    place: str | None
+    summary: str | None
+    classification: str
+    text: str
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A catalog listing row: a document's metadata without its text."""
+
+    doc_id: str
+    title: str
+    number: str | None
+    doc_type: str
+    issuer: str | None
+    issued: str | None
+    classification: str
+    paragraphs: int
+    path: str
+    source_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """The outcome for one source file or record of an ingest run.
+
+    `status` is one of "ok", "unchanged", "replaced", "rejected"; `reason` says why in plain words
+    (Vietnamese, shown to users) when rejected, and may carry a note otherwise.
+    """
+
+    path: str
+    status: str
+    reason: str = ""
+    doc_id: str | None = None
+    paragraphs: int = 0
+
+
+INGEST_STATUSES: tuple[str, ...] = ("ok", "unchanged", "replaced", "rejected")
