@@ -206,3 +206,88 @@ class IngestResult:
 
 
 INGEST_STATUSES: tuple[str, ...] = ("ok", "unchanged", "replaced", "rejected")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions applied inside retrieval, before ranking.
+
+    Attributes:
+        doc_types: keep only these document types (values of `DOC_TYPES`); empty = all.
+        issued_from: ISO date; documents issued before it are excluded (undated ones too).
+        issued_to: ISO date; documents issued after it are excluded (undated ones too).
+        doc_ids: keep only these documents; empty = all.
+    """
+
+    doc_types: tuple[str, ...] = ()
+    issued_from: str | None = None
+    issued_to: str | None = None
+    doc_ids: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.doc_types or self.issued_from or self.issued_to or self.doc_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: an API key's owner or a local user. `clearance` is one of `CLASSIFICATIONS`."""
+
+    name: str = "local"
+    role: str = "reader"
+    clearance: str = DEFAULT_CLASSIFICATION
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved paragraph with its document's citation fields.
+
+    Attributes:
+        rank: 1-based position in the result list.
+        score: the retriever's score (higher is better; scales differ between retrievers).
+        paragraph: the paragraph.
+        title, number, issued, doc_type, issuer, classification: of the paragraph's document.
+    """
+
+    rank: int
+    score: float
+    paragraph: Paragraph
+    title: str
+    number: str | None
+    issued: str | None
+    doc_type: str
+    issuer: str | None
+    classification: str
+
+    @property
+    def doc_id(self) -> str:
+        return self.paragraph.doc_id
+
+    @property
+    def paragraph_id(self) -> str:
+        return self.paragraph.paragraph_id
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered reference from an answer to the paragraph that supports it.
+
+    `quote` is the supporting span, an exact substring of `paragraph.text` (so it can be highlighted);
+    `quote_start` is its offset within the paragraph text.
+    """
+
+    marker: int
+    hit: Hit
+    quote: str
+    quote_start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An answer whose sentences carry [n] markers pointing at `citations`."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    rewritten_question: str | None = None
+    nearest: tuple[Hit, ...] = ()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rag.config import MAX_FILE_BYTES
 from rag.errors import ParseError, UnsupportedFormat
+from rag.ingest.common import KnownSource, Unchanged, sha256_hex, source_key_for
 from rag.types import RawDocument
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,13 @@ def read_source(path: Path) -> bytes:
         raise ParseError(f"{path}: {exc}", "Không đọc được tệp.") from exc
 
 
-def parse_file(path: Path) -> list[RawDocument | ParseError]:
+def parse_file(path: Path, known: KnownSource | None = None) -> list[RawDocument | Unchanged | ParseError]:
     """Parse one file into documents.
+
+    Args:
+        path: the file.
+        known: optional check of (source_key, sha256) against what is stored; a source known
+            unchanged is returned as `Unchanged` without being parsed.
 
     Returns:
         One entry per document found; an entry is a `ParseError` for a record that could not be
@@ -93,9 +99,11 @@ def parse_file(path: Path) -> list[RawDocument | ParseError]:
     if path.suffix.lower() == ".jsonl":
         from rag.ingest.jsonl import iter_records
 
-        return list(iter_records(path, data))
+        return list(iter_records(path, data, known))
+    if known is not None and known(source_key_for(path), sha256_hex(data)):
+        return [Unchanged(source_key_for(path), str(path))]
     try:
-        docs: list[RawDocument | ParseError] = list(parser(path, data))
+        docs: list[RawDocument | Unchanged | ParseError] = list(parser(path, data))
     except ParseError:
         raise
     except (MemoryError, RecursionError) as exc:

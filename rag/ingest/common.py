@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.text.legacy import convert_legacy, detect_legacy
 from rag.text.normalize import clean
 from rag.types import Block, RawDocument
+
+#: Tells whether a source (source_key, sha256) is already stored unchanged, so parsing can be skipped.
+KnownSource = Callable[[str, str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A source the catalog already holds in this exact version; it was not parsed again."""
+
+    source_key: str
+    path: str
 
 
 def source_key_for(path: Path) -> str:
@@ -20,11 +33,23 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_ASCII_SPACES_RE = re.compile(r"[ \t\r\f\v]+")
+
+
+def squash_spaces(text: str) -> str:
+    """Collapse runs of ASCII white space to one space and trim.
+
+    Only ASCII: before legacy-font conversion, characters such as U+0085 or U+00A0 may be letters
+    of a TCVN3/VNI text read as Latin-1, and `str.split()` would eat them.
+    """
+    return _ASCII_SPACES_RE.sub(" ", text).strip(" ")
+
+
 def text_to_blocks(text: str, page: int | None = None) -> list[Block]:
     """Split text into one block per non-empty line (leading/trailing spaces dropped)."""
     blocks: list[Block] = []
     for line in text.split("\n"):
-        line = " ".join(line.split())
+        line = squash_spaces(line)
         if line:
             blocks.append(Block(line, page))
     return blocks

@@ -45,9 +45,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
             try:
                 return data.decode(name), name
             except UnicodeDecodeError as exc:
-                raise ParseError(
-                    f"bad {name} text: {exc}", "Tệp văn bản bị hỏng (mã hóa không hợp lệ)."
-                ) from exc
+                raise ParseError(f"bad {name} text: {exc}", "Tệp văn bản bị hỏng (mã hóa không hợp lệ).") from exc
     if looks_binary(data):
         raise ParseError("binary content in a text file", "Tệp không phải văn bản (nội dung nhị phân).")
     try:

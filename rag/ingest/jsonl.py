@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from rag.errors import ParseError
-from rag.ingest.common import make_raw, source_key_for
+from rag.ingest.common import KnownSource, Unchanged, make_raw, source_key_for
 from rag.ingest.decode import decode_text
 from rag.ingest.markdown import markdown_to_blocks
 from rag.types import Block, RawDocument
@@ -56,7 +56,8 @@ def clean_crawled_blocks(blocks: list[Block], title: str | None) -> list[Block]:
     kept = [b for b in blocks if not _is_boilerplate(b.text)]
     if title:
         norm = " ".join(title.split()).casefold()
-        while kept and kept[0].text.casefold() == norm:
+        # A repeated title goes, unless it is all the record has to say.
+        while len(kept) > 1 and kept[0].text.casefold() == norm and kept[1].text.casefold() == norm:
             kept.pop(0)
     return kept
 
@@ -69,8 +70,12 @@ def _metadata_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def parse_record(path: Path, line_no: int, line: str) -> RawDocument:
+def parse_record(path: Path, line_no: int, line: str, known: KnownSource | None = None) -> RawDocument | Unchanged:
     """Parse one line of a .jsonl file.
+
+    Args:
+        known: tells whether a (source_key, sha256) is already stored unchanged; such a record is
+            returned as `Unchanged` without the cost of converting its text.
 
     Raises:
         RecordError: if the line is not a JSON object with non-empty `title`/`text` strings.
@@ -78,9 +83,7 @@ def parse_record(path: Path, line_no: int, line: str) -> RawDocument:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise RecordError(
-            f"line {line_no}: invalid JSON: {exc}", f"Dòng {line_no}: không phải JSON hợp lệ."
-        ) from exc
+        raise RecordError(f"line {line_no}: invalid JSON: {exc}", f"Dòng {line_no}: không phải JSON hợp lệ.") from exc
     if not isinstance(record, dict):
         raise RecordError(f"line {line_no}: not an object", f"Dòng {line_no}: không phải đối tượng JSON.")
     text = record.get("text")
@@ -89,10 +92,12 @@ def parse_record(path: Path, line_no: int, line: str) -> RawDocument:
     title = record.get("title")
     if title is not None and not isinstance(title, str):
         raise RecordError(f"line {line_no}: title not a string", f"Dòng {line_no}: 'title' phải là chuỗi.")
-    record_id = next(
-        (str(record[f]) for f in _ID_FIELDS if record.get(f) not in (None, "")), f"line{line_no}"
-    )
+    record_id = next((str(record[f]) for f in _ID_FIELDS if record.get(f) not in (None, "")), f"line{line_no}")
     canonical = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    source_key = f"{source_key_for(path)}#{record_id}"
+    sha256 = hashlib.sha256(canonical).hexdigest()
+    if known is not None and known(source_key, sha256):
+        return Unchanged(source_key, str(path))
     metadata = {k: _metadata_value(v) for k, v in record.items() if k not in ("text", "title")}
     metadata["record"] = record_id
     title_hint = " ".join(title.split()) if title and any(c.isalpha() for c in title) else None
@@ -104,20 +109,22 @@ def parse_record(path: Path, line_no: int, line: str) -> RawDocument:
         blocks,
         title_hint=title_hint,
         metadata=metadata,
-        source_key=f"{source_key_for(path)}#{record_id}",
-        sha256=hashlib.sha256(canonical).hexdigest(),
+        source_key=source_key,
+        sha256=sha256,
     )
 
 
-def iter_records(path: Path, data: bytes) -> list[RawDocument | RecordError]:
+def iter_records(
+    path: Path, data: bytes, known: KnownSource | None = None
+) -> list[RawDocument | Unchanged | RecordError]:
     """Parse every line; a bad line yields its `RecordError` instead of stopping the file."""
     text, _ = decode_text(data)
-    out: list[RawDocument | RecordError] = []
+    out: list[RawDocument | Unchanged | RecordError] = []
     for line_no, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            out.append(parse_record(path, line_no, line))
+            out.append(parse_record(path, line_no, line, known))
         except RecordError as exc:
             logger.warning("%s: %s", path, exc)
             out.append(exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rag.ingest.common import make_raw
+from rag.ingest.common import make_raw, squash_spaces
 from rag.ingest.decode import decode_text
 from rag.types import Block, RawDocument
 
@@ -36,15 +36,17 @@ def _inline(text: str) -> str:
     text = _STAR_RE.sub("", text)
     text = _UNDERSCORE_RE.sub("", text)
     text = _ESCAPE_RE.sub(r"\1", text)
-    return " ".join(text.split())
+    return squash_spaces(text)
 
 
 def _bold_share(line: str) -> float:
     """Share of a line's letters that sit inside **bold** spans."""
-    letters = sum(c.isalnum() for c in line)
+    if "**" not in line and "__" not in line:
+        return 0.0
+    letters = sum(map(str.isalnum, line))
     if not letters:
         return 0.0
-    bold = sum(sum(c.isalnum() for c in m.group(2)) for m in _BOLD_SPAN_RE.finditer(line))
+    bold = sum(sum(map(str.isalnum, m.group(2))) for m in _BOLD_SPAN_RE.finditer(line))
     return bold / letters
 
 
@@ -56,7 +58,7 @@ def markdown_to_blocks(text: str, page: int | None = None) -> list[Block]:
         if _FENCE_RE.match(raw_line):
             in_fence = not in_fence
             continue
-        line = raw_line.strip()
+        line = squash_spaces(raw_line)
         if not line:
             continue
         if in_fence:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from rag.text.cleanup import is_upper_line
 from rag.text.normalize import fold
 from rag.types import Block, DocHeader
 
@@ -71,6 +72,11 @@ _SUBUNITS = (
 # Proper spellings restored after lower-casing an upper-case name.
 _PROPER = (
     "Ban Chấp hành Trung ương",
+    "Ban Thường vụ",
+    "Thành ủy",
+    "Thành uỷ",
+    "Tỉnh ủy",
+    "Tỉnh uỷ",
     "Bộ Chính trị",
     "Ban Bí thư",
     "Trung ương",
@@ -94,24 +100,32 @@ _NUMBER_RE = re.compile(
     r"^(?:số|so)\s*[:.]?\s*(\d{1,5}[a-zA-Z]?\s*[-/]\s*[A-ZĐa-zđ]{1,8}(?:\s*[-/]\s*[A-ZĐa-zđ0-9]{1,12}){0,3})",
     re.IGNORECASE,
 )
-_BARE_NUMBER_RE = re.compile(
-    r"^(\d{1,5}[a-zA-Z]?\s*[-/]\s*[A-ZĐ][A-ZĐa-zđ]{0,7}(?:\s*[-/]\s*[A-ZĐ0-9]{1,12}){1,3})$"
-)
+_BARE_NUMBER_RE = re.compile(r"^(\d{1,5}[a-zA-Z]?\s*[-/]\s*[A-ZĐ][A-ZĐa-zđ]{0,7}(?:\s*[-/]\s*[A-ZĐ0-9]{1,12}){1,3})$")
 _PLACE_DATE_RE = re.compile(
     r"(?:^|[\s(])(?:(?P<place>[^\W\d_][^,\n]{0,40}?)\s*,\s*)?ngày\s+(?P<d>\d{1,2})\s*tháng\s*(?P<m>\d{1,2})\s*năm\s*(?P<y>\d{4})",
     re.IGNORECASE,
 )
 _ISO_DATE_RE = re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})(?!\d)")
-_DMY_RE = re.compile(
-    r"(?<![\d/])(?P<d>\d{1,2})\s*[/.-]\s*(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>(?:19|20)\d{2})(?![\d/])"
-)
+_DMY_RE = re.compile(r"(?<![\d/])(?P<d>\d{1,2})\s*[/.-]\s*(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>(?:19|20)\d{2})(?![\d/])")
 _CRAWL_DATE_PREFIX_RE = re.compile(r"^\s*date\s+\d{4}-\d{2}-\d{2}\s*")
 _ISSUER_OF_RE = re.compile(r"^(?:CỦA|của)\s+(.+)$")
+
+
+# After these words comes a place name, written with capitals: "Tỉnh ủy Nghệ An", "Đảng bộ tỉnh Quảng Ninh".
+_BEFORE_PLACE_RE = re.compile(
+    r"^((?:ban thường vụ |ban chấp hành |văn phòng )?(?:đảng bộ |ủy ban nhân dân |uỷ ban nhân dân |hội đồng nhân dân )?"
+    r"(?:tỉnh ủy|tỉnh uỷ|thành ủy|thành uỷ|huyện ủy|huyện uỷ|quận ủy|quận uỷ|thị ủy|thị uỷ"
+    r"|tỉnh|thành phố|huyện|quận|thị xã)"
+    r")\s+(.+)$"
+)
 
 
 def vn_name(upper: str) -> str:
     """Spell an upper-case Vietnamese name the usual way ("BỘ CHÍNH TRỊ" -> "Bộ Chính trị")."""
     text = " ".join(upper.split()).lower()
+    place = _BEFORE_PLACE_RE.match(text)
+    if place and not any(place.group(2).startswith(p.lower()) for p in _PROPER):
+        text = place.group(1) + " " + " ".join(w[:1].upper() + w[1:] for w in place.group(2).split())
     for proper in _PROPER:
         text = re.sub(rf"(?<!\w){re.escape(proper.lower())}(?!\w)", proper, text)
     return text[:1].upper() + text[1:] if text else text
@@ -124,9 +138,7 @@ def _iso(y: str, m: str, d: str) -> str | None:
         return None
 
 
-def _is_upper_line(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.85
+_is_upper_line = is_upper_line
 
 
 def _strip_mottos(text: str) -> str:
@@ -192,6 +204,11 @@ def _find_date(blocks: list[Block], limit: int) -> tuple[str | None, str | None,
         issued = _iso(m.group("y"), m.group("m"), m.group("d"))
         if issued:
             clean_place = place.strip(" *_") if place else None
+            if clean_place:
+                # Two-column layouts put the number and the place on one line: "Số 59-NQ/TW Hà Nội".
+                number_prefix = _NUMBER_RE.match(clean_place)
+                if number_prefix:
+                    clean_place = clean_place[number_prefix.end() :].strip(" *_,") or None
             return clean_place, issued, i
     return None, None, -1
 
@@ -273,6 +290,9 @@ def _official_header(
             or text.startswith(("Về ", "V/v", "Ban hành", "Thực hiện", "Triển khai"))
         ):
             break
+        elif block.style not in ("heading", "bold") and text.endswith((".", ";")):
+            # A full sentence ("Thực hiện Nghị quyết ..., Ban Thường vụ ban hành ...") opens the body.
+            break
         summary_lines.append(text)
         end += 1
     end = max(end, number_at + 1, date_at + 1)
@@ -281,13 +301,19 @@ def _official_header(
         issuer = _issuer_from_top([b.text for b in blocks[:first_field]])
     if doc_type is None and number:
         doc_type = type_from_number(number)
+    if type_at < 0 and not summary_lines:
+        # The "V/v ..." line of a công văn usually sits under its number, before the date.
+        for block in blocks[: end + 3]:
+            if block.text.startswith(("V/v", "v/v", "Về việc")):
+                summary_lines.append(block.text)
+                break
     summary = " ".join(summary_lines) or None
     if summary and summary.startswith(("V/v ", "v/v ")):
         summary = summary[4:].strip()
+    elif summary and summary.startswith("Về việc "):
+        summary = summary[len("Về việc ") :].strip()
     return HeaderResult(
-        DocHeader(
-            issuer=issuer, number=number, place=place, issued=issued, doc_type=doc_type, summary=summary
-        ),
+        DocHeader(issuer=issuer, number=number, place=place, issued=issued, doc_type=doc_type, summary=summary),
         end,
     )
 
@@ -342,11 +368,11 @@ def read_header(blocks: list[Block], title_hint: str | None = None) -> HeaderRes
         if not found:
             continue
         found_date = _iso(found.group("y"), found.group("m"), found.group("d"))
-        if found_date is None:
+        # Only a by-line or date line dates the article, not a sentence that mentions a date.
+        if found_date is None or len(block.text) >= 80:
             continue
         article_date = article_date or found_date
-        if len(block.text) < 80:  # a by-line or date line, not a sentence that mentions a date
-            end = i + 1
+        end = i + 1
         break
     if article_date is None and issued:
         article_date = issued

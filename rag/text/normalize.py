@@ -50,7 +50,7 @@ _INVISIBLE = dict.fromkeys(
 )
 _SPACES = dict.fromkeys([0x0009, 0x00A0, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000, 0x1680], " ")
 _NEWLINES = {0x000C: "\n", 0x2028: "\n", 0x2029: "\n", 0x0085: "\n"}
-_CLEAN_TABLE: dict[int, str | None] = {**_INVISIBLE, **_SPACES, **_NEWLINES}  # type: ignore[dict-item]
+_CLEAN_TABLE: dict[int, str | None] = {**_INVISIBLE, **_SPACES, **_NEWLINES}
 
 _WORD_RE = re.compile(r"[^\W\d_]+")
 
@@ -105,9 +105,7 @@ def _canonical_word(word: str) -> str:
     if len(tones) != 1:
         return word
     tone = _TONE_ALIASES.get(tones[0], tones[0])
-    base = unicodedata.normalize(
-        "NFC", "".join(c for c in decomposed if c not in _TONES and c not in _TONE_ALIASES)
-    )
+    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONES and c not in _TONE_ALIASES))
     pos = _placement(base.lower())
     if pos is None:
         return word

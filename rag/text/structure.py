@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.text.cleanup import is_upper_line
 from rag.types import Block
 
 # Rank of each kind of marker: a marker closes every open level of equal or deeper rank.
@@ -90,11 +91,7 @@ def find_marker(text: str) -> Marker | None:
         m = regex.match(text)
         if m:
             number = m.group(2)
-            if (
-                rank in (RANK_CHAPTER, RANK_SECTION)
-                and not number.isdigit()
-                and roman_value(number.upper()) is None
-            ):
+            if rank in (RANK_CHAPTER, RANK_SECTION) and not number.isdigit() and roman_value(number.upper()) is None:
                 continue
             return Marker(rank, f"{word} {number}", m.group(3).strip())
     m = _ROMAN_RE.match(text)
@@ -123,8 +120,7 @@ def _looks_like_heading(block: Block, marker: Marker | None) -> bool:
     text = block.text
     if block.style == "heading":
         return len(text) <= 300
-    letters = [c for c in text if c.isalpha()]
-    upper = bool(letters) and sum(c.isupper() for c in letters) / len(letters) > 0.85
+    upper = is_upper_line(text)
     if marker is None:
         return upper and 3 <= len(text) <= 200 and block.style in ("bold", "heading")
     if marker.rank <= RANK_ARTICLE:
@@ -134,11 +130,7 @@ def _looks_like_heading(block: Block, marker: Marker | None) -> bool:
     if block.style == "bold" and len(text) <= 300:
         return True
     # "1. Đến năm 2030": a short title, not a sentence.
-    return (
-        0 < len(marker.rest) <= 120
-        and not marker.rest.endswith((".", ";", ":"))
-        and marker.rank <= RANK_DOTTED
-    )
+    return 0 < len(marker.rest) <= 120 and not marker.rest.endswith((".", ";", ":")) and marker.rank <= RANK_DOTTED
 
 
 @dataclass(frozen=True, slots=True)

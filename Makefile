@@ -1,0 +1,53 @@
+# Văn Kiện — the two commands: `make run` (serve the sample corpus) and `make test` (the whole suite).
+# Both create the virtualenv and install what they need on a fresh machine.
+
+PYTHON ?= python3
+VENV ?= .venv
+INDEX ?= index
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BIN := $(VENV)/bin
+# torch is installed first and pinned: the CPU wheel is cached locally; an unpinned torch pulls CUDA.
+TORCH := torch==2.13.0
+
+.PHONY: run test install install-dev index lint typecheck unit clean help
+
+help:
+	@echo "make run    - cài đặt, xây chỉ mục từ corpus/ và chạy dịch vụ tại http://$(HOST):$(PORT)"
+	@echo "make test   - cài đặt bản phát triển và chạy toàn bộ kiểm thử (ruff, mypy, pytest)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[service]'
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q $(TORCH)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[service,ocr,st,llm,dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+index: install
+	$(BIN)/vankien ingest corpus --exclude README.md --index $(INDEX)
+
+run: index
+	$(BIN)/vankien serve --index $(INDEX) --host $(HOST) --port $(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+unit: install-dev
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,231 @@
+"""The `vankien` command line (also `python -m rag`).
+
+Every command takes `--index DIR` (default `$VANKIEN_INDEX`, else ./index) and `--json` for
+machine-readable output on stdout. Human output and messages are in Vietnamese; progress bars and
+logs go to stderr. Exit status: 0 success, 1 error, 2 bad usage, 3 some inputs rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from rag.config import ENV_INDEX, default_index_dir
+from rag.errors import VanKienError
+from rag.types import CLASSIFICATIONS, DEFAULT_CLASSIFICATION
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+
+_STATUS_LABELS = {"ok": "đã nạp", "unchanged": "không đổi", "replaced": "đã thay", "rejected": "từ chối"}
+
+
+class _TqdmProgress:
+    """Progress bar on stderr (hidden when stderr is not a terminal and the run is short)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._bar: Any = None
+
+    def start(self, total: int, label: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total, desc=label, unit="tài liệu", file=self._stream, dynamic_ncols=True, mininterval=0.5
+        )
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _open_library(args: argparse.Namespace, *, create: bool) -> Any:
+    from rag.pipeline import Library
+
+    return Library(args.index, create=create)
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    progress = None if args.no_progress else _TqdmProgress(sys.stderr)
+    with _open_library(args, create=True) as library:
+        report = library.ingest([Path(p) for p in args.paths], args.classification, progress, args.exclude)
+    files = [
+        {"path": r.path, "status": r.status, "reason": r.reason, "doc_id": r.doc_id, "paragraphs": r.paragraphs}
+        for r in report.results
+    ]
+    counts = report.counts
+    if args.json:
+        _print_json({"files": files, "counts": counts})
+    else:
+        shown = report.results if len(report.results) <= 50 else [r for r in report.results if r.status != "unchanged"]
+        for r in shown[:200]:
+            line = f"{_STATUS_LABELS[r.status]:>10}  {r.path}"
+            if r.doc_id:
+                line += f"  -> {r.doc_id} ({r.paragraphs} đoạn)"
+            if r.reason:
+                line += f"  [{r.reason}]"
+            print(line)
+        if len(shown) > 200:
+            print(f"... và {len(shown) - 200} mục khác (dùng --json để xem đủ)")
+        print("Tổng: " + ", ".join(f"{_STATUS_LABELS[s]} {n}" for s, n in counts.items()) + f" (chỉ mục: {args.index})")
+    return EXIT_REJECTED if counts["rejected"] else EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    with _open_library(args, create=False) as library:
+        docs = library.documents()
+    if args.json:
+        _print_json(
+            {
+                "documents": [
+                    {
+                        "doc_id": d.doc_id,
+                        "title": d.title,
+                        "number": d.number,
+                        "type": d.doc_type,
+                        "issuer": d.issuer,
+                        "issued": d.issued,
+                        "classification": d.classification,
+                        "paragraphs": d.paragraphs,
+                        "path": d.path,
+                    }
+                    for d in docs
+                ]
+            }
+        )
+    else:
+        if not docs:
+            print("Chỉ mục chưa có tài liệu nào.")
+        for d in docs:
+            meta = " · ".join(x for x in (d.number, d.doc_type, d.issuer, d.issued, d.classification) if x)
+            print(f"{d.doc_id}\n    {d.title}\n    {meta} · {d.paragraphs} đoạn")
+        print(f"Tổng: {len(docs)} tài liệu.")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _open_library(args, create=False) as library:
+        library.remove(args.doc_id)
+    if args.json:
+        _print_json({"removed": args.doc_id})
+    else:
+        print(f"Đã xóa tài liệu {args.doc_id}.")
+    return EXIT_OK
+
+
+# -- parser -----------------------------------------------------------------------------------------
+
+
+class _VietnameseArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"Lỗi cú pháp lệnh: {message}\nXem trợ giúp: vankien --help\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _VietnameseArgumentParser(add_help=False)
+    common.add_argument(
+        "--index",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"thư mục chỉ mục (mặc định: biến môi trường {ENV_INDEX}, nếu không có thì ./index)",
+    )
+    common.add_argument("--json", action="store_true", help="in kết quả dạng JSON ra stdout")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="in thêm nhật ký (lặp lại để chi tiết hơn)")
+
+    parser = _VietnameseArgumentParser(
+        prog="vankien",
+        description="Văn Kiện: hỏi đáp có trích dẫn trên văn kiện, nghị quyết của Đảng (chạy offline).",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", metavar="LỆNH", parser_class=_VietnameseArgumentParser)
+
+    p = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="nạp tệp hoặc thư mục vào chỉ mục",
+        description="Nạp tệp (.pdf .docx .html .md .txt .jsonl) hoặc thư mục vào chỉ mục. Chạy lại không làm "
+        "thay đổi gì nếu tệp không đổi; tệp đã sửa sẽ thay bản cũ.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="tệp hoặc thư mục")
+    p.add_argument(
+        "--classification",
+        default=DEFAULT_CLASSIFICATION,
+        choices=CLASSIFICATIONS,
+        metavar="LEVEL",
+        help=f"mức phân loại của tài liệu: {', '.join(CLASSIFICATIONS)} (mặc định {DEFAULT_CLASSIFICATION})",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="bỏ qua tệp trong thư mục khớp mẫu này (lặp lại được), ví dụ --exclude README.md",
+    )
+    p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến trình")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("docs", parents=[common], help="liệt kê tài liệu trong chỉ mục", description="Liệt kê tài liệu.")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser(
+        "remove", parents=[common], help="xóa một tài liệu", description="Xóa một tài liệu khỏi chỉ mục."
+    )
+    p.add_argument("doc_id", metavar="DOC_ID", help="mã tài liệu (xem: vankien docs)")
+    p.set_defaults(func=cmd_remove)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.index is None:
+        args.index = default_index_dir()
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return func(args)
+    except VanKienError as exc:
+        logger.debug("command failed", exc_info=True)
+        if getattr(args, "json", False):
+            _print_json({"error": {"type": type(exc).__name__, "message": exc.user_message}})
+        print(f"Lỗi: {exc.user_message}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("Đã dừng theo yêu cầu.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`vankien docs | head`): not an error worth a traceback.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

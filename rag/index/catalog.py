@@ -1,0 +1,415 @@
+"""The catalog: documents and paragraphs in SQLite (WAL mode), the single commit point of an index.
+
+Derived indexes (lexical, vectors) are rebuilt or brought up to date from it: every change to the
+catalog appends a row to `changes` in the same transaction, and a derived index records the last
+change sequence number it applied. A document is therefore either wholly in the catalog or not at
+all, and a derived index that lags behind (after a crash) catches up by replaying the changes.
+
+Paragraphs get an integer `pid` (AUTOINCREMENT, never reused) that derived indexes use as their key;
+the pids of one document are contiguous, so a change row records them as a range.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag.errors import NotFound, StoreError
+from rag.types import DocumentInfo, Paragraph, SourceDoc
+
+logger = logging.getLogger(__name__)
+
+CATALOG_FILE = "catalog.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source_key TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    fmt TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    title TEXT NOT NULL,
+    doc_type TEXT NOT NULL,
+    number TEXT,
+    issuer TEXT,
+    issued TEXT,
+    place TEXT,
+    summary TEXT,
+    classification TEXT NOT NULL,
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    n_paragraphs INTEGER NOT NULL,
+    added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    pid INTEGER PRIMARY KEY AUTOINCREMENT,
+    paragraph_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    page INTEGER,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paragraphs_by_doc ON paragraphs(doc_id, n);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op TEXT NOT NULL CHECK (op IN ('add', 'remove')),
+    doc_id TEXT NOT NULL,
+    pid_min INTEGER,
+    pid_max INTEGER
+);
+"""
+
+_DOC_COLUMNS = (
+    "doc_id, source_key, path, fmt, sha256, title, doc_type, number, issuer, issued, place, summary, "
+    "classification, text, metadata"
+)
+_PARA_COLUMNS = "pid, paragraph_id, doc_id, n, text, section, page, start, end, kind"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One catalog change: paragraphs `pid_min..pid_max` of `doc_id` were added or removed."""
+
+    seq: int
+    op: str
+    doc_id: str
+    pid_min: int | None
+    pid_max: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the catalog knows about a source: enough to decide whether re-ingesting changes anything."""
+
+    doc_id: str
+    sha256: str
+    classification: str
+
+
+def _row_to_paragraph(row: sqlite3.Row) -> Paragraph:
+    return Paragraph(
+        paragraph_id=row["paragraph_id"],
+        doc_id=row["doc_id"],
+        n=row["n"],
+        text=row["text"],
+        section=row["section"],
+        page=row["page"],
+        start=row["start"],
+        end=row["end"],
+        kind=row["kind"],
+    )
+
+
+class Catalog:
+    """Documents and paragraphs of one index directory.
+
+    One `Catalog` object per thread; several processes may open the same file (SQLite serialises
+    writers; readers see the last committed state thanks to WAL).
+    """
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        if not path.exists() and not create:
+            raise StoreError(
+                f"no catalog at {path}",
+                f"Chưa có chỉ mục tại '{path.parent}'. Hãy nạp tài liệu trước: vankien ingest <tệp/thư mục>.",
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._check_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"catalog {path} unusable: {exc}", f"Tệp danh mục '{path}' bị hỏng hoặc không phải danh mục."
+            ) from exc
+
+    @classmethod
+    def open(cls, index_dir: Path, *, create: bool = True) -> Catalog:
+        """Open (and by default create) the catalog of an index directory."""
+        return cls(index_dir / CATALOG_FILE, create=create)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_schema(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row["value"]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"catalog schema {row['value']} != {SCHEMA_VERSION}",
+                "Chỉ mục được tạo bởi phiên bản khác của Văn Kiện; hãy xây lại chỉ mục.",
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of failing mid-way.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    # -- metadata ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row["value"])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, value, value))
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def source_state(self, source_key: str) -> SourceState | None:
+        """The stored fingerprint of a source, or None when it was never ingested."""
+        row = self._db.execute(
+            "SELECT doc_id, sha256, classification FROM documents WHERE source_key = ?", (source_key,)
+        ).fetchone()
+        return None if row is None else SourceState(row["doc_id"], row["sha256"], row["classification"])
+
+    def free_doc_id(self, base: str) -> str:
+        """`base` if no document holds it, else the first free `base-2`, `base-3`, ..."""
+        taken = {
+            r[0]
+            for r in self._db.execute(
+                "SELECT doc_id FROM documents WHERE doc_id = ? OR doc_id LIKE ? ESCAPE '\\'",
+                (base, base.replace("_", "\\_").replace("%", "\\%") + "-%"),
+            )
+        }
+        if base not in taken:
+            return base
+        n = 2
+        while f"{base}-{n}" in taken:
+            n += 1
+        return f"{base}-{n}"
+
+    def put_document(self, doc: SourceDoc, paragraphs: Sequence[Paragraph]) -> str:
+        """Store a document with its paragraphs in one transaction, replacing any earlier version.
+
+        The earlier version is the document with the same `source_key`; it keeps its doc_id only if
+        `doc.doc_id` equals it (the caller decides).
+
+        Returns:
+            "ok" for a new document, "replaced" when an earlier version was removed.
+        """
+        for p in paragraphs:
+            if p.doc_id != doc.doc_id or doc.text[p.start : p.end] != p.text:
+                raise ValueError(f"paragraph {p.paragraph_id} does not match document {doc.doc_id}")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            old = db.execute("SELECT doc_id FROM documents WHERE source_key = ?", (doc.source_key,)).fetchone()
+            status = "ok"
+            if old is not None:
+                self._delete(db, old["doc_id"])
+                status = "replaced"
+            db.execute(
+                f"INSERT INTO documents ({_DOC_COLUMNS}, n_paragraphs, added_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.doc_id,
+                    doc.source_key,
+                    doc.path,
+                    doc.fmt,
+                    doc.sha256,
+                    doc.title,
+                    doc.doc_type,
+                    doc.number,
+                    doc.issuer,
+                    doc.issued,
+                    doc.place,
+                    doc.summary,
+                    doc.classification,
+                    doc.text,
+                    json.dumps(dict(doc.metadata), ensure_ascii=False, sort_keys=True),
+                    len(paragraphs),
+                    now,
+                ),
+            )
+            pids = []
+            for p in paragraphs:
+                cur = db.execute(
+                    "INSERT INTO paragraphs (paragraph_id, doc_id, n, text, section, page, start, end, kind) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (p.paragraph_id, p.doc_id, p.n, p.text, p.section, p.page, p.start, p.end, p.kind),
+                )
+                pids.append(int(cur.lastrowid or 0))
+            if pids and pids != list(range(pids[0], pids[0] + len(pids))):
+                raise StoreError(f"non-contiguous pids for {doc.doc_id}")
+            db.execute(
+                "INSERT INTO changes (op, doc_id, pid_min, pid_max) VALUES ('add', ?, ?, ?)",
+                (doc.doc_id, pids[0] if pids else None, pids[-1] if pids else None),
+            )
+        return status
+
+    def _delete(self, db: sqlite3.Connection, doc_id: str) -> None:
+        row = db.execute("SELECT MIN(pid) AS lo, MAX(pid) AS hi FROM paragraphs WHERE doc_id = ?", (doc_id,)).fetchone()
+        db.execute("DELETE FROM paragraphs WHERE doc_id = ?", (doc_id,))
+        db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        db.execute(
+            "INSERT INTO changes (op, doc_id, pid_min, pid_max) VALUES ('remove', ?, ?, ?)",
+            (doc_id, row["lo"], row["hi"]),
+        )
+
+    def remove_document(self, doc_id: str) -> None:
+        """Delete a document and its paragraphs.
+
+        Raises:
+            NotFound: if there is no such document.
+        """
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is None:
+                raise NotFound(f"no document {doc_id!r}", f"Không có tài liệu '{doc_id}'.")
+            self._delete(db, doc_id)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def document(self, doc_id: str) -> SourceDoc:
+        """A whole document.
+
+        Raises:
+            NotFound: if there is no such document.
+        """
+        row = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no document {doc_id!r}", f"Không có tài liệu '{doc_id}'.")
+        return SourceDoc(
+            doc_id=row["doc_id"],
+            source_key=row["source_key"],
+            path=row["path"],
+            fmt=row["fmt"],
+            sha256=row["sha256"],
+            title=row["title"],
+            doc_type=row["doc_type"],
+            number=row["number"],
+            issuer=row["issuer"],
+            issued=row["issued"],
+            place=row["place"],
+            summary=row["summary"],
+            classification=row["classification"],
+            text=row["text"],
+            metadata=json.loads(row["metadata"]),
+        )
+
+    def documents(self) -> list[DocumentInfo]:
+        """All documents, newest issue date first, then by id."""
+        rows = self._db.execute(
+            "SELECT doc_id, title, number, doc_type, issuer, issued, classification, n_paragraphs, path, source_key "
+            "FROM documents ORDER BY issued IS NULL, issued DESC, doc_id"
+        )
+        return [
+            DocumentInfo(
+                doc_id=r["doc_id"],
+                title=r["title"],
+                number=r["number"],
+                doc_type=r["doc_type"],
+                issuer=r["issuer"],
+                issued=r["issued"],
+                classification=r["classification"],
+                paragraphs=r["n_paragraphs"],
+                path=r["path"],
+                source_key=r["source_key"],
+            )
+            for r in rows
+        ]
+
+    def paragraphs(self, doc_id: str) -> list[Paragraph]:
+        """The paragraphs of a document in order (empty when there is no such document)."""
+        rows = self._db.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc_id = ? ORDER BY n", (doc_id,))
+        return [_row_to_paragraph(r) for r in rows]
+
+    def paragraph_count(self, doc_id: str) -> int:
+        row = self._db.execute("SELECT n_paragraphs FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def paragraph(self, paragraph_id: str) -> Paragraph:
+        """One paragraph by id.
+
+        Raises:
+            NotFound: if there is no such paragraph.
+        """
+        row = self._db.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE paragraph_id = ?", (paragraph_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no paragraph {paragraph_id!r}", f"Không có đoạn '{paragraph_id}'.")
+        return _row_to_paragraph(row)
+
+    def paragraphs_by_pid(self, pids: Sequence[int]) -> dict[int, Paragraph]:
+        """Paragraphs by numeric id; ids that no longer exist are absent from the result."""
+        out: dict[int, Paragraph] = {}
+        for i in range(0, len(pids), 500):
+            chunk = [int(p) for p in pids[i : i + 500]]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE pid IN ({marks})", chunk):
+                out[int(row["pid"])] = _row_to_paragraph(row)
+        return out
+
+    def iter_paragraph_rows(self, pid_min: int, pid_max: int) -> list[tuple[int, str, str]]:
+        """(pid, doc_id, text) of the paragraphs whose pid lies in [pid_min, pid_max], in pid order."""
+        rows = self._db.execute(
+            "SELECT pid, doc_id, text FROM paragraphs WHERE pid BETWEEN ? AND ? ORDER BY pid", (pid_min, pid_max)
+        )
+        return [(int(r["pid"]), r["doc_id"], r["text"]) for r in rows]
+
+    def all_pids(self) -> list[int]:
+        return [int(r[0]) for r in self._db.execute("SELECT pid FROM paragraphs ORDER BY pid")]
+
+    def last_change(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM changes").fetchone()
+        return int(row[0] or 0)
+
+    def changes_since(self, seq: int) -> list[Change]:
+        rows = self._db.execute(
+            "SELECT seq, op, doc_id, pid_min, pid_max FROM changes WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        return [Change(r["seq"], r["op"], r["doc_id"], r["pid_min"], r["pid_max"]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        paras = self._db.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+        return {"documents": int(docs), "paragraphs": int(paras)}
+
+    def integrity_problems(self) -> list[str]:
+        """Problems found by SQLite's integrity check and the catalog's own invariants (empty = sound)."""
+        problems = [r[0] for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"foreign key violation: {tuple(r)}" for r in self._db.execute("PRAGMA foreign_key_check")]
+        mismatched = self._db.execute(
+            "SELECT d.doc_id FROM documents d LEFT JOIN paragraphs p ON p.doc_id = d.doc_id "
+            "GROUP BY d.doc_id HAVING COUNT(p.pid) != d.n_paragraphs"
+        ).fetchall()
+        problems += [f"paragraph count differs for {r[0]}" for r in mismatched]
+        for row in self._db.execute(
+            "SELECT p.paragraph_id FROM paragraphs p JOIN documents d ON d.doc_id = p.doc_id "
+            "WHERE substr(d.text, p.start + 1, p.end - p.start) != p.text LIMIT 20"
+        ):
+            problems.append(f"span mismatch for {row[0]}")
+        return problems

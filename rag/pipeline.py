@@ -1,0 +1,286 @@
+"""The library's front door: an index directory with its documents, and the ingest workflow.
+
+`Library` ties the stages together for callers (CLI, service, evaluation): files are parsed
+(`rag.ingest`), analysed (`rag.text`), and committed to the catalog (`rag.index`), one document per
+transaction. One bad file never stops a batch and never leaves half a document behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from rag.config import default_index_dir
+from rag.errors import InvalidRequest, ParseError, StoreError, VanKienError
+from rag.index.catalog import Catalog
+from rag.ingest import parse_file, supported_extensions
+from rag.ingest.common import Unchanged
+from rag.text.document import AnalysedDoc, analyse
+from rag.text.ids import paragraph_id
+from rag.types import (
+    CLASSIFICATIONS,
+    DEFAULT_CLASSIFICATION,
+    DocumentInfo,
+    IngestResult,
+    Paragraph,
+    RawDocument,
+    SourceDoc,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """Receives progress of a long operation (the CLI shows a bar; the service records a status)."""
+
+    def start(self, total: int, label: str) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int, label: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """Per-source results of an ingest run and their counts by status."""
+
+    results: list[IngestResult] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = Counter(r.status for r in self.results)
+        return {status: counts.get(status, 0) for status in ("ok", "unchanged", "replaced", "rejected")}
+
+
+def collect_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Iterator[Path | IngestResult]:
+    """Expand folders (recursively, sorted, hidden entries skipped); report paths that do not exist.
+
+    Args:
+        paths: files and folders.
+        exclude: glob patterns matched against file names inside folders ("README.md", "*.tmp").
+    """
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts) or any(child.match(p) for p in exclude):
+                    continue
+                if child.is_file():
+                    yield child
+        elif path.is_file():
+            yield path
+        else:
+            yield IngestResult(str(path), "rejected", "Không tìm thấy tệp hoặc thư mục.")
+
+
+def _units(path: Path) -> int:
+    """How many documents a file will probably yield (for the progress bar)."""
+    if path.suffix.lower() == ".jsonl":
+        try:
+            with path.open("rb") as fh:
+                return max(1, sum(1 for line in fh if line.strip()))
+        except OSError:
+            return 1
+    return 1
+
+
+def build_document(
+    raw: RawDocument, analysed: AnalysedDoc, doc_id: str, classification: str
+) -> tuple[SourceDoc, list[Paragraph]]:
+    """Give an analysed document and its paragraphs their ids."""
+    header = analysed.header
+    doc = SourceDoc(
+        doc_id=doc_id,
+        source_key=raw.source_key,
+        path=raw.path,
+        fmt=raw.fmt,
+        sha256=raw.sha256,
+        title=analysed.title,
+        doc_type=analysed.doc_type,
+        number=header.number,
+        issuer=header.issuer,
+        issued=header.issued,
+        place=header.place,
+        summary=header.summary,
+        classification=classification,
+        text=analysed.text,
+        metadata=dict(raw.metadata),
+    )
+    paragraphs = [
+        Paragraph(
+            paragraph_id=paragraph_id(doc_id, n),
+            doc_id=doc_id,
+            n=n,
+            text=analysed.text[span.start : span.end],
+            section=span.section,
+            page=span.page,
+            start=span.start,
+            end=span.end,
+            kind=span.kind,
+        )
+        for n, span in enumerate(analysed.spans)
+    ]
+    return doc, paragraphs
+
+
+class Library:
+    """An index directory: its catalog of documents and paragraphs.
+
+    Args:
+        index_dir: where the index lives (default: `$VANKIEN_INDEX` or ./index).
+        create: create an empty index when none exists; with False a missing index is a `StoreError`.
+    """
+
+    def __init__(self, index_dir: Path | None = None, *, create: bool = True) -> None:
+        self.index_dir = index_dir or default_index_dir()
+        self.catalog = Catalog.open(self.index_dir, create=create)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest -----------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        classification: str = DEFAULT_CLASSIFICATION,
+        progress: Progress | None = None,
+        exclude: Sequence[str] = (),
+    ) -> IngestReport:
+        """Ingest files and folders; idempotent.
+
+        Each document is committed on its own; re-ingesting an unchanged source changes nothing, a
+        changed one replaces its earlier version in one transaction.
+
+        Raises:
+            InvalidRequest: for an unknown classification (nothing is ingested then).
+        """
+        if classification not in CLASSIFICATIONS:
+            raise InvalidRequest(
+                f"unknown classification {classification!r}",
+                f"Mức phân loại '{classification}' không hợp lệ; chọn một trong: {', '.join(CLASSIFICATIONS)}.",
+            )
+        bar = progress or _NoProgress()
+        items = list(collect_files(paths, exclude))
+        bar.start(sum(_units(i) if isinstance(i, Path) else 1 for i in items), "Nạp tài liệu")
+        report = IngestReport()
+        try:
+            for item in items:
+                if isinstance(item, IngestResult):
+                    report.results.append(item)
+                    bar.advance()
+                    continue
+                report.results.extend(self._ingest_file(item, classification))
+                bar.advance(_units(item))
+        finally:
+            bar.finish()
+        return report
+
+    def _ingest_file(self, path: Path, classification: str) -> list[IngestResult]:
+        def known(source_key: str, sha256: str) -> bool:
+            state = self.catalog.source_state(source_key)
+            return state is not None and state.sha256 == sha256 and state.classification == classification
+
+        try:
+            parsed = parse_file(path, known)
+        except ParseError as exc:
+            logger.info("rejected %s: %s", path, exc)
+            return [IngestResult(str(path), "rejected", exc.user_message)]
+        except Exception as exc:  # never let one file stop the batch
+            logger.exception("unexpected failure parsing %s", path)
+            return [IngestResult(str(path), "rejected", f"Lỗi không mong đợi khi đọc tệp ({type(exc).__name__}).")]
+        if not parsed:
+            return [IngestResult(str(path), "rejected", "Tệp không có nội dung văn bản.")]
+        results = []
+        for entry in parsed:
+            if isinstance(entry, ParseError):
+                results.append(IngestResult(str(path), "rejected", entry.user_message))
+            elif isinstance(entry, Unchanged):
+                results.append(self._unchanged(entry.source_key, entry.path))
+            else:
+                results.append(self.ingest_raw(entry, classification))
+        return results
+
+    def _unchanged(self, source_key: str, path: str) -> IngestResult:
+        label = path if "#" not in source_key else f"{path}#{source_key.rsplit('#', 1)[1]}"
+        state = self.catalog.source_state(source_key)
+        doc_id = state.doc_id if state else None
+        return IngestResult(label, "unchanged", "", doc_id, self.catalog.paragraph_count(doc_id) if doc_id else 0)
+
+    def ingest_raw(self, raw: RawDocument, classification: str = DEFAULT_CLASSIFICATION) -> IngestResult:
+        """Commit one parsed document (unchanged sources are left alone)."""
+        label = raw.path if "#" not in raw.source_key else f"{raw.path}#{raw.source_key.rsplit('#', 1)[1]}"
+        state = self.catalog.source_state(raw.source_key)
+        if state is not None and state.sha256 == raw.sha256 and state.classification == classification:
+            return self._unchanged(raw.source_key, raw.path)
+        try:
+            analysed = analyse(raw)
+            doc_id = state.doc_id if state is not None else self.catalog.free_doc_id(analysed.base_id)
+            doc, paragraphs = build_document(raw, analysed, doc_id, classification)
+            status = self.catalog.put_document(doc, paragraphs)
+        except VanKienError as exc:
+            logger.info("rejected %s: %s", label, exc)
+            return IngestResult(label, "rejected", exc.user_message)
+        except Exception as exc:
+            logger.exception("unexpected failure ingesting %s", label)
+            return IngestResult(label, "rejected", f"Lỗi không mong đợi khi phân tích tài liệu ({type(exc).__name__}).")
+        note = "; ".join(raw.warnings)
+        return IngestResult(label, status, note, doc.doc_id, len(paragraphs))
+
+    # -- catalog access ---------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.catalog.documents()
+
+    def document(self, doc_id: str) -> SourceDoc:
+        return self.catalog.document(doc_id)
+
+    def paragraphs(self, doc_id: str) -> list[Paragraph]:
+        return self.catalog.paragraphs(doc_id)
+
+    def paragraph(self, paragraph_id_: str) -> Paragraph:
+        return self.catalog.paragraph(paragraph_id_)
+
+    def remove(self, doc_id: str) -> None:
+        """Delete a document.
+
+        Raises:
+            NotFound: if there is no such document.
+        """
+        self.catalog.remove_document(doc_id)
+
+    def check(self) -> list[str]:
+        """Integrity problems of the index (empty when sound)."""
+        return self.catalog.integrity_problems()
+
+
+__all__ = [
+    "IngestReport",
+    "Library",
+    "Progress",
+    "StoreError",
+    "build_document",
+    "collect_files",
+    "supported_extensions",
+]

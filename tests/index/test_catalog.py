@@ -1,0 +1,76 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from rag.errors import NotFound, StoreError
+from rag.index.catalog import Catalog
+from rag.types import Paragraph, SourceDoc
+
+
+def _doc(doc_id: str, source_key: str, texts: list[str], sha: str = "s1") -> tuple[SourceDoc, list[Paragraph]]:
+    text = "\n\n".join(texts)
+    paragraphs, offset = [], 0
+    for n, t in enumerate(texts):
+        paragraphs.append(Paragraph(f"{doc_id}/p{n:04d}", doc_id, n, t, "I", 1, offset, offset + len(t)))
+        offset += len(t) + 2
+    doc = SourceDoc(doc_id, source_key, "/x.md", "md", sha, "Tiêu đề", "nghị quyết", "1-NQ/TW", "Bộ Chính trị",
+                    "2025-01-01", "Hà Nội", None, "cong-khai", text, {"k": "v"})
+    return doc, paragraphs
+
+
+def test_put_get_remove_and_changes(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path) as cat:
+        doc, paras = _doc("nq-1-2025", "/a.md", ["Đoạn một.", "Đoạn hai."])
+        assert cat.put_document(doc, paras) == "ok"
+        assert cat.document("nq-1-2025").metadata == {"k": "v"}
+        assert [p.text for p in cat.paragraphs("nq-1-2025")] == ["Đoạn một.", "Đoạn hai."]
+        assert cat.paragraph("nq-1-2025/p0001").text == "Đoạn hai."
+        changes = cat.changes_since(0)
+        assert [(c.op, c.pid_max - c.pid_min + 1) for c in changes] == [("add", 2)]
+        # replacing: old paragraphs removed, new pids never reuse old ones
+        doc2, paras2 = _doc("nq-1-2025", "/a.md", ["Đoạn mới."], sha="s2")
+        assert cat.put_document(doc2, paras2) == "replaced"
+        ops = [(c.op, c.pid_min, c.pid_max) for c in cat.changes_since(changes[-1].seq)]
+        assert ops[0] == ("remove", changes[0].pid_min, changes[0].pid_max)
+        assert ops[1][0] == "add" and ops[1][1] > changes[0].pid_max
+        cat.remove_document("nq-1-2025")
+        assert cat.counts() == {"documents": 0, "paragraphs": 0}
+        with pytest.raises(NotFound):
+            cat.document("nq-1-2025")
+        with pytest.raises(NotFound):
+            cat.remove_document("nq-1-2025")
+        assert cat.integrity_problems() == []
+
+
+def test_failed_put_leaves_nothing(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path) as cat:
+        doc, paras = _doc("d", "/a.md", ["Một.", "Hai."])
+        broken = [paras[0], Paragraph("d/p0000", "d", 1, "Hai.", "", None, 6, 10)]  # duplicate paragraph id
+        with pytest.raises(sqlite3.IntegrityError):
+            cat.put_document(doc, broken)
+        assert cat.counts() == {"documents": 0, "paragraphs": 0}
+        assert cat.changes_since(0) == []
+        bad_span = [Paragraph("d/p0000", "d", 0, "Khác", "", None, 0, 4)]
+        with pytest.raises(ValueError):
+            cat.put_document(doc, bad_span)
+
+
+def test_free_doc_id(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path) as cat:
+        assert cat.free_doc_id("nq-57-2024") == "nq-57-2024"
+        cat.put_document(*_doc("nq-57-2024", "/a.md", ["A."]))
+        cat.put_document(*_doc("nq-57-2024-2", "/b.md", ["B."]))
+        assert cat.free_doc_id("nq-57-2024") == "nq-57-2024-3"
+        assert cat.free_doc_id("nq-57") == "nq-57"
+
+
+def test_missing_and_corrupt_catalog(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as err:
+        Catalog.open(tmp_path / "none", create=False)
+    assert "vankien ingest" in err.value.user_message
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "catalog.sqlite").write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError):
+        Catalog.open(bad)
