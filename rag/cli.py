@@ -122,6 +122,48 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    with _open_library(args, create=False) as library:
+        doc = library.document(args.doc_id)
+        paragraphs = library.paragraphs(args.doc_id)
+    if args.json:
+        _print_json(
+            {
+                "doc_id": doc.doc_id,
+                "title": doc.title,
+                "number": doc.number,
+                "type": doc.doc_type,
+                "issuer": doc.issuer,
+                "issued": doc.issued,
+                "place": doc.place,
+                "classification": doc.classification,
+                "path": doc.path,
+                "paragraphs": [
+                    {
+                        "paragraph_id": p.paragraph_id,
+                        "section": p.section,
+                        "page": p.page,
+                        "kind": p.kind,
+                        "start": p.start,
+                        "end": p.end,
+                        "text": p.text,
+                    }
+                    for p in paragraphs
+                ],
+            }
+        )
+    else:
+        meta = " · ".join(x for x in (doc.number, doc.doc_type, doc.issuer, doc.place, doc.issued) if x)
+        print(f"{doc.doc_id}: {doc.title}\n{meta}\n")
+        for p in paragraphs:
+            text = " / ".join(p.text.split("\n"))
+            if not args.full and len(text) > 100:
+                text = text[:99] + "…"
+            page = f" tr.{p.page}" if p.page else ""
+            print(f"{p.paragraph_id}  [{p.section or '-'}]{page} {p.kind}: {text}")
+    return EXIT_OK
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     with _open_library(args, create=False) as library:
         library.remove(args.doc_id)
@@ -187,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("docs", parents=[common], help="liệt kê tài liệu trong chỉ mục", description="Liệt kê tài liệu.")
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser(
+        "show",
+        parents=[common],
+        help="xem các đoạn của một tài liệu",
+        description="In các đoạn của một tài liệu với mã đoạn, mục (section) và trang.",
+    )
+    p.add_argument("doc_id", metavar="DOC_ID", help="mã tài liệu (xem: vankien docs)")
+    p.add_argument("--full", action="store_true", help="in đủ nội dung mỗi đoạn")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
         "remove", parents=[common], help="xóa một tài liệu", description="Xóa một tài liệu khỏi chỉ mục."

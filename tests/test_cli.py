@@ -59,3 +59,16 @@ def test_usage_errors_and_help(tmp_path: Path) -> None:
     assert res.returncode == 1 and "Chưa có chỉ mục" in res.stderr
     res = _run("ingest", str(tmp_path), "--classification", "bi-mat", "--index", str(tmp_path / "ix"))
     assert res.returncode == 2
+
+
+def test_show_and_exclude(tmp_path: Path, sample_dir: Path) -> None:
+    (sample_dir / "README.md").write_text("# Giới thiệu thư mục\nKhông phải tài liệu.", encoding="utf-8")
+    index = str(tmp_path / "ix")
+    res = _run("ingest", str(sample_dir), "--exclude", "README.md", "--index", index, "--json")
+    assert json.loads(res.stdout)["counts"]["ok"] == 2
+    res = _run("show", "nq-99-2025", "--index", index, "--json")
+    doc = json.loads(res.stdout)
+    sections = {p["section"] for p in doc["paragraphs"]}
+    assert {"I", "I > 1", "II > 1", "III > 1 > b)"} <= sections
+    res = _run("show", "nq-99-2025", "--index", index)
+    assert "nq-99-2025/p0000  [-] header:" in res.stdout

@@ -97,6 +97,8 @@ _SKIP_TAGS = frozenset(
         "textarea",
         "button",
         "nav",
+        "footer",  # site chrome: contact lines, copyright, links to other articles
+        "aside",
     }
 )
 _VOID_TAGS = frozenset(

@@ -81,9 +81,12 @@ def _continues(prev: Block, cur: Block, prev_line_chars: int = 0, full_line: int
         return False
     if MARKER_RE.match(cur.text):
         return False
-    if prev.text.endswith(_SENTENCE_END):
-        return False
     first = cur.text[0]
+    if prev.text.endswith(_SENTENCE_END):
+        # A clause ending in ";" continued in lower case on the next physical line (often across a
+        # page break) is the same paragraph; elsewhere ";" closes a list item.
+        return prev.text.endswith(";") and first.islower() and prev.page is not None and cur.page is not None
+
     # A lower-case start, or a continuation after a comma, means the sentence goes on.
     if first.islower() or (prev.text.endswith(",") and not first.isupper()) or first in ",;)":
         return True

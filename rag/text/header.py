@@ -213,6 +213,25 @@ def _find_date(blocks: list[Block], limit: int) -> tuple[str | None, str | None,
     return None, None, -1
 
 
+# A dateline in a lead paragraph: "Chiều 4/3/2025, ...", "(ngày 22/12/2024)"; not "từ ngày 1/1/2026".
+_DATELINE_RE = re.compile(
+    r"(?<!từ )(?<!đến )(?<!trước )(?<!sau )(?:\(|\b(?:ngày|sáng|chiều|trưa|tối|hôm nay)\s+)(?:ngày\s+)?"
+    r"(?P<d>\d{1,2})\s*/\s*(?P<m>\d{1,2})\s*/\s*(?P<y>(?:19|20)\d{2})(?!\d)",
+    re.IGNORECASE,
+)
+
+
+def _dateline_date(blocks: list[Block]) -> str | None:
+    """The date of a news article from a dateline in its lead paragraph, or None."""
+    for block in blocks:
+        m = _DATELINE_RE.search(block.text)
+        if m:
+            found = _iso(m.group("y"), m.group("m"), m.group("d"))
+            if found:
+                return found
+    return None
+
+
 def _find_number(blocks: list[Block], limit: int) -> tuple[str | None, int]:
     for i, block in enumerate(blocks[:limit]):
         text = block.text.strip()
@@ -374,6 +393,8 @@ def read_header(blocks: list[Block], title_hint: str | None = None) -> HeaderRes
         article_date = article_date or found_date
         end = i + 1
         break
+    if article_date is None:
+        article_date = _dateline_date(blocks[start : start + 3])
     if article_date is None and issued:
         article_date = issued
     doc_type = doc_type if type_at >= 0 else None

@@ -207,3 +207,15 @@ def test_page_without_text(tmp_path: Path) -> None:
 def test_binary_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ParseError):
         parse_html(tmp_path / "x.html", b"\x00\x01\x02binary\x00" * 100)
+
+
+def test_site_footer_and_aside_dropped(tmp_path: Path) -> None:
+    page = tmp_path / "tin.html"
+    page.write_text(
+        "<html><body><article><h1>Tỉnh ủy họp phiên thường kỳ</h1><p>Nội dung chính của bài.</p></article>"
+        "<aside>Tin liên quan: giá vàng hôm nay</aside><footer>Bản quyền thuộc về báo điện tử</footer></body></html>",
+        encoding="utf-8",
+    )
+    (doc,) = parse_file(page)
+    texts = [b.text for b in doc.blocks]
+    assert texts == ["Tỉnh ủy họp phiên thường kỳ", "Nội dung chính của bài."]

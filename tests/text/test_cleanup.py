@@ -230,3 +230,13 @@ def test_clean_pages_all_together() -> None:
         ["và trí tuệ nhân tạo."],
         ["Doanh nghiệp là trung tâm."],
     ]
+
+
+def test_semicolon_clause_continues_across_page_break() -> None:
+    from rag.text.cleanup import merge_lines as merge
+    from rag.types import Block as B
+
+    merged = merge([B("- Tăng đầu tư cho giáo dục;", page=1), B("bảo đảm chi ít nhất 20% ngân sách.", page=2)])
+    assert [m.text for m in merged] == ["- Tăng đầu tư cho giáo dục; bảo đảm chi ít nhất 20% ngân sách."]
+    items = merge([B("a) Một;"), B("b) Hai.")])
+    assert len(items) == 2

@@ -123,3 +123,18 @@ Thực hiện Nghị quyết số 71-NQ/TW, Ban Thường vụ Thành ủy ban h
 """
     h = read_header(_blocks(text)).header
     assert h.summary == "thực hiện Nghị quyết số 71-NQ/TW của Bộ Chính trị"
+
+
+def test_dateline_in_lead_paragraph() -> None:
+    blocks = [
+        Block("Phiên họp thứ hai của Ban Chỉ đạo"),
+        Block("Chiều 4/3/2025, tại Trụ sở Trung ương Đảng, Ban Chỉ đạo đã họp."),
+    ]
+    assert read_header(blocks).header.issued == "2025-03-04"
+    blocks = [
+        Block("Lương tối thiểu vùng"),
+        Block(
+            "Mức lương tối thiểu mới áp dụng từ ngày 1/1/2026 cho người lao động làm việc theo hợp đồng trong cả nước."
+        ),
+    ]
+    assert read_header(blocks).header.issued is None
