@@ -245,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("doc_id", metavar="DOC_ID", help="mã tài liệu (xem: vankien docs)")
     p.set_defaults(func=cmd_remove)
+
+    # The evaluation toolkit sits downstream of the library; its commands are registered here so that
+    # evaluators have one entry point (`vankien eval ...`).
+    from eval.cli import add_eval_commands
+
+    add_eval_commands(sub, common)
     return parser
 
 

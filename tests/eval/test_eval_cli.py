@@ -1,0 +1,207 @@
+"""`vankien eval ...` commands with a fake engine; the regression gate fails on a deliberately worse configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eval import engine
+from eval.cli import add_eval_commands, main
+from eval.config import RunConfig
+from eval.datasets import CorpusDoc, QAItem
+from rag.types import Answer
+
+GOOD = {
+    "Khoa học công nghệ có vai trò gì?": ["d1", "d3"],
+    "Chi cho nghiên cứu phát triển bao nhiêu phần trăm GDP?": ["d2", "d4"],
+    "Công tác kiểm tra giám sát?": ["d3", "d1"],
+}
+# The deliberately worse configuration: the gold paragraph of two questions drops or disappears.
+WORSE = {
+    "Khoa học công nghệ có vai trò gì?": ["d1", "d3"],
+    "Chi cho nghiên cứu phát triển bao nhiêu phần trăm GDP?": ["d4", "d3", "d2"],
+    "Công tác kiểm tra giám sát?": ["d4"],
+}
+
+
+@pytest.fixture()
+def fake_engine(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Path]]:
+    """Replace the engine factories: embedder "none" plays the worse configuration."""
+    built: list[tuple[str, Path]] = []
+
+    def make_retrieval_engine(
+        config: RunConfig, corpus: Mapping[str, CorpusDoc], index_dir: Path
+    ) -> Callable[[str, int], list[str]]:
+        assert set(corpus) == {"d1", "d2", "d3", "d4"}
+        built.append((config.name, index_dir))
+        table = WORSE if config.embedder == "none" else GOOD
+        return lambda query, k: table[query][:k]
+
+    def make_qa_engine(config: RunConfig, docs: Path, distractors: Path | None, index_dir: Path) -> Any:
+        built.append((config.name, index_dir))
+
+        def ask(item: QAItem) -> Answer:
+            text = item.answers[0] if item.answerable and config.embedder != "none" else "Không rõ."
+            return Answer(item.question, text, not item.answerable, ())
+
+        return ask
+
+    def make_mcq_engine(config: RunConfig, docs: Path | None, distractors: Path | None, index_dir: Path) -> Any:
+        return lambda item: item.answer_index if config.embedder != "none" else 1
+
+    monkeypatch.setattr(engine, "make_retrieval_engine", make_retrieval_engine)
+    monkeypatch.setattr(engine, "make_qa_engine", make_qa_engine)
+    monkeypatch.setattr(engine, "make_mcq_engine", make_mcq_engine)
+    monkeypatch.setattr(engine, "index_manifest", lambda index_dir: {"embedder": "gia", "docs": 4})
+    return built
+
+
+@pytest.fixture()
+def configs(tmp_path: Path) -> tuple[Path, Path]:
+    good = tmp_path / "tot.toml"
+    good.write_text('embedder = "hash"\nk = 10\n', encoding="utf-8")
+    worse = tmp_path / "kem.toml"
+    worse.write_text('name = "kem"\nembedder = "none"\n', encoding="utf-8")
+    return good, worse
+
+
+def _json_out(capsys: pytest.CaptureFixture[str]) -> Any:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_registers_under_a_parser_whose_parent_has_json() -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", type=Path)
+    common.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(prog="vankien", parents=[common])
+    sub = parser.add_subparsers(dest="command")
+    add_eval_commands(sub, common)
+    args = parser.parse_args(["eval", "compare", "a.json", "b.json", "--max-drop", "0.02", "--json"])
+    assert (args.old, args.new, args.max_drop, args.json) == (Path("a.json"), Path("b.json"), 0.02, True)
+    args = parser.parse_args(["eval", "retrieval", "--dataset", "d", "--config", "a.toml", "--config", "b.toml"])
+    assert args.config == [Path("a.toml"), Path("b.toml")] and args.split == "all" and not args.peer
+
+
+def test_registers_without_json_in_the_parent() -> None:
+    parser = argparse.ArgumentParser()
+    add_eval_commands(parser.add_subparsers(), argparse.ArgumentParser(add_help=False))
+    assert parser.parse_args(["eval", "mcq", "--quiz", "q.json", "--json", "--limit", "3"]).limit == 3
+
+
+def test_retrieval_one_config_prints_the_contract(
+    beir_dir: Path, fake_engine: list[tuple[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["retrieval", "--dataset", str(beir_dir), "--json", "--no-progress"]) == 0
+    result = _json_out(capsys)
+    assert (result["dataset"], result["split"], result["n"]) == ("mau", "all", 3)
+    assert result["metrics"]["Hit@1"] == 1.0 and result["index_manifest"] == {"embedder": "gia", "docs": 4}
+    assert result["config"]["name"] == "default"
+
+
+def test_retrieval_sweep_with_limit_and_report(
+    beir_dir: Path,
+    configs: tuple[Path, Path],
+    fake_engine: list[tuple[str, Path]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good, worse = configs
+    argv = ["eval", "retrieval", "--dataset", str(beir_dir), "--config", str(good), "--config", str(worse)]
+    argv += ["--limit", "2", "--out", str(tmp_path / "bc"), "--work", str(tmp_path / "work"), "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Dữ liệu: mau (tập all, 3 câu hỏi)" in out
+    assert "tot" in out and "kem" in out and "Hit@1" in out and "Đã ghi báo cáo" in out
+    assert [name for name, _ in fake_engine] == ["tot", "kem"]
+    assert fake_engine[0][1] == tmp_path / "work" / "mau-all" / "tot"
+    report = json.loads((tmp_path / "bc" / "report.json").read_text(encoding="utf-8"))
+    assert [r["n"] for r in report["results"]] == [2, 2]
+    assert (tmp_path / "bc" / "report.md").is_file() and (tmp_path / "bc" / "hit_curve.png").stat().st_size > 0
+
+
+def test_regression_gate_fails_on_the_worse_configuration(
+    beir_dir: Path,
+    configs: tuple[Path, Path],
+    fake_engine: list[tuple[str, Path]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Acceptance: last week's result vs. a deliberately worse configuration -> exit 1, worse questions listed."""
+    good, worse = configs
+    base = ["retrieval", "--dataset", str(beir_dir), "--json", "--no-progress", "--config"]
+    assert main([*base, str(good)]) == 0
+    old = tmp_path / "old.json"
+    old.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert main([*base, str(worse)]) == 0
+    new = tmp_path / "new.json"
+    new.write_text(capsys.readouterr().out, encoding="utf-8")
+
+    assert main(["compare", str(old), str(new), "--max-drop", "0.01"]) == 1
+    out = capsys.readouterr().out
+    assert "CÓ SUY GIẢM" in out
+    assert "q2: hạng 1 → hạng 3" in out and "q3: hạng 1 → ngoài top 10" in out
+    assert "Chi cho nghiên cứu phát triển bao nhiêu phần trăm GDP?" in out
+
+    assert main(["compare", str(old), str(old), "--max-drop", "0.01"]) == 0  # equal passes
+    assert main(["compare", str(new), str(old)]) == 0  # better passes
+    assert main(["compare", str(old), str(new), "--max-drop", "0.9"]) == 0  # within a generous tolerance
+
+
+def test_qa_and_mcq_commands(
+    qa_file: Path,
+    mcq_file: Path,
+    configs: tuple[Path, Path],
+    fake_engine: list[tuple[str, Path]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good, worse = configs
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    argv = ["qa", "--docs", str(docs), "--qa", str(qa_file), "--json", "--no-progress"]
+    assert main([*argv, "--config", str(good), "--config", str(worse)]) == 0
+    data = _json_out(capsys)
+    tot, kem = data["results"]
+    assert (tot["docs"], tot["qa"], tot["n"]) == (str(docs), str(qa_file), 4)
+    assert tot["metrics"]["answer_correct"] == 0.5 and kem["metrics"]["answer_correct"] == 0.0
+    assert tot["metrics"]["abstention_recall"] == 1.0
+
+    assert main(["mcq", "--quiz", str(mcq_file), "--json", "--no-progress", "--config", str(good)]) == 0
+    assert _json_out(capsys)["metrics"]["accuracy"] == 1.0
+
+
+def test_engine_not_ready_is_reported(beir_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["retrieval", "--dataset", str(beir_dir), "--no-progress"]) == 1
+    assert "chưa sẵn sàng" in capsys.readouterr().err
+    peer = {"model": "X", "run": {"q1": ["d1"], "q2": ["d3", "d2"]}}
+    (beir_dir / "published_run_x.json").write_text(json.dumps(peer))
+    # Published peer runs are still scored, but the run as a whole reports the failure.
+    assert main(["retrieval", "--dataset", str(beir_dir), "--peer", "--json", "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["label"] == "peer:x" and result["n"] == 2 and result["metrics"]["MRR@10"] == 0.75
+
+
+def test_bad_inputs_exit_1_with_vietnamese_message(
+    beir_dir: Path, tmp_path: Path, fake_engine: list[tuple[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "sai.toml"
+    bad.write_text('fusion = "max"\n', encoding="utf-8")
+    assert main(["retrieval", "--dataset", str(beir_dir), "--config", str(bad)]) == 1
+    assert "Lỗi: Tệp" in capsys.readouterr().err
+    assert main(["retrieval", "--dataset", str(beir_dir), "--split", "dev", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["type"] == "DatasetError"
+    same = tmp_path / "a.toml"
+    same.write_text('name = "x"\n', encoding="utf-8")
+    assert main(["retrieval", "--dataset", str(beir_dir), "--config", str(same), "--config", str(same)]) == 1
+    assert "trùng" in capsys.readouterr().err
+
+
+def test_eval_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "retrieval" in capsys.readouterr().out

@@ -1,0 +1,117 @@
+"""Run configurations: TOML in, validated `RunConfig` out, clear errors otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eval.config import VALID_KEYS, RunConfig, config_from_mapping, load_config
+from eval.errors import ConfigError
+from rag.errors import InvalidRequest
+
+FULL = """
+name = "lai-ghep"
+description = "BM25 + bộ nhúng băm, RRF"
+embedder = "hash:512"
+fusion = "convex"
+rrf_k = 30
+k = 5
+generator = "llm"
+llm_url = "http://127.0.0.1:8080/v1"
+llm_model = "mo-hinh-thu"
+
+[weights]
+lexical = 0.7
+dense = 0.3
+
+[lexical]
+k1 = 1.5
+fold = true
+"""
+
+
+def test_defaults_are_the_offline_setup() -> None:
+    config = RunConfig()
+    assert (config.embedder, config.fusion, config.generator, config.k, config.rrf_k) == (
+        "hash",
+        "rrf",
+        "extractive",
+        10,
+        60,
+    )
+    assert config.to_dict()["weights"] == {"lexical": 1.0, "dense": 1.0}
+
+
+def test_load_full_config(tmp_path: Path) -> None:
+    path = tmp_path / "b.toml"
+    path.write_text(FULL, encoding="utf-8")
+    config = load_config(path)
+    assert config.name == "lai-ghep" and config.embedder == "hash:512" and config.fusion == "convex"
+    assert dict(config.weights) == {"lexical": 0.7, "dense": 0.3}
+    assert dict(config.lexical) == {"k1": 1.5, "fold": True}
+    data = config.to_dict()
+    assert data["llm_model"] == "mo-hinh-thu" and data["lexical"] == {"k1": 1.5, "fold": True}
+    assert set(data) == set(VALID_KEYS)
+
+
+def test_name_defaults_to_file_stem_and_partial_weights_merge(tmp_path: Path) -> None:
+    path = tmp_path / "chi-tu-khoa.toml"
+    path.write_text('embedder = "none"\n[weights]\nlexical = 2\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.name == "chi-tu-khoa" and config.embedder == "none"
+    assert dict(config.weights) == {"lexical": 2.0, "dense": 1.0}
+
+
+def test_unknown_key_lists_valid_keys(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text('embeder = "hash"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert isinstance(info.value, InvalidRequest)
+    assert info.value.field == "embeder"
+    for key in ("embedder", "fusion", "rrf_k", "generator"):
+        assert key in info.value.user_message and key in str(info.value)
+
+
+def test_toml_syntax_error_has_line(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    path.write_text('name = "x"\nk = \n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.line == 2
+    assert "dòng 2" in info.value.user_message
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"fusion": "tổng"}, "fusion"),
+        ({"generator": "gpt"}, "generator"),
+        ({"embedder": "word2vec"}, "embedder"),
+        ({"embedder": "st:"}, "embedder"),
+        ({"k": 0}, "k"),
+        ({"k": "10"}, "k"),
+        ({"rrf_k": True}, "rrf_k"),
+        ({"weights": {"lexical": -1}}, "weights"),
+        ({"weights": {"bm25": 1}}, "weights"),
+        ({"lexical": 3}, "lexical"),
+        ({"name": 5}, "name"),
+        ({"generator": "llm"}, "llm_url"),
+    ],
+)
+def test_bad_values(data: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from_mapping(data, "x.toml")
+    assert info.value.field == field
+    assert "x.toml" in info.value.user_message
+
+
+@pytest.mark.parametrize("spec", ["none", "hash", "hash:256", "hash-v1:1024", "st:/models/e5-small", "st:intfloat/e5"])
+def test_valid_embedders(spec: str) -> None:
+    assert config_from_mapping({"embedder": spec}).embedder == spec
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "khong-co.toml")
