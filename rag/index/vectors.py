@@ -1,0 +1,404 @@
+"""Dense vectors of paragraphs in FAISS, keyed by int64 paragraph ids, saved crash-safely without pickle.
+
+The index is exact inner-product search (`IndexIDMap2` over `IndexFlatIP`): the vectors are L2-normalised, so
+the score is cosine similarity. Exact search was chosen over HNSW because paragraphs are deleted and replaced in
+place (HNSW cannot remove vectors) and because at the scale of this product (up to ~100k paragraphs) a flat scan
+is fast enough; scripts/bench_vectors.py measures both (docs/embedder-notes.md).
+
+Files in the index directory:
+
+* ``vectors.json``: the manifest, replaced last (the commit point): format and version, the embedder `name` and
+  `dim` that built the vectors, the vector count, the generation recorded by the catalog, the index file name
+  with its size and SHA-256;
+* ``vectors-g<generation>-<token>.faiss``: `faiss.write_index` output (FAISS's own binary format, no pickle).
+
+A crash at any moment leaves the previous manifest and the file it names intact; files no manifest names are
+deleted after the next successful save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.errors import MissingDependency, StoreError
+
+logger = logging.getLogger(__name__)
+
+FORMAT: Final = "vankien-vectors"
+FORMAT_VERSION: Final = 1
+MANIFEST: Final = "vectors.json"
+INDEX_TYPE: Final = "IDMap2,Flat"
+METRIC: Final = "inner_product"
+
+_FILE_RE: Final = re.compile(r"^vectors-g\d+-[0-9a-f]{8}\.faiss(?:\.tmp-\d+)?$|^vectors\.json\.tmp-\d+$")
+_REBUILD_HINT: Final = "hãy xây lại chỉ mục (chạy lại vankien ingest vào một thư mục chỉ mục mới)"
+_CORRUPT_USER: Final = f"Chỉ mục vectơ bị thiếu hoặc hỏng; {_REBUILD_HINT}."
+
+Int64Array = npt.NDArray[np.int64]
+Float32Array = npt.NDArray[np.float32]
+
+
+def _faiss() -> Any:
+    """Import faiss on first use, so that `import rag` and modules that only name this one stay light."""
+    try:
+        import faiss
+    except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
+        raise MissingDependency(
+            f"faiss is needed for the vector index: pip install faiss-cpu ({exc})",
+            "Thiếu gói faiss-cpu cần cho chỉ mục vectơ; hãy cài: pip install faiss-cpu",
+        ) from exc
+    return faiss
+
+
+def _as_pids(pids: Sequence[int] | Int64Array) -> Int64Array:
+    arr = np.asarray(pids)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError("pids must be a one-dimensional sequence of integers")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and int(arr.min()) < 0:
+        raise ValueError("pids must be >= 0 (FAISS reserves -1)")
+    return arr
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class VectorIndex:
+    """Exact cosine search over paragraph vectors with in-place add, replace and remove.
+
+    Every public method takes an internal lock, so a search never sees a half-applied add or remove.
+
+    Args:
+        dim: vector length; must equal the embedder's `dim`.
+        embedder: the embedder `name` the vectors come from; recorded in the manifest and checked on load.
+    """
+
+    def __init__(self, dim: int, embedder: str) -> None:
+        if not isinstance(dim, int) or dim <= 0:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        if not embedder:
+            raise ValueError("the embedder name must not be empty")
+        faiss = _faiss()
+        self._dim = dim
+        self._embedder = embedder
+        self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._pids: set[int] = set()
+        self._generation = 0
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------------------------------ state
+
+    @property
+    def dim(self) -> int:
+        """Vector length."""
+        return self._dim
+
+    @property
+    def embedder(self) -> str:
+        """Name of the embedder whose vectors this index holds."""
+        return self._embedder
+
+    @property
+    def generation(self) -> int:
+        """The generation last saved or loaded (0 for an index never saved)."""
+        return self._generation
+
+    def __len__(self) -> int:
+        return len(self._pids)
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._pids
+
+    def ids(self) -> Int64Array:
+        """The indexed pids, sorted."""
+        with self._lock:
+            return np.array(sorted(self._pids), dtype=np.int64)
+
+    # -------------------------------------------------------------------------------------- updates
+
+    def add(self, pids: Sequence[int] | Int64Array, vectors: npt.ArrayLike) -> None:
+        """Index vectors under paragraph ids; a pid already indexed is replaced.
+
+        Args:
+            pids: unique non-negative int64 paragraph ids, shape (n,).
+            vectors: shape (n, dim), L2-normalised (converted to contiguous float32).
+
+        Raises:
+            ValueError: shapes disagree, a pid repeats or is negative, or a vector is not finite.
+        """
+        pid_arr = _as_pids(pids)
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape != (pid_arr.size, self._dim):
+            raise ValueError(f"vectors must have shape ({pid_arr.size}, {self._dim}), got {vecs.shape}")
+        if pid_arr.size == 0:
+            return
+        if np.unique(pid_arr).size != pid_arr.size:
+            raise ValueError("duplicate pids in one add() call")
+        if not np.isfinite(vecs).all():
+            raise ValueError("vectors contain NaN or infinity")
+        with self._lock:
+            present = [p for p in pid_arr.tolist() if p in self._pids]
+            if present:
+                self._remove_locked(np.asarray(present, dtype=np.int64))
+            self._index.add_with_ids(vecs, pid_arr)
+            self._pids.update(pid_arr.tolist())
+
+    def remove(self, pids: Iterable[int] | Int64Array) -> int:
+        """Delete the vectors of these pids; unknown pids are ignored. Returns how many were removed."""
+        pid_arr = _as_pids(np.fromiter((int(p) for p in pids), dtype=np.int64))
+        with self._lock:
+            present = np.asarray([p for p in np.unique(pid_arr).tolist() if p in self._pids], dtype=np.int64)
+            if present.size == 0:
+                return 0
+            return self._remove_locked(present)
+
+    def _remove_locked(self, present: Int64Array) -> int:
+        faiss = _faiss()
+        removed = int(self._index.remove_ids(faiss.IDSelectorBatch(present)))
+        self._pids.difference_update(present.tolist())
+        if removed != present.size:  # the pid set and FAISS disagree: a bug, not a user error
+            raise StoreError(f"vector index removed {removed} of {present.size} known pids")
+        return removed
+
+    # --------------------------------------------------------------------------------------- search
+
+    def search(self, query: npt.ArrayLike, k: int, allowed: Int64Array | None = None) -> list[tuple[int, float]]:
+        """Return up to k (pid, score) pairs, best first; score is the inner product (cosine) in [-1, 1].
+
+        Args:
+            query: one vector of shape (dim,) from the same embedder.
+            k: number of results, > 0. Fewer come back when fewer vectors (or allowed pids) exist.
+            allowed: sorted int64 pids that may be returned (filters, access control); None allows all. The
+                restriction is applied inside the FAISS scan (an ID selector), so a disallowed vector is never
+                scored or ranked. An empty array returns nothing.
+
+        Raises:
+            ValueError: k <= 0 or a query of the wrong shape.
+        """
+        q = np.ascontiguousarray(query, dtype=np.float32)
+        if q.shape != (self._dim,):
+            raise ValueError(f"query must have shape ({self._dim},), got {q.shape}")
+        return self.search_batch(q[None, :], k, allowed)[0]
+
+    def search_batch(
+        self, queries: npt.ArrayLike, k: int, allowed: Int64Array | None = None
+    ) -> list[list[tuple[int, float]]]:
+        """`search` for a batch of queries, shape (m, dim); one result list per query, in order."""
+        if k <= 0:
+            raise ValueError(f"k must be positive, got {k}")
+        qs = np.ascontiguousarray(queries, dtype=np.float32)
+        if qs.ndim != 2 or qs.shape[1] != self._dim:
+            raise ValueError(f"queries must have shape (m, {self._dim}), got {qs.shape}")
+        if not np.isfinite(qs).all():
+            raise ValueError("query vectors contain NaN or infinity")
+        params = None
+        selector = None
+        if allowed is not None:
+            allowed = _as_pids(allowed)
+            if allowed.size == 0:
+                return [[] for _ in range(qs.shape[0])]
+            faiss = _faiss()
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed))
+            params = faiss.SearchParameters(sel=selector)
+            k = min(k, allowed.size)
+        with self._lock:
+            if not self._pids or qs.shape[0] == 0:
+                return [[] for _ in range(qs.shape[0])]
+            k = min(k, len(self._pids))
+            scores, labels = self._index.search(qs, k, params=params)
+        del selector  # kept alive until the search returned
+        out: list[list[tuple[int, float]]] = []
+        for row_scores, row_labels in zip(scores.tolist(), labels.tolist(), strict=True):
+            out.append([(p, s) for p, s in zip(row_labels, row_scores, strict=True) if p >= 0])
+        return out
+
+    def vectors(self, pids: Sequence[int] | Int64Array) -> Float32Array:
+        """The stored vectors of these pids, shape (n, dim).
+
+        Raises:
+            KeyError: a pid is not indexed.
+        """
+        pid_arr = _as_pids(pids)
+        with self._lock:
+            missing = [p for p in pid_arr.tolist() if p not in self._pids]
+            if missing:
+                raise KeyError(f"pids not in the vector index: {missing[:5]}")
+            out = np.empty((pid_arr.size, self._dim), dtype=np.float32)
+            for i, p in enumerate(pid_arr.tolist()):
+                out[i] = self._index.reconstruct(p)
+        return out
+
+    # ------------------------------------------------------------------------------------ persistence
+
+    def save(self, directory: Path | str, generation: int) -> None:
+        """Write the index to `directory` crash-safely and record `generation` in the manifest.
+
+        The FAISS file is written under a new name (temp file, fsync, rename), then the manifest is replaced
+        (temp file, fsync, rename, directory fsync) and only then are older index files deleted.
+        """
+        if generation < 0:
+            raise ValueError("generation must be >= 0")
+        faiss = _faiss()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            name = f"vectors-g{generation:06d}-{os.urandom(4).hex()}.faiss"
+            final = directory / name
+            tmp = directory / f"{name}.tmp-{os.getpid()}"
+            try:
+                faiss.write_index(self._index, str(tmp))
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, final)
+            except (OSError, RuntimeError) as exc:
+                tmp.unlink(missing_ok=True)
+                raise StoreError(
+                    f"cannot write vector index to {directory}: {exc}",
+                    "Không ghi được chỉ mục vectơ (kiểm tra dung lượng đĩa và quyền ghi).",
+                ) from exc
+            manifest = {
+                "format": FORMAT,
+                "version": FORMAT_VERSION,
+                "embedder": self._embedder,
+                "dim": self._dim,
+                "count": len(self._pids),
+                "generation": int(generation),
+                "index_type": INDEX_TYPE,
+                "metric": METRIC,
+                "file": name,
+                "bytes": final.stat().st_size,
+                "sha256": _sha256(final),
+            }
+            _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+            _fsync_dir(directory)
+            self._generation = int(generation)
+            for path in directory.iterdir():
+                if path.name != name and _FILE_RE.match(path.name):
+                    path.unlink(missing_ok=True)
+        logger.info("saved %d vectors (%s, generation %d) to %s", len(self._pids), self._embedder, generation, name)
+
+    @staticmethod
+    def read_manifest(directory: Path | str) -> dict[str, Any]:
+        """The manifest of the index in `directory` (to learn which embedder built it before loading).
+
+        Raises:
+            StoreError: missing, unreadable or not a vector index manifest.
+        """
+        path = Path(directory) / MANIFEST
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(
+                f"no vector index at {directory} ({MANIFEST} missing)",
+                f"Chưa có chỉ mục vectơ trong thư mục chỉ mục; {_REBUILD_HINT}.",
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StoreError(f"unreadable vector manifest {path}: {exc}", _CORRUPT_USER) from exc
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise StoreError(f"{path} is not a vector index manifest", _CORRUPT_USER)
+        if manifest.get("version") != FORMAT_VERSION:
+            raise StoreError(
+                f"vector index {path} has format version {manifest.get('version')!r}; "
+                f"this program reads {FORMAT_VERSION}",
+                f"Chỉ mục vectơ được tạo bởi phiên bản khác của chương trình; {_REBUILD_HINT}.",
+            )
+        return manifest
+
+    @classmethod
+    def load(
+        cls, directory: Path | str, expected_embedder: str, expected_dim: int | None = None, *, verify: bool = True
+    ) -> VectorIndex:
+        """Read an index written by `save` and check it was built by the embedder in use.
+
+        Args:
+            directory: the index directory.
+            expected_embedder: `name` of the embedder queries will be embedded with.
+            expected_dim: its `dim`, when known (checked too).
+            verify: check the file's SHA-256 against the manifest (reads the file once more).
+
+        Raises:
+            StoreError: the index is missing or corrupt, or was built by another embedder or dimension; the
+                `user_message` says which and asks to rebuild.
+        """
+        directory = Path(directory)
+        manifest = cls.read_manifest(directory)
+        built_with = manifest.get("embedder")
+        if built_with != expected_embedder:
+            raise StoreError(
+                f"vector index in {directory} was built with embedder {built_with!r}, "
+                f"but {expected_embedder!r} is in use",
+                f"Chỉ mục được tạo bằng bộ nhúng {built_with}, nhưng đang dùng {expected_embedder}; "
+                f"{_REBUILD_HINT}, hoặc chọn lại bộ nhúng {built_with}.",
+            )
+        try:
+            dim = int(manifest["dim"])
+            count = int(manifest["count"])
+            generation = int(manifest["generation"])
+            name = str(manifest["file"])
+            size = int(manifest["bytes"])
+            checksum = str(manifest["sha256"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"incomplete vector manifest in {directory}: {exc}", _CORRUPT_USER) from exc
+        if expected_dim is not None and dim != expected_dim:
+            raise StoreError(
+                f"vector index in {directory} has dimension {dim}, the embedder gives {expected_dim}",
+                f"Chỉ mục vectơ có {dim} chiều nhưng bộ nhúng đang dùng cho {expected_dim} chiều; {_REBUILD_HINT}.",
+            )
+        path = directory / name
+        if "/" in name or "\\" in name or not path.is_file():
+            raise StoreError(f"vector index file {path} named by the manifest is missing", _CORRUPT_USER)
+        if path.stat().st_size != size or (verify and _sha256(path) != checksum):
+            raise StoreError(f"vector index file {path} does not match its manifest (size or SHA-256)", _CORRUPT_USER)
+        faiss = _faiss()
+        try:
+            index = faiss.read_index(str(path))  # returns the concrete class (IndexIDMap2), owning it
+        except RuntimeError as exc:
+            raise StoreError(f"cannot read vector index file {path}: {exc}", _CORRUPT_USER) from exc
+        if not isinstance(index, faiss.IndexIDMap2) or index.d != dim or index.ntotal != count:
+            raise StoreError(
+                f"vector index file {path} holds {type(index).__name__} d={index.d} n={index.ntotal}, "
+                f"the manifest says {INDEX_TYPE} d={dim} n={count}",
+                _CORRUPT_USER,
+            )
+        ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        if np.unique(ids).size != ids.size:
+            raise StoreError(f"vector index file {path} holds duplicate pids", _CORRUPT_USER)
+        out = cls(dim, expected_embedder)
+        out._index = index
+        out._pids = set(ids.tolist())
+        out._generation = generation
+        logger.info("loaded %d vectors (%s, generation %d) from %s", count, built_with, generation, path)
+        return out

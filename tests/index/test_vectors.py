@@ -1,0 +1,285 @@
+"""VectorIndex: exact search, filtering inside FAISS, in-place updates, crash-safe files, embedder checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.errors import StoreError
+from rag.index.embedders import HashEmbedder
+from rag.index.vectors import FORMAT, FORMAT_VERSION, MANIFEST, VectorIndex
+
+DIM = 16
+NAME = "hash-v1:16"
+
+
+def unit_rows(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def brute_force(vectors: np.ndarray, pids: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    scores = vectors @ query
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [int(pids[i]) for i in order]
+
+
+@pytest.fixture
+def filled() -> tuple[VectorIndex, np.ndarray, np.ndarray]:
+    pids = np.arange(1000, 1200, dtype=np.int64)
+    vecs = unit_rows(len(pids))
+    index = VectorIndex(DIM, NAME)
+    index.add(pids, vecs)
+    return index, pids, vecs
+
+
+def test_search_is_exact_and_sorted(filled: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+    index, pids, vecs = filled
+    assert len(index) == 200 and 1000 in index and 999 not in index
+    for query in unit_rows(5, seed=1):
+        hits = index.search(query, 10)
+        assert [p for p, _ in hits] == brute_force(vecs, pids, query, 10)
+        scores = [s for _, s in hits]
+        assert scores == sorted(scores, reverse=True)
+        assert all(-1.0 - 1e-5 <= s <= 1.0 + 1e-5 for s in scores)
+    # a stored vector finds itself first with score 1
+    top_pid, top_score = index.search(vecs[7], 1)[0]
+    assert top_pid == int(pids[7]) and top_score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_allowed_is_applied_inside_the_search(filled: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+    index, pids, vecs = filled
+    query = vecs[0]  # pid 1000 is the best match overall
+    allowed = np.array([1003, 1050, 1101, 1199, 5000], dtype=np.int64)  # 5000 is not indexed
+    hits = index.search(query, 10, allowed=allowed)
+    assert {p for p, _ in hits} == {1003, 1050, 1101, 1199}
+    mask = np.isin(pids, allowed)
+    assert [p for p, _ in hits] == brute_force(vecs[mask], pids[mask], query, 10)
+    # k results even when the allowed documents are far down the unfiltered ranking
+    far = np.array(brute_force(vecs, pids, query, 200)[-3:], dtype=np.int64)
+    assert sorted(p for p, _ in index.search(query, 3, allowed=np.sort(far))) == sorted(far.tolist())
+    assert index.search(query, 5, allowed=np.array([], dtype=np.int64)) == []
+    assert index.search(query, 5, allowed=np.array([42], dtype=np.int64)) == []
+
+
+def test_remove_and_re_add(filled: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+    index, _, vecs = filled
+    assert index.remove([1000, 1001, 777]) == 2  # unknown pids are ignored
+    assert len(index) == 198 and 1000 not in index
+    assert all(p not in (1000, 1001) for p, _ in index.search(vecs[0], 200))
+    assert index.remove([1000]) == 0
+    index.add([1000], vecs[:1])
+    assert index.search(vecs[0], 1)[0][0] == 1000
+    assert len(index) == 199
+
+
+def test_add_existing_pid_replaces_its_vector(filled: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+    index, _, vecs = filled
+    new = unit_rows(1, seed=99)
+    index.add([1005], new)
+    assert len(index) == 200
+    hits = index.search(new[0], 3)
+    assert hits[0][0] == 1005 and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert [p for p, _ in index.search(vecs[5], 200)].count(1005) == 1
+    np.testing.assert_allclose(index.vectors([1005])[0], new[0], atol=1e-6)
+
+
+def test_bad_input_is_rejected() -> None:
+    index = VectorIndex(DIM, NAME)
+    with pytest.raises(ValueError):
+        index.add([1, 1], unit_rows(2))
+    with pytest.raises(ValueError):
+        index.add([1, 2], unit_rows(3))
+    with pytest.raises(ValueError):
+        index.add([1], unit_rows(1, dim=DIM + 1))
+    with pytest.raises(ValueError):
+        index.add([-1], unit_rows(1))
+    bad = unit_rows(1)
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        index.add([1], bad)
+    index.add([1], unit_rows(1))
+    with pytest.raises(ValueError):
+        index.search(unit_rows(1)[0], 0)
+    with pytest.raises(ValueError):
+        index.search(np.zeros(DIM + 1, dtype=np.float32), 3)
+    with pytest.raises(KeyError):
+        index.vectors([2])
+    with pytest.raises(ValueError):
+        VectorIndex(0, NAME)
+    with pytest.raises(ValueError):
+        VectorIndex(DIM, "")
+
+
+def test_empty_index_and_large_k() -> None:
+    index = VectorIndex(DIM, NAME)
+    assert index.search(unit_rows(1)[0], 5) == []
+    index.add([3, 4], unit_rows(2))
+    assert len(index.search(unit_rows(1)[0], 50)) == 2
+    index.add([], np.zeros((0, DIM), dtype=np.float32))
+    assert index.ids().tolist() == [3, 4]
+
+
+def test_search_batch_matches_single_searches(filled: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+    index, _, _ = filled
+    queries = unit_rows(30, seed=5)  # >= 20 queries takes FAISS's BLAS path
+    allowed = np.arange(1000, 1200, 3, dtype=np.int64)
+    batch = index.search_batch(queries, 7, allowed)
+    for q, hits in zip(queries, batch, strict=True):
+        single = index.search(q, 7, allowed)
+        assert [p for p, _ in hits] == [p for p, _ in single]
+        np.testing.assert_allclose([s for _, s in hits], [s for _, s in single], atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------- persistence
+
+
+def test_save_load_round_trip_and_manifest(tmp_path: Path, filled: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+    index, _, vecs = filled
+    index.remove([1010])
+    index.save(tmp_path, generation=7)
+    manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["format"] == FORMAT and manifest["version"] == FORMAT_VERSION
+    assert (manifest["embedder"], manifest["dim"], manifest["count"], manifest["generation"]) == (NAME, DIM, 199, 7)
+    assert (tmp_path / manifest["file"]).read_bytes()[:4] == b"IxM2"  # FAISS's own format, not a pickle
+    loaded = VectorIndex.load(tmp_path, NAME, DIM)
+    assert loaded.generation == 7 and len(loaded) == 199 and 1010 not in loaded
+    assert loaded.ids().tolist() == index.ids().tolist()
+    for q in unit_rows(3, seed=3):
+        assert loaded.search(q, 10) == index.search(q, 10)  # same bytes, same arithmetic
+    # the loaded index keeps working: delete, re-add, save again
+    loaded.remove([1000])
+    loaded.add([1010], vecs[10:11])
+    loaded.save(tmp_path, generation=8)
+    again = VectorIndex.load(tmp_path, NAME)
+    assert again.generation == 8 and 1000 not in again and 1010 in again
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".faiss") == [
+        json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))["file"]
+    ]
+
+
+def test_load_refuses_another_embedder(tmp_path: Path, filled: tuple[VectorIndex, np.ndarray, np.ndarray]) -> None:
+    index, _, _ = filled
+    index.save(tmp_path, 1)
+    with pytest.raises(StoreError) as info:
+        VectorIndex.load(tmp_path, "st:/models/multilingual-e5-small")
+    assert "Chỉ mục được tạo bằng bộ nhúng hash-v1:16, nhưng đang dùng st:/models/multilingual-e5-small" in (
+        info.value.user_message
+    )
+    assert "xây lại chỉ mục" in info.value.user_message
+    with pytest.raises(StoreError) as dim_info:
+        VectorIndex.load(tmp_path, NAME, expected_dim=DIM * 2)
+    assert "chiều" in dim_info.value.user_message
+
+
+def _corrupt(directory: Path, how: str) -> None:
+    manifest_path = directory / MANIFEST
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    data_path = directory / manifest["file"]
+    if how == "missing-manifest":
+        manifest_path.unlink()
+    elif how == "garbage-manifest":
+        manifest_path.write_bytes(b"\x00{not json")
+    elif how == "other-format":
+        manifest_path.write_text(json.dumps({**manifest, "format": "something-else"}), encoding="utf-8")
+    elif how == "other-version":
+        manifest_path.write_text(json.dumps({**manifest, "version": 99}), encoding="utf-8")
+    elif how == "missing-field":
+        del manifest["sha256"]
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    elif how == "missing-file":
+        data_path.unlink()
+    elif how == "truncated":
+        data_path.write_bytes(data_path.read_bytes()[:100])
+    elif how == "flipped-byte":
+        raw = bytearray(data_path.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        data_path.write_bytes(bytes(raw))
+    elif how == "escaping-file-name":
+        manifest_path.write_text(json.dumps({**manifest, "file": "../elsewhere.faiss"}), encoding="utf-8")
+    elif how == "wrong-count":
+        manifest_path.write_text(json.dumps({**manifest, "count": manifest["count"] + 1}), encoding="utf-8")
+    elif how == "garbage-file":
+        data_path.write_bytes(b"garbage!" * (manifest["bytes"] // 8) + b"g" * (manifest["bytes"] % 8))
+        raw = data_path.read_bytes()
+        manifest_path.write_text(
+            json.dumps({**manifest, "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}), encoding="utf-8"
+        )
+    else:  # pragma: no cover
+        raise AssertionError(how)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "missing-manifest",
+        "garbage-manifest",
+        "other-format",
+        "other-version",
+        "missing-field",
+        "missing-file",
+        "truncated",
+        "flipped-byte",
+        "escaping-file-name",
+        "wrong-count",
+        "garbage-file",
+    ],
+)
+def test_corruption_is_a_store_error(
+    tmp_path: Path, filled: tuple[VectorIndex, np.ndarray, np.ndarray], how: str
+) -> None:
+    index, _, _ = filled
+    index.save(tmp_path, 3)
+    _corrupt(tmp_path, how)
+    with pytest.raises(StoreError) as info:
+        VectorIndex.load(tmp_path, NAME)
+    assert info.value.user_message and "chỉ mục" in info.value.user_message.lower()
+
+
+def test_crash_before_the_manifest_keeps_the_previous_generation(
+    tmp_path: Path, filled: tuple[VectorIndex, np.ndarray, np.ndarray]
+) -> None:
+    index, _, vecs = filled
+    index.save(tmp_path, 1)
+    # what a save interrupted before the manifest replace leaves behind: a new file and temp files
+    (tmp_path / "vectors-g000002-0badc0de.faiss").write_bytes(b"half written")
+    (tmp_path / "vectors-g000002-0badc0de.faiss.tmp-123").write_bytes(b"half")
+    (tmp_path / f"{MANIFEST}.tmp-123").write_bytes(b"{")
+    loaded = VectorIndex.load(tmp_path, NAME)
+    assert loaded.generation == 1 and len(loaded) == 200
+    loaded.add([5], vecs[:1])
+    loaded.save(tmp_path, 2)
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert len(leftovers) == 2 and MANIFEST in leftovers  # stale files were cleaned up
+    assert VectorIndex.load(tmp_path, NAME).generation == 2
+
+
+def test_save_leaves_foreign_files_alone(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")  # e.g. the lexical index's manifest
+    (tmp_path / "catalog.sqlite").write_bytes(b"")
+    index = VectorIndex(DIM, NAME)
+    index.save(tmp_path, 0)
+    index.save(tmp_path, 1)
+    assert (tmp_path / "manifest.json").exists() and (tmp_path / "catalog.sqlite").exists()
+    assert len(VectorIndex.load(tmp_path, NAME)) == 0
+
+
+def test_hash_embedder_end_to_end(tmp_path: Path, vi_paragraphs: list[str]) -> None:
+    embedder = HashEmbedder(256)
+    index = VectorIndex(embedder.dim, embedder.name)
+    pids = np.arange(10, 10 + len(vi_paragraphs), dtype=np.int64)
+    index.add(pids, embedder.embed_documents(vi_paragraphs))
+    index.save(tmp_path, 1)
+    loaded = VectorIndex.load(tmp_path, embedder.name, embedder.dim)
+    hits = loaded.search(embedder.embed_query("cai cach thu tuc hanh chinh"), 3)
+    assert hits[0][0] == 15
+    # filtered to other paragraphs only: the best match is excluded before ranking
+    others = np.array([p for p in pids.tolist() if p != 15], dtype=np.int64)
+    assert all(p != 15 for p, _ in loaded.search(embedder.embed_query("cai cach thu tuc hanh chinh"), 3, others))
+    assert os.path.exists(tmp_path / MANIFEST)
