@@ -1,0 +1,402 @@
+"""LexicalIndex: ranking, diacritics, updates, filtering inside the search, persistence."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.errors import StoreError
+from rag.index import lexical
+from rag.index.lexical import MANIFEST, LexicalIndex, bm25_idf, bm25_tf, top_k
+
+# Hand-written paragraphs in the style of Party documents (not quotations of real texts).
+PARAS: dict[int, str] = {
+    1: "Nghị quyết về đột phá phát triển khoa học, công nghệ, đổi mới sáng tạo và chuyển đổi số quốc gia.",
+    2: "Tăng cường sự lãnh đạo của Đảng đối với công tác phòng, chống tham nhũng, lãng phí, tiêu cực.",
+    3: "Giữ vững môi trường hòa bình, ổn định để phát triển kinh tế - xã hội của đất nước.",
+    4: "Nâng cao chất lượng hệ thống y tế cơ sở, chăm sóc sức khỏe ban đầu cho Nhân dân ở vùng sâu, vùng xa.",
+    5: "Phát huy ý chí tự lực, tự cường và khát vọng phát triển đất nước phồn vinh, hạnh phúc.",
+    6: "Ủy ban Kiểm tra Trung ương giám sát việc thực hiện nghị quyết ở các tỉnh ủy, thành ủy.",
+    7: "Đổi mới công tác xây dựng, thi hành pháp luật đáp ứng yêu cầu phát triển đất nước trong kỷ nguyên mới.",
+    8: "Đầu tư cho giáo dục và đào tạo là đầu tư cho phát triển; ưu tiên ngân sách cho giáo dục phổ thông.",
+}
+
+
+def make(paras: dict[int, str] = PARAS) -> LexicalIndex:
+    idx = LexicalIndex()
+    idx.add(list(paras), list(paras.values()))
+    return idx
+
+
+def first(idx: LexicalIndex, query: str, **kw: object) -> int | None:
+    hits = idx.search(query, 3, **kw)  # type: ignore[arg-type]
+    return hits[0][0] if hits else None
+
+
+# --------------------------------------------------------------------------------------------- scoring
+
+
+def test_bm25_functions_on_hand_values() -> None:
+    # df = 1 of N = 3: log(1 + 2.5 / 1.5); a term in every document still adds a little.
+    assert bm25_idf(np.array([1.0]), 3)[0] == pytest.approx(np.log(1 + 2.5 / 1.5))
+    assert bm25_idf(np.array([3.0]), 3)[0] > 0
+    # tf = 1 at average length: (k1 + 1) / (1 + k1) = 1; saturation: tf 10 < 10 x tf 1.
+    one = bm25_tf(np.array([1]), np.array([5.0]), 5.0, np.array([1.2]), 0.75)[0]
+    ten = bm25_tf(np.array([10]), np.array([5.0]), 5.0, np.array([1.2]), 0.75)[0]
+    assert one == pytest.approx(1.0)
+    assert one < ten < 2.2
+    # Longer documents weigh a term less.
+    long_ = bm25_tf(np.array([1]), np.array([10.0]), 5.0, np.array([1.2]), 0.75)[0]
+    assert long_ < one
+
+
+def test_top_k_orders_by_score_then_pid_and_skips_zero() -> None:
+    scores = np.array([0.0, 2.0, 5.0, 2.0, 1.0])
+    pids = np.array([10, 40, 20, 30, 50], dtype=np.int64)
+    assert top_k(scores, pids, 3) == [(20, 5.0), (30, 2.0), (40, 2.0)]
+    assert top_k(scores, pids, 10) == [(20, 5.0), (30, 2.0), (40, 2.0), (50, 1.0)]
+
+
+# --------------------------------------------------------------------------------------------- ranking
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("phát triển khoa học công nghệ và chuyển đổi số", 1),
+        ("phòng chống tham nhũng", 2),
+        ("môi trường hòa bình ổn định", 3),
+        ("y tế cơ sở", 4),
+        ("ý chí tự lực tự cường", 5),
+        ("ủy ban kiểm tra giám sát", 6),
+        ("thi hành pháp luật", 7),
+        ("ngân sách cho giáo dục", 8),
+    ],
+)
+def test_ranking_on_hand_made_paragraphs(query: str, expected: int) -> None:
+    assert first(make(), query) == expected
+
+
+def test_scores_are_descending_and_positive() -> None:
+    hits = make().search("phát triển đất nước", 10)
+    assert len(hits) >= 3
+    scores = [s for _, s in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(s > 0 for s in scores)
+    assert {p for p, _ in hits} <= set(PARAS)
+
+
+def test_bigram_prefers_the_phrase_over_scattered_syllables() -> None:
+    idx = make({1: "Học sinh được hỗ trợ khi có nhu cầu học tập.", 2: "Hỗ trợ học sinh vùng khó khăn."})
+    assert first(idx, "học sinh") == 2 or first(idx, "hỗ trợ học sinh") == 2
+    assert first(idx, "hỗ trợ học sinh") == 2
+
+
+# ------------------------------------------------------------------------------------------ diacritics
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["môi trường hòa bình", "môi trường hoà bình", "MÔI TRƯỜNG HÒA BÌNH", "moi truong hoa binh", "Moi truong hoa binh"],
+)
+def test_tone_style_case_and_missing_diacritics_find_the_same_paragraph(query: str) -> None:
+    assert first(make(), query) == 3
+
+
+@pytest.mark.parametrize("query", ["uỷ ban kiểm tra", "ủy ban kiểm tra", "uy ban kiem tra"])
+def test_uy_spellings(query: str) -> None:
+    assert first(make(), query) == 6
+
+
+def test_other_tone_placement_gives_identical_scores() -> None:
+    idx = make()
+    assert idx.search("môi trường hoà bình", 5) == idx.search("môi trường hòa bình", 5)
+    assert idx.search("Uỷ ban kiểm tra", 5) == idx.search("ủy ban kiểm tra", 5)
+
+
+def test_partly_accented_query_still_matches() -> None:
+    # "lang phi" (lãng phí) typed without marks inside an accented query: only the folded twins can match it.
+    idx = make({1: "Phát triển kinh tế số.", 2: "Phát triển kinh tế, chống lãng phí trong đầu tư công và mua sắm."})
+    assert first(idx, "phát triển kinh tế lang phi") == 2
+
+
+def test_exact_diacritics_beat_folded_collisions() -> None:
+    idx = make({1: "Công tác xây dựng Đảng trong sạch, vững mạnh.", 2: "Công trình đang xây dựng dở dang."})
+    assert first(idx, "xây dựng Đảng") == 1
+    assert first(idx, "đang xây dựng") == 2
+
+
+def test_one_letter_syllables_are_searchable() -> None:
+    idx = make({1: "Phát triển y tế dự phòng.", 2: "Lắng nghe ý kiến của Nhân dân.", 3: "Nhân dân ở vùng cao."})
+    assert first(idx, "y tế") == 1
+    assert first(idx, "ý kiến") == 2
+    assert first(idx, "ở") == 3
+
+
+# --------------------------------------------------------------------------------------------- updates
+
+
+def test_add_remove_readd() -> None:
+    idx = make()
+    assert len(idx) == len(PARAS)
+    idx.remove([3])
+    assert len(idx) == len(PARAS) - 1
+    assert 3 not in idx
+    assert all(p != 3 for p, _ in idx.search("môi trường hòa bình ổn định", 10))
+    idx.add([3], [PARAS[3]])
+    assert first(idx, "môi trường hòa bình ổn định") == 3
+    idx.remove([999, 3, 3])  # unknown and repeated pids are ignored
+    assert 3 not in idx
+
+
+def test_adding_an_existing_pid_replaces_its_text() -> None:
+    idx = make()
+    idx.add([3], ["Bảo vệ chủ quyền biển, đảo."])
+    assert len(idx) == len(PARAS)
+    assert all(p != 3 for p, _ in idx.search("môi trường hòa bình ổn định", 10))
+    assert first(idx, "chủ quyền biển đảo") == 3
+
+
+def test_new_document_is_searchable_immediately() -> None:
+    idx = make()
+    assert idx.search("kinh tế tuần hoàn", 5) == [] or first(idx, "kinh tế tuần hoàn") != 42
+    idx.add([42], ["Phát triển kinh tế tuần hoàn, kinh tế xanh."])
+    assert first(idx, "kinh tế tuần hoàn") == 42
+
+
+def test_bad_add_arguments() -> None:
+    idx = LexicalIndex()
+    with pytest.raises(ValueError):
+        idx.add([1, 2], ["một"])
+    with pytest.raises(ValueError):
+        idx.add([1, 1], ["một", "hai"])
+    with pytest.raises(ValueError):
+        idx.add([1], ["một"], titles=["a", "b"])
+    idx.add([], [])
+    idx.add(np.array([], dtype=np.int64), [])
+    assert len(idx) == 0
+    idx.add(np.array([5, 6], dtype=np.int64), ["Nghị quyết", "Kết luận"])  # numpy pids are fine
+    assert first(idx, "kết luận") == 6
+
+
+def test_titles_count_towards_the_match() -> None:
+    idx = LexicalIndex()
+    idx.add([1, 2], ["Điều khoản thi hành chung.", "Điều khoản thi hành chung."], titles=["Luật Đất đai", "Luật Nhà ở"])
+    assert first(idx, "thi hành luật đất đai") == 1
+    assert first(idx, "thi hành luật nhà ở") == 2
+
+
+def test_removal_updates_document_frequencies() -> None:
+    idx = make({1: "kinh tế số", 2: "kinh tế biển", 3: "văn hóa"})
+    before = dict(idx.search("kinh tế", 5))[1]
+    idx.remove([2])
+    after = dict(idx.search("kinh tế", 5))[1]
+    assert after > before  # "kinh tế" became rarer, so its idf rose
+
+
+def _random_ops(seed: int, n_ops: int = 120) -> tuple[LexicalIndex, dict[int, str]]:
+    rng = random.Random(seed)
+    words = " ".join(PARAS.values()).replace(",", "").replace(".", "").split()
+    idx = LexicalIndex()
+    truth: dict[int, str] = {}
+    for _ in range(n_ops):
+        if truth and rng.random() < 0.35:
+            gone = rng.sample(sorted(truth), k=min(len(truth), rng.randint(1, 3)))
+            idx.remove(gone)
+            for p in gone:
+                del truth[p]
+        else:
+            pids = rng.sample(range(200), k=rng.randint(1, 4))
+            texts = [" ".join(rng.choices(words, k=rng.randint(3, 15))) for _ in pids]
+            idx.add(pids, texts)
+            truth.update(zip(pids, texts, strict=True))
+    return idx, truth
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_any_sequence_of_updates_matches_a_fresh_build(seed: int) -> None:
+    idx, truth = _random_ops(seed)
+    assert len(idx) == len(truth)
+    assert len(idx._segments) <= lexical.MAX_SEGMENTS + 1  # merges kept the segment count bounded
+    fresh = LexicalIndex()
+    fresh.add(sorted(truth), [truth[p] for p in sorted(truth)])
+    queries = ["phát triển đất nước", "công tác", "giáo dục", "nghị quyết ủy ban", "y tế cơ sở"]
+    for q in queries:
+        got = idx.search(q, 50)
+        assert {p for p, _ in got} <= set(truth)  # nothing removed comes back
+        assert {p for p, _ in got} == {p for p, _ in fresh.search(q, 50)}  # same matches (scores may drift)
+    idx.optimize()  # exact average length again: now scores equal a fresh build
+    for q in queries:
+        got, want = idx.search(q, 50), fresh.search(q, 50)
+        assert [p for p, _ in got] == [p for p, _ in want]
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------- allowed mask
+
+
+def test_allowed_mask_excludes_the_best_match_before_ranking() -> None:
+    idx = make()
+    query = "công tác phòng chống tham nhũng của Đảng"
+    assert first(idx, query) == 2
+    allowed = np.array([p for p in PARAS if p != 2], dtype=np.int64)
+    hits = idx.search(query, 1, allowed=allowed)
+    assert hits and hits[0][0] != 2  # k = 1: the place goes to an allowed paragraph, not to nothing
+    assert all(p in allowed for p, _ in idx.search("phát triển", 10, allowed=allowed))
+
+
+def test_allowed_mask_edge_cases() -> None:
+    idx = make()
+    assert idx.search("phát triển", 5, allowed=np.array([], dtype=np.int64)) == []
+    assert [p for p, _ in idx.search("phát triển", 5, allowed=np.array([5], dtype=np.int64))] == [5]
+    unsorted = np.array([8, 1, 5], dtype=np.int64)
+    assert {p for p, _ in idx.search("phát triển", 5, allowed=unsorted)} == {1, 5, 8}
+    idx.remove([5])
+    assert idx.search("ý chí tự lực", 5, allowed=np.array([5], dtype=np.int64)) == []
+
+
+# --------------------------------------------------------------------------------------- k and empties
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_k_must_be_positive(k: int) -> None:
+    with pytest.raises(ValueError):
+        make().search("phát triển", k)
+    with pytest.raises(ValueError):
+        LexicalIndex().search("phát triển", k)
+
+
+def test_empty_index_and_empty_queries() -> None:
+    assert LexicalIndex().search("phát triển", 5) == []
+    idx = make()
+    assert idx.search("", 5) == []
+    assert idx.search("?!...", 5) == []
+    assert idx.search("từkhôngtồntại", 5) == []
+    idx.remove(list(PARAS))
+    assert len(idx) == 0
+    assert idx.search("phát triển", 5) == []
+
+
+def test_k_limits_the_result() -> None:
+    assert len(make().search("phát triển", 2)) == 2
+
+
+# ----------------------------------------------------------------------------------------- persistence
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    idx = make()
+    idx.remove([4])
+    idx.add([9], ["Chương trình hành động của Chính phủ thực hiện nghị quyết."])
+    idx.save(tmp_path, 7)
+    assert idx.generation == 7
+    loaded = LexicalIndex.load(tmp_path)
+    assert loaded.generation == 7
+    assert len(loaded) == len(idx)
+    for q in ("phát triển đất nước", "y tế cơ sở", "chương trình hành động", "hoa binh"):
+        assert loaded.search(q, 5) == idx.search(q, 5)
+    manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["version"] == lexical.FORMAT_VERSION and manifest["generation"] == 7
+    for f in tmp_path.glob("*.npy"):
+        np.load(f, allow_pickle=False)  # plain arrays only
+
+
+def test_saving_again_updates_and_cleans_old_files(tmp_path: Path) -> None:
+    idx = make()
+    idx.save(tmp_path, 1)
+    for i in range(lexical.MAX_SEGMENTS + 2):  # enough single adds to force merges
+        idx.add([100 + i], [f"Văn bản bổ sung số {i} về chuyển đổi số."])
+    idx.remove([1])
+    idx.save(tmp_path, 2)
+    manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    names = {s["name"] for s in manifest["segments"]}
+    for f in tmp_path.iterdir():
+        assert f.name == MANIFEST or f.name.split(".")[0] in names, f"stale file {f.name}"
+    loaded = LexicalIndex.load(tmp_path)
+    assert loaded.generation == 2 and len(loaded) == len(idx)
+    assert 1 not in loaded
+    assert loaded.search("văn bản bổ sung số 3", 3) == idx.search("văn bản bổ sung số 3", 3)
+    loaded.add([500], ["Kết luận của Bộ Chính trị về tổng kết."])
+    loaded.save(tmp_path, 3)
+    assert first(LexicalIndex.load(tmp_path), "kết luận bộ chính trị") == 500
+
+
+def test_empty_index_round_trip(tmp_path: Path) -> None:
+    LexicalIndex().save(tmp_path, 1)
+    loaded = LexicalIndex.load(tmp_path)
+    assert len(loaded) == 0 and loaded.search("phát triển", 3) == []
+
+
+def test_missing_index_raises_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as err:
+        LexicalIndex.load(tmp_path / "nowhere")
+    assert "chỉ mục" in err.value.user_message.lower()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "garbage",
+        "not-an-object",
+        "other-format",
+        "other-version",
+        "other-tokenizer",
+        "missing-file",
+        "truncated",
+        "wrong-count",
+    ],
+)
+def test_corrupt_index_raises_store_error(tmp_path: Path, damage: str) -> None:
+    make().save(tmp_path, 1)
+    path = tmp_path / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    seg = manifest["segments"][0]["name"]
+    if damage == "garbage":
+        path.write_bytes(b"{not json")
+    elif damage == "not-an-object":
+        path.write_text("[1, 2]", encoding="utf-8")
+    elif damage == "other-format":
+        manifest["format"] = "something-else"
+    elif damage == "other-version":
+        manifest["version"] = lexical.FORMAT_VERSION + 1
+    elif damage == "other-tokenizer":
+        manifest["tokenizer"] = -1
+    elif damage == "missing-file":
+        (tmp_path / f"{seg}.weight.npy").unlink()
+    elif damage == "truncated":
+        f = tmp_path / f"{seg}.docs.npy"
+        f.write_bytes(f.read_bytes()[:-7])
+    elif damage == "wrong-count":
+        manifest["n_live"] += 1
+    if damage in ("other-format", "other-version", "other-tokenizer", "wrong-count"):
+        path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(StoreError) as err:
+        LexicalIndex.load(tmp_path)
+    assert err.value.user_message != StoreError.default_user_message  # a specific Vietnamese sentence
+
+
+def test_crash_while_saving_keeps_the_previous_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    idx = make()
+    idx.save(tmp_path, 1)
+    idx.add([77], ["Nội dung mới chưa được lưu xong."])
+    idx.remove([2])
+    real_replace = os.replace
+
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if str(dst).endswith(MANIFEST):
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(lexical.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        idx.save(tmp_path, 2)
+    monkeypatch.setattr(lexical.os, "replace", real_replace)
+    old = LexicalIndex.load(tmp_path)
+    assert old.generation == 1
+    assert len(old) == len(PARAS) and 77 not in old and 2 in old
+    assert first(old, "phòng chống tham nhũng") == 2
