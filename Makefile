@@ -25,14 +25,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q $(TORCH)
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[service,ocr,st,llm,eval,dev]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[service,ocr,st,llm,eval,peers,dev]'
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 index: install
-	$(BIN)/vankien ingest corpus --exclude README.md --index $(INDEX)
+	$(BIN)/vankien ingest corpus --index $(INDEX)
 
 run: index
 	$(BIN)/vankien serve --index $(INDEX) --host $(HOST) --port $(PORT)

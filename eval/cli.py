@@ -132,9 +132,15 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         if not args.peer:
             return status
     if args.peer:
+        from eval.peers import FACTORIES
+
+        for peer_name, factory in FACTORIES.items():
+            peer_search = factory(dataset.corpus)
+            run = run_retrieval(
+                dataset, peer_search, args.k or 10, args.limit, not args.no_progress, label=f"peer:{peer_name}"
+            )
+            results.append(run.to_dict(None))
         peers = load_peer_runs(args.dataset)
-        if not peers:
-            print(f"Không có kết quả đối chứng (published_run_*.json) trong {args.dataset}.", file=sys.stderr)
         for peer in peers:
             scored = score_peer(dataset, peer, args.limit)
             if scored.rankings:
@@ -274,7 +280,10 @@ def add_eval_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     p.add_argument("--split", default="all", metavar="S", help="tập qrels (tên tệp trong qrels/, mặc định all)")
     p.add_argument("--k", type=_positive, metavar="K", help="số kết quả lấy mỗi câu (mặc định: k của cấu hình)")
     p.add_argument(
-        "--peer", action="store_true", help="chấm cả kết quả đã công bố (published_run_*.json) trong thư mục dữ liệu"
+        "--peer",
+        action="store_true",
+        help="chạy cả các hệ đối chứng (LangChain BM25Retriever, bm25s) trong cùng tiến trình, và chấm kết quả đã "
+        "công bố (published_run_*.json) trong thư mục dữ liệu",
     )
     _run_options(p)
     p.set_defaults(func=cmd_eval_retrieval)

@@ -32,12 +32,15 @@ from types import MappingProxyType
 from typing import Any
 
 from eval.errors import ConfigError
+from rag.index.store import DEFAULT_EMBEDDER
+from rag.retrieve.retrievers import LEXICAL_WEIGHT
 
 FUSIONS = ("rrf", "convex")
 GENERATORS = ("extractive", "llm")
 RETRIEVERS = ("lexical", "dense")
 _EMBEDDER_RE = re.compile(r"^(none|hash|hash(-v\d+)?:\d+|(st|sentence-transformers):\S.*)$")
-_DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({"lexical": 1.0, "dense": 1.0})
+# The library's own defaults, so that an empty configuration file evaluates exactly what users run.
+_DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({"lexical": LEXICAL_WEIGHT, "dense": 1.0 - LEXICAL_WEIGHT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +63,9 @@ class RunConfig:
 
     name: str = "default"
     description: str = ""
-    embedder: str = "hash"
+    embedder: str = DEFAULT_EMBEDDER
     lexical: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    fusion: str = "rrf"
+    fusion: str = "convex"
     weights: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_WEIGHTS)
     rrf_k: int = 60
     k: int = 10

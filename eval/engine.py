@@ -5,19 +5,18 @@ builds (or reuses) an index in `index_dir`, a folder owned by the evaluation run
 configuration), and returns a plain callable:
 
 * `make_retrieval_engine` -> `search(query, k) -> ranked BEIR corpus ids`, best first, at most k, no repeats.
-  The corpus entries are the units to rank: a paragraph-level hit must be mapped back to its corpus id (the
-  best paragraph of an entry gives the entry's rank).
+  Each corpus entry is ingested as one document (its paragraphs are what the product retrieves); an entry's
+  rank is the rank of its best paragraph.
 * `make_qa_engine` -> `ask(item) -> rag.types.Answer` (the item carries `history` for follow-up questions).
 * `make_mcq_engine` -> `choose(item) -> 0-based option index`.
 * `index_manifest(index_dir)` -> the manifest of the index built there (embedder, lexical format and
   parameters, counts, generation), recorded in every result; None when there is none.
-
-They are implemented by the library's owner on top of `rag.pipeline`; until then they raise
-`NotImplementedError` and the commands say so.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,48 +24,121 @@ from typing import Any
 from eval.config import RunConfig
 from eval.datasets import CorpusDoc, MCQItem, QAItem
 from eval.runners import AnswerLike
+from rag.pipeline import Library, Progress
+from rag.retrieve.retrievers import HybridRetriever, Retriever, make_retriever
 
-_PENDING = "eval.engine.{} is not implemented yet: it needs rag.pipeline's index building and search/ask API"
+#: Paragraphs fetched per requested corpus entry: entries have several paragraphs, and k distinct entries
+#: are needed after grouping paragraphs by entry.
+PARAGRAPHS_PER_ENTRY = 5
+_INDEX = "ix"
+
+
+class _Bar:
+    """tqdm progress on stderr for the indexing phases of an evaluation run."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def start(self, total: int, label: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc=label, file=sys.stderr, mininterval=1.0, leave=False)
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _library(config: RunConfig, index_dir: Path) -> Library:
+    return Library(index_dir / _INDEX, embedder=config.embedder)
+
+
+def _retriever(config: RunConfig, library: Library) -> Retriever:
+    store = library.store
+    if store.vectors is None:
+        return make_retriever("lexical", store)
+    lexical = float(config.weights.get("lexical", 1.0))
+    dense = float(config.weights.get("dense", 0.0))
+    total = lexical + dense
+    return HybridRetriever(
+        store, lexical_weight=lexical / total if total else 1.0, fusion=config.fusion, rrf_k=config.rrf_k
+    )
 
 
 def make_retrieval_engine(
     config: RunConfig, corpus: Mapping[str, CorpusDoc], index_dir: Path
 ) -> Callable[[str, int], list[str]]:
-    """Index a BEIR corpus (one document per entry, id kept) under `config`, and return its search function.
+    """Index a BEIR corpus (one document per entry, id kept) under `config`, and return its search function."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    records = index_dir / "corpus.jsonl"
+    if not records.exists():
+        with records.open("w", encoding="utf-8") as fh:
+            for cid, doc in corpus.items():
+                fh.write(json.dumps({"id": cid, "title": doc.title, "text": doc.text or doc.title}, ensure_ascii=False))
+                fh.write("\n")
+    library = _library(config, index_dir)
+    progress: Progress = _Bar()
+    library.ingest([records], progress=progress)
+    entry_of = {d.doc_id: d.source_key.rsplit("#", 1)[1] for d in library.documents() if "#" in d.source_key}
+    retriever = _retriever(config, library)
 
-    Args:
-        config: embedder, lexical options, fusion and weights to use.
-        corpus: corpus id -> (title, text), in file order.
-        index_dir: a folder for this data set and configuration (may already hold an index from a previous run
-            of the same data set and configuration; reuse it when its manifest matches).
+    def search(query: str, k: int) -> list[str]:
+        hits = retriever.retrieve(query, min(k * PARAGRAPHS_PER_ENTRY, 200))
+        ranked: list[str] = []
+        for hit in hits:
+            entry = entry_of.get(hit.doc_id)
+            if entry is not None and entry not in ranked:
+                ranked.append(entry)
+                if len(ranked) == k:
+                    break
+        return ranked
 
-    Returns:
-        `search(query, k)` returning up to k distinct corpus ids, best first.
-    """
-    raise NotImplementedError(_PENDING.format("make_retrieval_engine"))
+    return search
 
 
 def make_qa_engine(
     config: RunConfig, docs: Path, distractors: Path | None, index_dir: Path
 ) -> Callable[[QAItem], AnswerLike]:
-    """Ingest `docs` (and the distractor documents, when given) and return an `ask` function.
+    """Ingest `docs` (and the distractor documents, when given) and return an `ask` function."""
+    from rag.pipeline import QAPipeline
 
-    Args:
-        config: retrieval settings, `k` paragraphs for the generator, and the generator.
-        docs: folder of documents that answer the questions.
-        distractors: a file or folder of unrelated documents ingested beside them (harder retrieval).
-        index_dir: a folder for this run's index.
-    """
-    raise NotImplementedError(_PENDING.format("make_qa_engine"))
+    library = _library(config, index_dir)
+    library.ingest([docs] + ([distractors] if distractors else []), progress=_Bar())
+    qa = QAPipeline(library, retriever=_retriever(config, library), k=config.k)
+
+    def ask(item: QAItem) -> AnswerLike:
+        history = [dict(turn) for turn in item.history]
+        return qa.ask(item.question, history=history or None)
+
+    return ask
 
 
 def make_mcq_engine(
     config: RunConfig, docs: Path | None, distractors: Path | None, index_dir: Path
 ) -> Callable[[MCQItem], int]:
     """Return a `choose` function answering multiple-choice questions from the documents (or without any)."""
-    raise NotImplementedError(_PENDING.format("make_mcq_engine"))
+    from rag.answer.mcq import choose_option
+
+    paths = [p for p in (docs, distractors) if p is not None]
+    library = _library(config, index_dir)
+    if paths:
+        library.ingest(paths, progress=_Bar())
+    retriever = _retriever(config, library)
+
+    def choose(item: MCQItem) -> int:
+        return choose_option(retriever, item.question, list(item.options), k=config.k)
+
+    return choose
 
 
 def index_manifest(index_dir: Path) -> dict[str, Any] | None:
     """Return the manifest of the index in `index_dir` (recorded in results), or None when there is none."""
-    raise NotImplementedError(_PENDING.format("index_manifest"))
+    if not (index_dir / _INDEX / "catalog.sqlite").exists():
+        return None
+    with Library(index_dir / _INDEX, create=False) as library:
+        return library.store.manifest()

@@ -166,6 +166,46 @@ def contains_answer(text: str, answers: Iterable[str]) -> bool:
     return False
 
 
+#: Tolerant matching (`contains_answer_soft`): share of the gold answer's tokens that must be found in order, and
+#: the longest stretch of text (as a multiple of the gold's length in tokens) they may be spread over.
+SOFT_RECALL, SOFT_SPREAD = 0.8, 1.5
+
+
+def _soft_match(haystack: list[str], needle: list[str]) -> bool:
+    """Whether >= SOFT_RECALL of `needle`'s tokens occur in order within a window of SOFT_SPREAD x its length."""
+    n = len(needle)
+    if n == 0:
+        return False
+    need = max(1, math.ceil(SOFT_RECALL * n))
+    window = max(n, math.floor(SOFT_SPREAD * n))
+    first = set(needle)
+    for start, token in enumerate(haystack):
+        if token not in first:
+            continue
+        # Longest common subsequence of the needle and the window starting here (small n: O(n * window)).
+        segment = haystack[start : start + window]
+        prev = [0] * (len(segment) + 1)
+        for a in needle:
+            cur = [0] * (len(segment) + 1)
+            for j, b in enumerate(segment, start=1):
+                cur[j] = prev[j - 1] + 1 if a == b else max(prev[j], cur[j - 1])
+            prev = cur
+        if prev[-1] >= need:
+            return True
+    return False
+
+
+def contains_answer_soft(text: str, answers: Iterable[str]) -> bool:
+    """Tolerant `contains_answer`: quiz answers often paraphrase slightly or carry typos ("tử" for "từ").
+
+    True when, after `normalize_answer`, at least `SOFT_RECALL` of a gold answer's tokens appear in order
+    within a stretch of `text` no longer than `SOFT_SPREAD` times the answer. Reported beside the exact
+    metrics, never instead of them.
+    """
+    haystack = normalize_answer(text).split()
+    return contains_answer(text, answers) or any(_soft_match(haystack, normalize_answer(a).split()) for a in answers)
+
+
 def answer_contained(answers: Mapping[str, str], gold: Mapping[str, Sequence[str]]) -> MetricResult:
     """Answer correctness: 1.0 when a gold answer string is contained in the system's answer.
 

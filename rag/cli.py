@@ -58,7 +58,25 @@ def _print_json(data: object) -> None:
 def _open_library(args: argparse.Namespace, *, create: bool) -> Any:
     from rag.pipeline import Library
 
-    return Library(args.index, create=create)
+    return Library(args.index, create=create, embedder=getattr(args, "embedder", None))
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.types import Filters
+
+    return Filters(
+        doc_types=tuple(args.type or ()),
+        issued_from=args.date_from,
+        issued_to=args.date_to,
+        doc_ids=tuple(args.doc or ()),
+    )
+
+
+def _add_filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--type", action="append", metavar="LOẠI", help="chỉ tìm trong loại văn bản này (lặp lại được)")
+    p.add_argument("--from", dest="date_from", metavar="NGÀY", help="ban hành từ ngày (NNNN-TT-NN)")
+    p.add_argument("--to", dest="date_to", metavar="NGÀY", help="ban hành đến ngày (NNNN-TT-NN)")
+    p.add_argument("--doc", action="append", metavar="DOC_ID", help="chỉ tìm trong tài liệu này (lặp lại được)")
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -164,6 +182,26 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from rag.retrieve.retrievers import hits_to_dicts
+
+    with _open_library(args, create=False) as library:
+        hits = library.search(args.query, args.k, _filters(args), None, args.mode)
+    if args.json:
+        _print_json({"query": args.query, "hits": hits_to_dicts(hits)})
+    else:
+        if not hits:
+            print("Không tìm thấy đoạn nào phù hợp.")
+        for h in hits:
+            meta = " · ".join(x for x in (h.number, h.issued, h.paragraph.section) if x)
+            text = h.paragraph.text.replace("\n", " / ")
+            print(f"{h.rank:>2}. [{h.score:.3f}] {h.paragraph_id}  {h.title[:80]}")
+            if meta:
+                print(f"    {meta}")
+            print(f"    {text[:300]}{'…' if len(text) > 300 else ''}")
+    return EXIT_OK
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     with _open_library(args, create=False) as library:
         library.remove(args.doc_id)
@@ -225,7 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="bỏ qua tệp trong thư mục khớp mẫu này (lặp lại được), ví dụ --exclude README.md",
     )
     p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến trình")
+    p.add_argument(
+        "--embedder",
+        metavar="TÊN",
+        help="bộ nhúng khi tạo chỉ mục mới: none (mặc định), hash, st:/đường/dẫn/mô-hình",
+    )
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "search",
+        parents=[common],
+        help="tìm các đoạn văn bản phù hợp với truy vấn",
+        description="Tìm các đoạn phù hợp nhất (có thể gõ không dấu, nêu số hiệu như 'NQ 57').",
+    )
+    p.add_argument("query", metavar="TRUY_VẤN", help="nội dung cần tìm")
+    p.add_argument("--k", type=int, default=10, help="số đoạn trả về (1-200, mặc định 10)")
+    p.add_argument(
+        "--mode", default="hybrid", choices=("hybrid", "lexical", "dense"), help="cách tìm (mặc định hybrid)"
+    )
+    _add_filter_options(p)
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("docs", parents=[common], help="liệt kê tài liệu trong chỉ mục", description="Liệt kê tài liệu.")
     p.set_defaults(func=cmd_docs)

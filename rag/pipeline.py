@@ -8,25 +8,38 @@ transaction. One bad file never stops a batch and never leaves half a document b
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from rag.answer.abstain import AbstentionModel, Decision, default_model
+from rag.answer.citations import verify
+from rag.answer.conversation import focus, needs_context, rewrite
+from rag.answer.generate import Draft, ExtractiveGenerator, Generator
+from rag.answer.question import analyse_question
 from rag.config import default_index_dir
 from rag.errors import InvalidRequest, ParseError, StoreError, VanKienError
 from rag.index.catalog import Catalog
+from rag.index.store import IndexStore
 from rag.ingest import parse_file, supported_extensions
 from rag.ingest.common import Unchanged
+from rag.retrieve.query import check_query
+from rag.retrieve.retrievers import Retriever, make_retriever
 from rag.text.document import AnalysedDoc, analyse
 from rag.text.ids import paragraph_id
 from rag.types import (
     CLASSIFICATIONS,
     DEFAULT_CLASSIFICATION,
+    Answer,
     DocumentInfo,
+    Filters,
+    Hit,
     IngestResult,
     Paragraph,
+    Principal,
     RawDocument,
     SourceDoc,
 )
@@ -35,7 +48,10 @@ logger = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
-    """Receives progress of a long operation (the CLI shows a bar; the service records a status)."""
+    """Receives progress of a long operation (the CLI shows a bar; the service records a status).
+
+    `start` may be called again for a new phase (parsing, then indexing).
+    """
 
     def start(self, total: int, label: str) -> None: ...
 
@@ -67,18 +83,23 @@ class IngestReport:
         return {status: counts.get(status, 0) for status in ("ok", "unchanged", "replaced", "rejected")}
 
 
+#: Files skipped inside folders (a folder's own notes, not documents); naming such a file explicitly ingests it.
+FOLDER_SKIP = ("README*", "LICENSE*", "SOURCE.txt", "*.tmp", "~$*")
+
+
 def collect_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Iterator[Path | IngestResult]:
     """Expand folders (recursively, sorted, hidden entries skipped); report paths that do not exist.
 
     Args:
         paths: files and folders.
-        exclude: glob patterns matched against file names inside folders ("README.md", "*.tmp").
+        exclude: glob patterns matched against file names inside folders ("*.bak"), besides `FOLDER_SKIP`.
     """
+    patterns = (*FOLDER_SKIP, *exclude)
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts) or any(child.match(p) for p in exclude):
+                if any(part.startswith(".") for part in rel.parts) or any(child.match(p) for p in patterns):
                     continue
                 if child.is_file():
                     yield child
@@ -146,9 +167,18 @@ class Library:
         create: create an empty index when none exists; with False a missing index is a `StoreError`.
     """
 
-    def __init__(self, index_dir: Path | None = None, *, create: bool = True) -> None:
+    def __init__(self, index_dir: Path | None = None, *, create: bool = True, embedder: str | None = None) -> None:
         self.index_dir = index_dir or default_index_dir()
         self.catalog = Catalog.open(self.index_dir, create=create)
+        self._embedder = embedder
+        self._store: IndexStore | None = None
+
+    @property
+    def store(self) -> IndexStore:
+        """The search indexes, loaded on first use (listing documents does not need them)."""
+        if self._store is None:
+            self._store = IndexStore(self.index_dir, embedder=self._embedder, catalog=self.catalog)
+        return self._store
 
     def close(self) -> None:
         self.catalog.close()
@@ -182,6 +212,7 @@ class Library:
                 f"Mức phân loại '{classification}' không hợp lệ; chọn một trong: {', '.join(CLASSIFICATIONS)}.",
             )
         bar = progress or _NoProgress()
+        store = self.store  # fails early when the index was built with another embedder
         items = list(collect_files(paths, exclude))
         bar.start(sum(_units(i) if isinstance(i, Path) else 1 for i in items), "Nạp tài liệu")
         report = IngestReport()
@@ -195,7 +226,33 @@ class Library:
                 bar.advance(_units(item))
         finally:
             bar.finish()
+        self.refresh(progress)
+        del store
         return report
+
+    def refresh(self, progress: Progress | None = None) -> None:
+        """Bring the search indexes up to the catalog and save their snapshots."""
+        store = self.store
+        if store.catalog.last_change() == store.applied:
+            return
+        bar = progress or _NoProgress()
+        started = False
+        last = 0
+
+        def step(done: int, todo: int) -> None:
+            nonlocal started, last
+            if not started:
+                bar.start(todo, "Lập chỉ mục")
+                started = True
+            bar.advance(done - last)
+            last = done
+
+        try:
+            store.sync(step)
+        finally:
+            if started:
+                bar.finish()
+        store.save()
 
     def _ingest_file(self, path: Path, classification: str) -> list[IngestResult]:
         def known(source_key: str, sha256: str) -> bool:
@@ -263,12 +320,27 @@ class Library:
         return self.catalog.paragraph(paragraph_id_)
 
     def remove(self, doc_id: str) -> None:
-        """Delete a document.
+        """Delete a document (search indexes catch up from the catalog's change log).
 
         Raises:
             NotFound: if there is no such document.
         """
         self.catalog.remove_document(doc_id)
+        if self._store is not None:
+            self._store.sync()
+
+    # -- search -----------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        principal: Principal | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """The k paragraphs that best match `query` (see `rag.retrieve.retrievers.Retriever`)."""
+        return make_retriever(mode, self.store).retrieve(query, k, filters, principal)
 
     def check(self) -> list[str]:
         """Integrity problems of the index (empty when sound)."""
@@ -284,3 +356,224 @@ __all__ = [
     "collect_files",
     "supported_extensions",
 ]
+
+
+# -- question answering -------------------------------------------------------------------------------
+
+ABSTAIN_TEXT = "Không tìm thấy thông tin trả lời câu hỏi này trong các văn bản hiện có."
+#: Paragraphs retrieved for the generator.
+DEFAULT_ANSWER_K = 8
+#: Paragraphs fetched per paragraph kept: headings and bare questions are dropped before the generator.
+FETCH_FACTOR = 3
+_QUESTION_ONLY_RE = re.compile(r"\?\s*[\"”']?\s*$")
+
+
+def answerable_hits(hits: Sequence[Hit], k: int) -> list[Hit]:
+    """The first k hits that can hold an answer: not a section heading, not a question restated.
+
+    Headings stay available to the generator as context of the paragraphs below them (`Hit.headings`); a
+    paragraph that is itself a question (quiz pages, FAQ articles) repeats the user's words without answering.
+    """
+    kept = [
+        h
+        for h in hits
+        if h.paragraph.kind != "heading"
+        and not (_QUESTION_ONLY_RE.search(h.paragraph.text) and len(h.paragraph.text) < 400)
+    ]
+    return [replace(h, rank=i) for i, h in enumerate(kept[:k], start=1)]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One event of a streamed answer: "delta" (a piece of text), "answer" (the verified answer, which
+    replaces the streamed text), then "done"."""
+
+    kind: str
+    text: str = ""
+    answer: Answer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What the pipeline knows before writing: the question, the query it retrieved with, the question as
+    the answerer reads it (a follow-up with its document), the paragraphs, and the abstention decision."""
+
+    question: str
+    rewritten: str
+    focused: str
+    hits: list[Hit]
+    decision: Decision
+
+
+class QAPipeline:
+    """Answers questions from a `Library` with checked citations, or abstains.
+
+    Args:
+        library: the documents.
+        retriever: how paragraphs are found (default: hybrid over the library's indexes).
+        generator: who writes the answer (default: the extractive generator; no model needed).
+        k: paragraphs given to the generator.
+        abstention: the calibrated abstention model (default: the one shipped with the library).
+    """
+
+    def __init__(
+        self,
+        library: Library,
+        *,
+        retriever: Retriever | None = None,
+        generator: Generator | None = None,
+        k: int = DEFAULT_ANSWER_K,
+        abstention: AbstentionModel | None = None,
+    ) -> None:
+        self.library = library
+        self.retriever = retriever or make_retriever("hybrid", library.store)
+        self.generator = generator or ExtractiveGenerator()
+        self.k = k
+        self.abstention = abstention or default_model()
+
+    def prepare(
+        self,
+        question: str,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        filters: Filters | None = None,
+        principal: Principal | None = None,
+    ) -> Prepared:
+        """Check, rewrite, retrieve and decide whether to answer (the steps before the generator)."""
+        text = check_query(question)
+        if history and needs_context(text, history):
+            history = self._with_context(history, filters, principal)
+        rewritten = rewrite(text, history)
+        focused = focus(text, history)
+        hits = answerable_hits(self.retriever.retrieve(rewritten, self.k * FETCH_FACTOR, filters, principal), self.k)
+        decision = self.abstention.decide(analyse_question(focused), hits, focused)
+        logger.debug("abstention p=%.3f features=%s", decision.probability, decision.features)
+        return Prepared(text, rewritten, focused, hits, decision)
+
+    def _with_context(
+        self, history: Sequence[Mapping[str, Any]], filters: Filters | None, principal: Principal | None
+    ) -> list[Mapping[str, Any]]:
+        """The history with the document the last turn was about, found by retrieving its question."""
+        last = history[-1]
+        previous = str(last.get("question") or "").strip()
+        if not previous:
+            return list(history)
+        try:
+            top = self.retriever.retrieve(previous, 1, filters, principal)
+        except InvalidRequest:
+            return list(history)
+        if not top or not top[0].number:
+            return list(history)
+        return [*history[:-1], {**last, "citations": [{"number": top[0].number, "doc_id": top[0].doc_id}]}]
+
+    def _abstain(self, question: str, rewritten: str, hits: Sequence[Hit]) -> Answer:
+        nearest: list[Hit] = []
+        for hit in hits:
+            if all(h.doc_id != hit.doc_id for h in nearest):
+                nearest.append(hit)
+            if len(nearest) == 3:
+                break
+        text = ABSTAIN_TEXT
+        if nearest:
+            listed = "; ".join(_doc_label(h) for h in nearest)
+            text += f" Các văn bản gần nhất: {listed}."
+        return Answer(question, text, True, (), rewritten if rewritten != question else None, tuple(nearest))
+
+    def _finish(self, question: str, rewritten: str, hits: list[Hit], draft: Draft) -> Answer:
+        checked = verify(draft.text, hits, draft.quotes)
+        if not checked.citations:
+            return self._abstain(question, rewritten, hits)
+        return Answer(question, checked.text, False, checked.citations, rewritten if rewritten != question else None)
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        filters: Filters | None = None,
+        principal: Principal | None = None,
+    ) -> Answer:
+        """Answer a question (see the class docstring).
+
+        Args:
+            question: the question as typed.
+            history: earlier turns, oldest first; each a mapping with "question" and optionally "citations"
+                (as in the JSON answer), used to understand follow-ups.
+            filters: document restrictions applied inside retrieval.
+            principal: the caller; paragraphs above their clearance are never seen.
+
+        Raises:
+            InvalidRequest: empty or over-long question, bad filters.
+        """
+        p = self.prepare(question, history, filters, principal)
+        if not p.decision.answer:
+            return self._abstain(p.question, p.rewritten, p.hits)
+        return self._finish(p.question, p.rewritten, p.hits, self.generator.generate(p.focused, p.hits))
+
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        filters: Filters | None = None,
+        principal: Principal | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Like `ask`, yielding the text as the generator produces it, then the verified answer."""
+        p = self.prepare(question, history, filters, principal)
+        if not p.decision.answer:
+            answer = self._abstain(p.question, p.rewritten, p.hits)
+            yield StreamEvent("delta", answer.text)
+        else:
+            pieces: list[str] = []
+            for piece in self.generator.stream(p.focused, p.hits):
+                pieces.append(piece)
+                yield StreamEvent("delta", piece)
+            # The extractive generator knows its quotes; for others the streamed text is the draft.
+            if self.generator.name == "extractive":
+                draft = self.generator.generate(p.focused, p.hits)
+            else:
+                draft = Draft("".join(pieces))
+            answer = self._finish(p.question, p.rewritten, p.hits, draft)
+        yield StreamEvent("answer", answer=answer)
+        yield StreamEvent("done")
+
+
+def _doc_label(hit: Hit) -> str:
+    parts = [hit.title]
+    meta = ", ".join(x for x in (hit.number, hit.issued) if x)
+    return f"{parts[0]} ({meta})" if meta else parts[0]
+
+
+def answer_to_dict(answer: Answer) -> dict[str, object]:
+    """The contract's JSON form of an answer (`vankien ask --json`, `POST /api/v1/ask`)."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {
+                "marker": c.marker,
+                "doc_id": c.hit.doc_id,
+                "paragraph_id": c.hit.paragraph_id,
+                "title": c.hit.title,
+                "number": c.hit.number,
+                "issued": c.hit.issued,
+                "section": c.hit.paragraph.section,
+                "quote": c.quote,
+                "text": c.hit.paragraph.text,
+                "quote_start": c.quote_start,
+                "page": c.hit.paragraph.page,
+                "type": c.hit.doc_type,
+                "issuer": c.hit.issuer,
+            }
+            for c in answer.citations
+        ],
+        "rewritten_question": answer.rewritten_question,
+        "nearest": [
+            {
+                "doc_id": h.doc_id,
+                "title": h.title,
+                "number": h.number,
+                "issued": h.issued,
+                "paragraph_id": h.paragraph_id,
+            }
+            for h in answer.nearest
+        ],
+    }

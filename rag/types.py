@@ -246,6 +246,7 @@ class Hit:
         score: the retriever's score (higher is better; scales differ between retrievers).
         paragraph: the paragraph.
         title, number, issued, doc_type, issuer, classification: of the paragraph's document.
+        headings: the texts of the section headings above the paragraph, outermost first, " > " between.
     """
 
     rank: int
@@ -257,6 +258,7 @@ class Hit:
     doc_type: str
     issuer: str | None
     classification: str
+    headings: str = ""
 
     @property
     def doc_id(self) -> str:

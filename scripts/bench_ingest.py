@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.pipeline import Library  # noqa: E402
+from rag.pipeline import Library
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/party_politics/docs_party_politics.jsonl"
 

@@ -54,7 +54,9 @@ ABBREVIATIONS = frozenset(
 
 _END_RE = re.compile(r"[.!?…]+[\"”’»)\]]*(?=\s)|\n+")
 # A marker at the start of a sentence: "1.", "1.2.", "II.", "a.", "Điều 5.", "Chương II."
-_MARKER_ONLY_RE = re.compile(r"^(?:[-–—•+]\s*)?(?:\d{1,3}(?:\.\d{1,3})*|[IVXLC]{1,6}|[a-zđ]|(?:điều|chương|mục|phần)\s+\w+)$", re.I)
+_MARKER_ONLY_RE = re.compile(
+    r"^(?:[-–—•+]\s*)?(?:\d{1,3}(?:\.\d{1,3})*|[IVXLC]{1,6}|[a-zđ]|(?:điều|chương|mục|phần)\s+\w+)$", re.I
+)
 _LAST_TOKEN_RE = re.compile(r"(\S+)$")
 _NEXT_START_RE = re.compile(r"\s*(\S)")
 _CLAUSE_RE = re.compile(r";\s+")

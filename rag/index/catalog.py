@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,6 +131,8 @@ class Catalog:
                 f"Chưa có chỉ mục tại '{path.parent}'. Hãy nạp tài liệu trước: vankien ingest <tệp/thư mục>.",
             )
         path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the threads of a process: every use holds this lock.
+        self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
@@ -158,7 +161,7 @@ class Catalog:
         self.close()
 
     def _check_schema(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         if row is None:
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         elif int(row["value"]) != SCHEMA_VERSION:
@@ -170,19 +173,34 @@ class Catalog:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of failing mid-way.
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+            return row
+
+    def _scalar(self, sql: str, params: Sequence[object] = ()) -> int:
+        """The first column of the first row as an int (0 for NULL)."""
+        row = self._one(sql, params)
+        return int(row[0] or 0) if row is not None else 0
 
     # -- metadata ---------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else str(row["value"])
 
     def set_meta(self, key: str, value: str) -> None:
@@ -193,16 +211,16 @@ class Catalog:
 
     def source_state(self, source_key: str) -> SourceState | None:
         """The stored fingerprint of a source, or None when it was never ingested."""
-        row = self._db.execute(
+        row = self._one(
             "SELECT doc_id, sha256, classification FROM documents WHERE source_key = ?", (source_key,)
-        ).fetchone()
+        )
         return None if row is None else SourceState(row["doc_id"], row["sha256"], row["classification"])
 
     def free_doc_id(self, base: str) -> str:
         """`base` if no document holds it, else the first free `base-2`, `base-3`, ..."""
         taken = {
             r[0]
-            for r in self._db.execute(
+            for r in self._all(
                 "SELECT doc_id FROM documents WHERE doc_id = ? OR doc_id LIKE ? ESCAPE '\\'",
                 (base, base.replace("_", "\\_").replace("%", "\\%") + "-%"),
             )
@@ -300,7 +318,7 @@ class Catalog:
         Raises:
             NotFound: if there is no such document.
         """
-        row = self._db.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        row = self._one(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
         if row is None:
             raise NotFound(f"no document {doc_id!r}", f"Không có tài liệu '{doc_id}'.")
         return SourceDoc(
@@ -323,7 +341,7 @@ class Catalog:
 
     def documents(self) -> list[DocumentInfo]:
         """All documents, newest issue date first, then by id."""
-        rows = self._db.execute(
+        rows = self._all(
             "SELECT doc_id, title, number, doc_type, issuer, issued, classification, n_paragraphs, path, source_key "
             "FROM documents ORDER BY issued IS NULL, issued DESC, doc_id"
         )
@@ -345,11 +363,16 @@ class Catalog:
 
     def paragraphs(self, doc_id: str) -> list[Paragraph]:
         """The paragraphs of a document in order (empty when there is no such document)."""
-        rows = self._db.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc_id = ? ORDER BY n", (doc_id,))
+        rows = self._all(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc_id = ? ORDER BY n", (doc_id,))
         return [_row_to_paragraph(r) for r in rows]
 
+    def headings(self, doc_id: str) -> list[tuple[str, str]]:
+        """(section, text) of a document's heading paragraphs, in order."""
+        rows = self._all("SELECT section, text FROM paragraphs WHERE doc_id = ? AND kind = 'heading' ORDER BY n", (doc_id,))
+        return [(r[0], r[1]) for r in rows]
+
     def paragraph_count(self, doc_id: str) -> int:
-        row = self._db.execute("SELECT n_paragraphs FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        row = self._one("SELECT n_paragraphs FROM documents WHERE doc_id = ?", (doc_id,))
         return 0 if row is None else int(row[0])
 
     def paragraph(self, paragraph_id: str) -> Paragraph:
@@ -358,7 +381,7 @@ class Catalog:
         Raises:
             NotFound: if there is no such paragraph.
         """
-        row = self._db.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE paragraph_id = ?", (paragraph_id,)).fetchone()
+        row = self._one(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE paragraph_id = ?", (paragraph_id,))
         if row is None:
             raise NotFound(f"no paragraph {paragraph_id!r}", f"Không có đoạn '{paragraph_id}'.")
         return _row_to_paragraph(row)
@@ -369,45 +392,82 @@ class Catalog:
         for i in range(0, len(pids), 500):
             chunk = [int(p) for p in pids[i : i + 500]]
             marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE pid IN ({marks})", chunk):
+            for row in self._all(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE pid IN ({marks})", chunk):
                 out[int(row["pid"])] = _row_to_paragraph(row)
         return out
 
     def iter_paragraph_rows(self, pid_min: int, pid_max: int) -> list[tuple[int, str, str]]:
         """(pid, doc_id, text) of the paragraphs whose pid lies in [pid_min, pid_max], in pid order."""
-        rows = self._db.execute(
+        rows = self._all(
             "SELECT pid, doc_id, text FROM paragraphs WHERE pid BETWEEN ? AND ? ORDER BY pid", (pid_min, pid_max)
         )
         return [(int(r["pid"]), r["doc_id"], r["text"]) for r in rows]
 
+    def pid_docs(self) -> list[tuple[int, str]]:
+        """(pid, doc_id) of every paragraph, in pid order."""
+        return [(int(r[0]), r[1]) for r in self._all("SELECT pid, doc_id FROM paragraphs ORDER BY pid")]
+
+    def paragraph_rows(self, ranges: Sequence[tuple[int, int]]) -> list[tuple[int, str, str, str, str]]:
+        """(pid, doc_id, text, section, kind) of the paragraphs in the pid ranges, in pid order."""
+        out: list[tuple[int, str, str, str, str]] = []
+        for lo, hi in ranges:
+            rows = self._all(
+                "SELECT pid, doc_id, text, section, kind FROM paragraphs WHERE pid BETWEEN ? AND ? ORDER BY pid",
+                (lo, hi),
+            )
+            out.extend((int(r[0]), r[1], r[2], r[3], r[4]) for r in rows)
+        return out
+
+    def document_info(self, doc_id: str) -> DocumentInfo | None:
+        """A document's listing row, or None."""
+        r = self._one(
+            "SELECT doc_id, title, number, doc_type, issuer, issued, classification, n_paragraphs, path, source_key "
+            "FROM documents WHERE doc_id = ?",
+            (doc_id,),
+        )
+        if r is None:
+            return None
+        return DocumentInfo(
+            doc_id=r["doc_id"],
+            title=r["title"],
+            number=r["number"],
+            doc_type=r["doc_type"],
+            issuer=r["issuer"],
+            issued=r["issued"],
+            classification=r["classification"],
+            paragraphs=r["n_paragraphs"],
+            path=r["path"],
+            source_key=r["source_key"],
+        )
+
     def all_pids(self) -> list[int]:
-        return [int(r[0]) for r in self._db.execute("SELECT pid FROM paragraphs ORDER BY pid")]
+        return [int(r[0]) for r in self._all("SELECT pid FROM paragraphs ORDER BY pid")]
 
     def last_change(self) -> int:
-        row = self._db.execute("SELECT MAX(seq) FROM changes").fetchone()
-        return int(row[0] or 0)
+        return self._scalar("SELECT MAX(seq) FROM changes")
 
     def changes_since(self, seq: int) -> list[Change]:
-        rows = self._db.execute(
+        rows = self._all(
             "SELECT seq, op, doc_id, pid_min, pid_max FROM changes WHERE seq > ? ORDER BY seq", (seq,)
         )
         return [Change(r["seq"], r["op"], r["doc_id"], r["pid_min"], r["pid_max"]) for r in rows]
 
     def counts(self) -> dict[str, int]:
-        docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        paras = self._db.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
-        return {"documents": int(docs), "paragraphs": int(paras)}
+        return {
+            "documents": self._scalar("SELECT COUNT(*) FROM documents"),
+            "paragraphs": self._scalar("SELECT COUNT(*) FROM paragraphs"),
+        }
 
     def integrity_problems(self) -> list[str]:
         """Problems found by SQLite's integrity check and the catalog's own invariants (empty = sound)."""
-        problems = [r[0] for r in self._db.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key violation: {tuple(r)}" for r in self._db.execute("PRAGMA foreign_key_check")]
-        mismatched = self._db.execute(
+        problems = [r[0] for r in self._all("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [f"foreign key violation: {tuple(r)}" for r in self._all("PRAGMA foreign_key_check")]
+        mismatched = self._all(
             "SELECT d.doc_id FROM documents d LEFT JOIN paragraphs p ON p.doc_id = d.doc_id "
             "GROUP BY d.doc_id HAVING COUNT(p.pid) != d.n_paragraphs"
-        ).fetchall()
+        )
         problems += [f"paragraph count differs for {r[0]}" for r in mismatched]
-        for row in self._db.execute(
+        for row in self._all(
             "SELECT p.paragraph_id FROM paragraphs p JOIN documents d ON d.doc_id = p.doc_id "
             "WHERE substr(d.text, p.start + 1, p.end - p.start) != p.text LIMIT 20"
         ):

@@ -32,15 +32,18 @@ fold = true
 
 
 def test_defaults_are_the_offline_setup() -> None:
+    from rag.index.store import DEFAULT_EMBEDDER
+    from rag.retrieve.retrievers import LEXICAL_WEIGHT
+
     config = RunConfig()
     assert (config.embedder, config.fusion, config.generator, config.k, config.rrf_k) == (
-        "hash",
-        "rrf",
+        DEFAULT_EMBEDDER,
+        "convex",
         "extractive",
         10,
         60,
     )
-    assert config.to_dict()["weights"] == {"lexical": 1.0, "dense": 1.0}
+    assert config.to_dict()["weights"] == {"lexical": LEXICAL_WEIGHT, "dense": pytest.approx(1.0 - LEXICAL_WEIGHT)}
 
 
 def test_load_full_config(tmp_path: Path) -> None:
@@ -60,7 +63,8 @@ def test_name_defaults_to_file_stem_and_partial_weights_merge(tmp_path: Path) ->
     path.write_text('embedder = "none"\n[weights]\nlexical = 2\n', encoding="utf-8")
     config = load_config(path)
     assert config.name == "chi-tu-khoa" and config.embedder == "none"
-    assert dict(config.weights) == {"lexical": 2.0, "dense": 1.0}
+    assert config.weights["lexical"] == 2.0
+    assert config.weights["dense"] == pytest.approx(RunConfig().weights["dense"])  # untouched key keeps its default
 
 
 def test_unknown_key_lists_valid_keys(tmp_path: Path) -> None:

@@ -1,0 +1,72 @@
+"""The peers we measure ourselves against, run in the same process on the same data.
+
+* LangChain's `BM25Retriever` (langchain-community + rank_bm25), set up as its documentation shows:
+  `BM25Retriever.from_texts(texts, metadatas, k=...)`, default preprocessing (whitespace split).
+* bm25s with its default tokenizer (`bm25s.tokenize`: lower case, `\\w\\w+` tokens — one-letter Vietnamese
+  syllables such as "ở" are dropped — English stop words), as its README shows.
+
+Both index each BEIR entry as "title\\ntext", the same text our engine sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from eval.datasets import CorpusDoc
+from rag.errors import MissingDependency
+
+PEERS = ("langchain-bm25", "bm25s")
+
+
+def _texts(corpus: Mapping[str, CorpusDoc]) -> tuple[list[str], list[str]]:
+    ids = list(corpus)
+    texts = [f"{d.title}\n{d.text}" if d.title else d.text for d in corpus.values()]
+    return ids, texts
+
+
+def langchain_bm25(corpus: Mapping[str, CorpusDoc]) -> Callable[[str, int], list[str]]:
+    """Search function of LangChain's BM25Retriever over the corpus."""
+    try:
+        from langchain_community.retrievers import BM25Retriever
+    except ImportError as exc:
+        raise MissingDependency(
+            f"peer needs langchain-community and rank_bm25: {exc}",
+            "Cần cài langchain-community và rank_bm25 để chạy đối chứng LangChain (pip install '.[peers]').",
+        ) from exc
+    ids, texts = _texts(corpus)
+    retriever: Any = BM25Retriever.from_texts(texts, metadatas=[{"id": i} for i in ids], k=10)
+
+    def search(query: str, k: int) -> list[str]:
+        retriever.k = k
+        return [d.metadata["id"] for d in retriever.invoke(query)]
+
+    return search
+
+
+def bm25s_default(corpus: Mapping[str, CorpusDoc]) -> Callable[[str, int], list[str]]:
+    """Search function of bm25s with its default tokenizer over the corpus."""
+    try:
+        import bm25s
+    except ImportError as exc:
+        raise MissingDependency(
+            f"peer needs bm25s: {exc}", "Cần cài bm25s để chạy đối chứng bm25s (pip install '.[peers]')."
+        ) from exc
+    ids, texts = _texts(corpus)
+    retriever: Any = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, show_progress=False), show_progress=False)
+
+    def search(query: str, k: int) -> list[str]:
+        tokens = bm25s.tokenize([query], return_ids=False, show_progress=False)
+        if not tokens[0]:
+            return []
+        docs, _ = retriever.retrieve(tokens, k=min(k, len(ids)), show_progress=False)
+        return [ids[int(i)] for i in docs[0]]
+
+    return search
+
+
+FACTORIES: dict[str, Callable[[Mapping[str, CorpusDoc]], Callable[[str, int], list[str]]]] = {
+    "langchain-bm25": langchain_bm25,
+    "bm25s": bm25s_default,
+}

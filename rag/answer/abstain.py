@@ -1,0 +1,98 @@
+"""Deciding to abstain: the documents do not answer this question.
+
+The decision is a logistic model over evidence features, fitted by `scripts/calibrate_abstention.py` on the
+team's own questions (eval/data/corpus_qa.jsonl over corpus/, and eval/data/offtopic_qa.jsonl) and stored in
+`abstention.json` beside this module. It is never fitted on the evaluation sets it is reported on.
+
+Features (from the extractive scorer's best candidate, see `rag.answer.extractive`):
+* `focus`: rarity-weighted share of the question's words beyond the document's identity that it covers;
+* `all`: the same over all the question's content words;
+* `bigram`: share of the question's bigrams found (word order);
+* `kind_missing`: 1 when the question asks for a date/number/place/body/number of a document and none of the
+  three best candidates holds one;
+* `named_missing`: 1 when the question names a document by number and no retrieved paragraph comes from it
+  (the index does not have that document);
+* `score`: the candidate's overall score.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rag.answer.extractive import score_candidates
+from rag.answer.question import KIND_DOCNUMBER, KIND_NUMBER, KIND_WHEN, KIND_WHERE, KIND_WHO, QuestionInfo
+from rag.retrieve.query import doc_refs
+from rag.types import Hit
+
+MODEL_FILE = Path(__file__).with_name("abstention.json")
+FEATURES = ("focus", "all", "bigram", "kind_missing", "named_missing", "score")
+_TYPED_KINDS = (KIND_WHEN, KIND_NUMBER, KIND_WHERE, KIND_WHO, KIND_DOCNUMBER)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether to answer, with the probability that the evidence answers and the features behind it."""
+
+    answer: bool
+    probability: float
+    features: dict[str, float]
+
+
+def features(info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> dict[str, float]:
+    """The evidence features of a question against its retrieved paragraphs."""
+    scored = score_candidates(info, hits, question) if hits and info.terms else []
+    named_missing = 1.0 if question and doc_refs(question) and not any(e.named for e in scored) else 0.0
+    if not scored:
+        return {
+            "focus": 0.0,
+            "all": 0.0,
+            "bigram": 0.0,
+            "kind_missing": 1.0,
+            "named_missing": named_missing,
+            "score": 0.0,
+        }
+    top = scored[0]
+    kind_missing = info.kind in _TYPED_KINDS and not any(e.kind_match for e in scored[:3])
+    return {
+        "focus": top.cov_focus,
+        "all": top.cov_all,
+        "bigram": top.cov_bigram,
+        "kind_missing": 1.0 if kind_missing else 0.0,
+        "named_missing": named_missing,
+        "score": min(top.score, 2.0) / 2.0,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AbstentionModel:
+    """Logistic model: P(answerable) = sigmoid(bias + sum(weight_f * feature_f)); answer when >= threshold."""
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+
+    def probability(self, feats: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in feats.items())
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def decide(self, info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> Decision:
+        feats = features(info, hits, question)
+        p = self.probability(feats)
+        return Decision(bool(hits) and p >= self.threshold, p, feats)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"weights": self.weights, "bias": self.bias, "threshold": self.threshold}
+
+
+@lru_cache(maxsize=1)
+def default_model() -> AbstentionModel:
+    """The calibrated model shipped with the library."""
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    return AbstentionModel(
+        {k: float(v) for k, v in data["weights"].items()}, float(data["bias"]), float(data["threshold"])
+    )

@@ -1,0 +1,514 @@
+"""One index directory: the catalog plus the derived lexical and vector indexes, kept in step.
+
+The catalog (SQLite) is the single commit point. Every catalog change appends to its change log; `sync`
+replays the changes the derived indexes have not seen yet, in order, so a search always reflects the
+catalog's last committed state (a document ingested by another process becomes searchable at the next
+search, without a restart). Snapshots of the derived indexes are saved with the change number they include
+(their generation); after a crash, loading the last snapshot and replaying the log from its generation
+restores them exactly.
+
+Files:
+    catalog.sqlite        the catalog (WAL mode)
+    lexical/              `LexicalIndex` snapshot
+    vectors/              `VectorIndex` snapshot (absent when the index has no embedder)
+    lock                  serialises snapshot writers across processes
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag.errors import InvalidRequest, StoreError
+from rag.index.catalog import Catalog
+from rag.types import CLASSIFICATIONS, DOC_TYPES, Filters, Hit, Paragraph, Principal, classification_rank
+
+if TYPE_CHECKING:
+    from rag.index.embedders import Embedder
+    from rag.index.lexical import LexicalIndex
+    from rag.index.vectors import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+#: The embedder an index gets when none is asked for. "none" builds no vectors (see docs/decisions.md).
+DEFAULT_EMBEDDER = "none"
+NO_EMBEDDER = "none"
+#: Paragraphs added to the derived indexes per batch while replaying the change log (bounds peak memory).
+SYNC_BATCH = 20_000
+LEXICAL_DIR, VECTORS_DIR, LOCK_FILE = "lexical", "vectors", "lock"
+_META_EMBEDDER = "embedder"
+
+Int64Array = npt.NDArray[np.int64]
+SyncProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DocRow:
+    """What retrieval needs to know about a document without reading the catalog."""
+
+    doc_id: str
+    title: str
+    number: str | None
+    doc_type: str
+    issuer: str | None
+    issued: str | None
+    classification: str
+
+
+def _issued_ordinal(issued: str | None) -> int:
+    if not issued:
+        return -1
+    try:
+        return date.fromisoformat(issued).toordinal()
+    except ValueError:
+        return -1
+
+
+class DocTable:
+    """Per-paragraph document attributes as arrays, so filters become one vectorised mask.
+
+    Paragraph ids only grow (the catalog never reuses them), so appending keeps `pids` sorted.
+    """
+
+    def __init__(self) -> None:
+        self.pids: Int64Array = np.zeros(0, dtype=np.int64)
+        self.doc_of: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        self.docs: list[DocRow | None] = []
+        self.index_of: dict[str, int] = {}
+        self._type: list[int] = []
+        self._issued: list[int] = []
+        self._rank: list[int] = []
+        self._arrays: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]] | None = None
+
+    def __len__(self) -> int:
+        return int(self.pids.size)
+
+    def add(self, row: DocRow, pids: Sequence[int]) -> None:
+        if row.doc_id in self.index_of:
+            self.remove_doc(row.doc_id)
+        idx = len(self.docs)
+        self.docs.append(row)
+        self.index_of[row.doc_id] = idx
+        self._type.append(DOC_TYPES.index(row.doc_type) if row.doc_type in DOC_TYPES else -1)
+        self._issued.append(_issued_ordinal(row.issued))
+        self._rank.append(classification_rank(row.classification))
+        self._arrays = None
+        new = np.asarray(pids, dtype=np.int64)
+        if new.size and self.pids.size and new.min() <= self.pids[-1]:
+            order = np.argsort(np.concatenate([self.pids, new]), kind="stable")
+            self.pids = np.concatenate([self.pids, new])[order]
+            self.doc_of = np.concatenate([self.doc_of, np.full(new.size, idx, np.int32)])[order]
+        else:
+            self.pids = np.concatenate([self.pids, new])
+            self.doc_of = np.concatenate([self.doc_of, np.full(new.size, idx, np.int32)])
+
+    def remove_doc(self, doc_id: str) -> None:
+        idx = self.index_of.pop(doc_id, None)
+        if idx is None:
+            return
+        self.docs[idx] = None
+        keep = self.doc_of != idx
+        self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
+
+    def remove_pids(self, pid_min: int, pid_max: int) -> None:
+        keep = (self.pids < pid_min) | (self.pids > pid_max)
+        self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
+
+    def row_of(self, pid: int) -> DocRow | None:
+        i = int(np.searchsorted(self.pids, pid))
+        if i < self.pids.size and self.pids[i] == pid:
+            return self.docs[int(self.doc_of[i])]
+        return None
+
+    def _doc_arrays(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        if self._arrays is None:
+            self._arrays = (
+                np.asarray(self._type, dtype=np.int32),
+                np.asarray(self._issued, dtype=np.int64),
+                np.asarray(self._rank, dtype=np.int32),
+            )
+        return self._arrays
+
+    def allowed(self, filters: Filters, clearance: str) -> Int64Array | None:
+        """Sorted pids that pass `filters` and `clearance`, or None when every paragraph does."""
+        types, issued, ranks = self._doc_arrays()
+        alive = np.asarray([d is not None for d in self.docs], dtype=np.bool_)
+        mask = alive & (ranks <= classification_rank(clearance))
+        if filters.doc_types:
+            codes = [DOC_TYPES.index(t) for t in filters.doc_types]
+            mask &= np.isin(types, codes)
+        if filters.issued_from:
+            mask &= issued >= date.fromisoformat(filters.issued_from).toordinal()
+        if filters.issued_to:
+            mask &= (issued >= 0) & (issued <= date.fromisoformat(filters.issued_to).toordinal())
+        if filters.doc_ids:
+            wanted = np.zeros(len(self.docs), dtype=np.bool_)
+            for doc_id in filters.doc_ids:
+                i = self.index_of.get(doc_id)
+                if i is not None:
+                    wanted[i] = True
+            mask &= wanted
+        if mask[alive].all():
+            return None
+        return self.pids[mask[self.doc_of]] if self.pids.size else self.pids
+
+
+def validate_filters(filters: Filters) -> Filters:
+    """Check filter values; raise `InvalidRequest` with a Vietnamese message naming the bad one."""
+    for t in filters.doc_types:
+        if t not in DOC_TYPES:
+            raise InvalidRequest(
+                f"unknown doc type {t!r}", f"Loại văn bản '{t}' không hợp lệ; chọn trong: {', '.join(DOC_TYPES)}."
+            )
+    for name, value in (("issued_from", filters.issued_from), ("issued_to", filters.issued_to)):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise InvalidRequest(
+                    f"bad date {name}={value!r}",
+                    f"Ngày '{value}' không hợp lệ; dùng dạng NNNN-TT-NN (ví dụ 2025-01-31).",
+                ) from None
+    if filters.issued_from and filters.issued_to and filters.issued_from > filters.issued_to:
+        raise InvalidRequest("issued_from after issued_to", "Khoảng ngày không hợp lệ: ngày bắt đầu sau ngày kết thúc.")
+    return filters
+
+
+def lexical_title(row: DocRow, headings: str) -> str:
+    """The context indexed beside a paragraph: document title and number, and its section headings."""
+    parts = [row.title]
+    if row.number:
+        parts.append(row.number)
+    if headings:
+        parts.append(headings)
+    return " | ".join(parts)
+
+
+class IndexStore:
+    """Catalog, lexical index and (optionally) vector index of one directory.
+
+    Args:
+        index_dir: the index directory.
+        embedder: embedder spec ("hash", "st:/path", "none"); None means the one the index was built with,
+            or `DEFAULT_EMBEDDER` for a new index. Asking for another one than the index was built with is
+            a `StoreError` (rebuild into a new directory instead).
+        create: create the directory and an empty catalog when missing.
+        catalog: an already open catalog of `index_dir` to share (its owner closes it).
+    """
+
+    def __init__(
+        self, index_dir: Path, *, embedder: str | None = None, create: bool = True, catalog: Catalog | None = None
+    ) -> None:
+        from rag.index.lexical import LexicalIndex
+
+        self.index_dir = index_dir
+        self.catalog = catalog or Catalog.open(index_dir, create=create)
+        self._lock = threading.RLock()
+        self.embedder = self._resolve_embedder(embedder)
+        self.lexical = self._load_lexical(LexicalIndex)
+        self.vectors = self._load_vectors()
+        self.table = DocTable()
+        self._headings_cache: dict[str, dict[str, str]] = {}
+        self._applied = min(self.lexical.generation, self.vectors.generation if self.vectors else 1 << 62)
+        self._fill_table()
+        self.sync()
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    def _resolve_embedder(self, spec: str | None) -> Embedder | None:
+        recorded = self.catalog.get_meta(_META_EMBEDDER)
+        empty = self.catalog.last_change() == 0
+        wanted = spec or recorded or DEFAULT_EMBEDDER
+        embedder: Embedder | None = None
+        if wanted != NO_EMBEDDER:
+            from rag.index.embedders import make_embedder
+
+            embedder = make_embedder(wanted)
+        name = embedder.name if embedder is not None else NO_EMBEDDER
+        if recorded is not None and recorded != name and not empty:
+            raise StoreError(
+                f"index built with embedder {recorded!r}, asked for {name!r}",
+                f"Chỉ mục được tạo bằng bộ nhúng '{recorded}', nhưng đang dùng '{name}'; hãy dùng đúng bộ nhúng "
+                "hoặc xây lại chỉ mục vào một thư mục mới.",
+            )
+        if recorded != name:
+            self.catalog.set_meta(_META_EMBEDDER, name)
+        return embedder
+
+    def _load_lexical(self, cls: type[LexicalIndex]) -> LexicalIndex:
+        directory = self.index_dir / LEXICAL_DIR
+        if (directory / "manifest.json").exists():
+            try:
+                index = cls.load(directory)
+                if index.generation <= self.catalog.last_change():
+                    return index
+                logger.warning("lexical snapshot is ahead of the catalog; rebuilding it")
+            except StoreError as exc:
+                logger.warning("lexical snapshot unusable (%s); rebuilding from the catalog", exc)
+        return cls()
+
+    def _load_vectors(self) -> VectorIndex | None:
+        if self.embedder is None:
+            return None
+        from rag.index.vectors import MANIFEST, VectorIndex
+
+        directory = self.index_dir / VECTORS_DIR
+        if (directory / MANIFEST).exists():
+            try:
+                index = VectorIndex.load(directory, self.embedder.name, self.embedder.dim)
+                if index.generation <= self.catalog.last_change():
+                    return index
+                logger.warning("vector snapshot is ahead of the catalog; rebuilding it")
+            except StoreError as exc:
+                if "bộ nhúng" in exc.user_message:
+                    raise
+                logger.warning("vector snapshot unusable (%s); rebuilding from the catalog", exc)
+        return VectorIndex(self.embedder.dim, self.embedder.name)
+
+    def _fill_table(self) -> None:
+        rows = {d.doc_id: d for d in self.catalog.documents()}
+        by_doc: dict[str, list[int]] = {}
+        for pid, doc_id in self.catalog.pid_docs():
+            by_doc.setdefault(doc_id, []).append(pid)
+        for doc_id, pids in by_doc.items():
+            d = rows[doc_id]
+            self.table.add(DocRow(d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification), pids)
+        # Paragraphs added after the snapshots were written must not be in the table twice: sync re-adds them.
+        if self._applied < self.catalog.last_change():
+            for change in self.catalog.changes_since(self._applied):
+                if change.op == "add" and change.pid_min is not None and change.pid_max is not None:
+                    self.table.remove_pids(change.pid_min, change.pid_max)
+
+    # -- keeping up with the catalog -----------------------------------------------------------------
+
+    @property
+    def applied(self) -> int:
+        """The last catalog change the derived indexes include."""
+        return self._applied
+
+    def sync(self, progress: SyncProgress | None = None) -> int:
+        """Apply the catalog changes the derived indexes have not seen.
+
+        Args:
+            progress: called with (paragraphs done, paragraphs to do) while adding.
+
+        Returns:
+            The number of changes applied.
+        """
+        with self._lock:
+            changes = self.catalog.changes_since(self._applied)
+            if not changes:
+                return 0
+            todo = sum(
+                c.pid_max - c.pid_min + 1
+                for c in changes
+                if c.op == "add" and c.pid_min is not None and c.pid_max is not None
+            )
+            done = 0
+            pending: list[tuple[int, int]] = []
+            pending_size = 0
+            for change in changes:
+                if change.pid_min is None or change.pid_max is None:
+                    continue
+                if change.op == "remove":
+                    done += self._flush(pending)
+                    pending, pending_size = [], 0
+                    self._remove_range(change.doc_id, change.pid_min, change.pid_max)
+                else:
+                    pending.append((change.pid_min, change.pid_max))
+                    pending_size += change.pid_max - change.pid_min + 1
+                    if pending_size >= SYNC_BATCH:
+                        done += self._flush(pending)
+                        pending, pending_size = [], 0
+                        if progress:
+                            progress(done, todo)
+            done += self._flush(pending)
+            if progress:
+                progress(done, todo)
+            self._applied = changes[-1].seq
+            logger.info("applied %d catalog changes (%d paragraphs added)", len(changes), done)
+            return len(changes)
+
+    def _remove_range(self, doc_id: str, pid_min: int, pid_max: int) -> None:
+        self._headings_cache.pop(doc_id, None)
+        pids = np.arange(pid_min, pid_max + 1, dtype=np.int64)
+        self.lexical.remove(pids.tolist())
+        if self.vectors is not None:
+            self.vectors.remove(pids)
+        self.table.remove_pids(pid_min, pid_max)
+        row = self.table.index_of.get(doc_id)
+        if row is not None and not np.any(self.table.doc_of == row):
+            self.table.remove_doc(doc_id)
+
+    def _flush(self, ranges: list[tuple[int, int]]) -> int:
+        if not ranges:
+            return 0
+        rows = self.catalog.paragraph_rows(ranges)
+        if not rows:
+            return 0
+        docs: dict[str, DocRow] = {}
+        pids: list[int] = []
+        texts: list[str] = []
+        titles: list[str] = []
+        headings = _HeadingTracker()
+        per_doc: dict[str, list[int]] = {}
+        for pid, doc_id, text, section, kind in rows:
+            row = docs.get(doc_id)
+            if row is None:
+                d = self.catalog.document_info(doc_id)
+                if d is None:  # removed by a later change in the same replay
+                    continue
+                row = docs[doc_id] = DocRow(
+                    d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification
+                )
+            pids.append(pid)
+            texts.append(text)
+            titles.append(lexical_title(row, headings.context(doc_id, section, kind, text)))
+            per_doc.setdefault(doc_id, []).append(pid)
+        self.lexical.add(pids, texts, titles)
+        if self.vectors is not None and self.embedder is not None:
+            vectors = self.embedder.embed_documents(
+                [f"{title}\n{text}" for title, text in zip(titles, texts, strict=True)]
+            )
+            self.vectors.add(np.asarray(pids, dtype=np.int64), vectors)
+        for doc_id, doc_pids in per_doc.items():
+            self._headings_cache.pop(doc_id, None)
+            self.table.add(docs[doc_id], doc_pids)
+        return len(pids)
+
+    def save(self) -> None:
+        """Write snapshots of the derived indexes (crash-safe), under the directory's writer lock."""
+        with self._lock, self._file_lock():
+            self.sync()
+            self.lexical.save(self.index_dir / LEXICAL_DIR, self._applied)
+            if self.vectors is not None:
+                self.vectors.save(self.index_dir / VECTORS_DIR, self._applied)
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.index_dir / LOCK_FILE, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def allowed(self, filters: Filters | None, principal: Principal | None) -> Int64Array | None:
+        """Pids a caller may retrieve under `filters` (None = all)."""
+        clearance = principal.clearance if principal is not None else CLASSIFICATIONS[-1]
+        return self.table.allowed(validate_filters(filters or Filters()), clearance)
+
+    def hits(self, scored: Sequence[tuple[int, float]]) -> list[Hit]:
+        """Turn (pid, score) pairs into `Hit`s, in order (pids no longer in the catalog are skipped)."""
+        paragraphs = self.catalog.paragraphs_by_pid([pid for pid, _ in scored])
+        out: list[Hit] = []
+        for pid, score in scored:
+            paragraph = paragraphs.get(pid)
+            row = self.table.row_of(pid)
+            if paragraph is None or row is None:
+                continue
+            headings = self.headings_above(paragraph)
+            out.append(_make_hit(len(out) + 1, score, paragraph, row, headings))
+        return out
+
+    def headings_above(self, paragraph: Paragraph) -> str:
+        """Texts of the section headings above a paragraph, outermost first (" > " between)."""
+        if not paragraph.section:
+            return ""
+        titles = self._heading_titles(paragraph.doc_id)
+        parts = paragraph.section.split(" > ")
+        chain = [titles.get(" > ".join(parts[: i + 1]), "") for i in range(len(parts))]
+        if paragraph.kind == "heading" and chain:
+            chain = chain[:-1]  # a heading is not above itself
+        return " > ".join(t for t in chain if t)
+
+    def _heading_titles(self, doc_id: str) -> dict[str, str]:
+        cached = self._headings_cache.get(doc_id)
+        if cached is None:
+            cached = {}
+            for section, text in self.catalog.headings(doc_id):
+                cached.setdefault(section, text[:200])
+            if len(self._headings_cache) > 512:
+                self._headings_cache.clear()
+            self._headings_cache[doc_id] = cached
+        return cached
+
+    def numbered_docs(self) -> list[tuple[str, str]]:
+        """(doc_id, ký hiệu) of every live document that has a number."""
+        return [(d.doc_id, d.number) for d in self.table.docs if d is not None and d.number]
+
+    def pids_of(self, doc_ids: Sequence[str]) -> Int64Array:
+        """Sorted paragraph ids of the given documents."""
+        wanted = [self.table.index_of[d] for d in doc_ids if d in self.table.index_of]
+        if not wanted:
+            return np.zeros(0, dtype=np.int64)
+        return self.table.pids[np.isin(self.table.doc_of, wanted)]
+
+    def doc_row(self, doc_id: str) -> DocRow | None:
+        i = self.table.index_of.get(doc_id)
+        return None if i is None else self.table.docs[i]
+
+    def manifest(self) -> dict[str, Any]:
+        """What this index is: embedder, tokenizer and format versions, counts, applied change."""
+        from rag.index.lexical import FORMAT_VERSION
+        from rag.text.tokenize import TOKENIZER_VERSION
+
+        return {
+            "index_dir": str(self.index_dir),
+            "embedder": self.embedder.name if self.embedder else NO_EMBEDDER,
+            "lexical_format": FORMAT_VERSION,
+            "tokenizer": TOKENIZER_VERSION,
+            "generation": self._applied,
+            **self.catalog.counts(),
+        }
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def _make_hit(rank: int, score: float, paragraph: Paragraph, row: DocRow, headings: str = "") -> Hit:
+    return Hit(
+        rank=rank,
+        score=float(score),
+        paragraph=paragraph,
+        title=row.title,
+        number=row.number,
+        issued=row.issued,
+        doc_type=row.doc_type,
+        issuer=row.issuer,
+        classification=row.classification,
+        headings=headings,
+    )
+
+
+class _HeadingTracker:
+    """Section heading texts per document while paragraphs stream by in order (for the indexed context)."""
+
+    def __init__(self) -> None:
+        self._doc = ""
+        self._titles: dict[str, str] = {}
+
+    def context(self, doc_id: str, section: str, kind: str, text: str) -> str:
+        if doc_id != self._doc:
+            self._doc, self._titles = doc_id, {}
+        if kind == "heading" and section:
+            self._titles[section] = text if len(text) <= 200 else text[:200]
+            return ""
+        if not section:
+            return ""
+        parts = section.split(" > ")
+        chain = [self._titles.get(" > ".join(parts[: i + 1]), "") for i in range(len(parts))]
+        return " ; ".join(t for t in chain if t)

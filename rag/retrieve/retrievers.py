@@ -1,0 +1,187 @@
+"""Retrievers over an `IndexStore`: lexical, dense and hybrid, behind one protocol.
+
+Filters and the caller's clearance become a set of allowed paragraph ids *before* any scoring, and both
+engines apply it inside their search: a paragraph the caller may not see is never ranked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from rag.errors import InvalidRequest
+from rag.index.store import IndexStore
+from rag.retrieve.fusion import RRF_K, convex, rrf
+from rag.retrieve.query import check_k, check_query, referenced_docs
+from rag.types import Filters, Hit, Principal
+
+logger = logging.getLogger(__name__)
+
+#: Candidates taken from each engine before fusion (at least k).
+CANDIDATES = 50
+#: Score multiplier for paragraphs of a document the query names by number ("Nghị quyết 57 ..."):
+#: naming a document is the strongest evidence of where the answer lies. Chosen on our own QA set
+#: (eval/data/corpus_qa.jsonl), see docs/decisions.md.
+REF_BOOST = 1.5
+#: Weight of the lexical list in the convex fusion with the dense list (dense gets 1 - this). The offline
+#: embedder adds little to a strong lexical ranking (docs/embedder-notes.md), so it only breaks near-ties.
+LEXICAL_WEIGHT = 0.9
+
+
+class Retriever(Protocol):
+    """Finds the paragraphs that answer a query.
+
+    `retrieve(query, k, filters, principal)` returns at most k `Hit`s, best first, ranks 1..n, never a
+    paragraph outside `filters` or above `principal.clearance` (None: no restriction, for local use).
+    Raises `InvalidRequest` for an empty or over-long query, k outside 1..MAX_K, or a bad filter. An empty
+    index gives an empty list.
+    """
+
+    def retrieve(
+        self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
+    ) -> list[Hit]: ...
+
+
+@dataclass
+class _Base:
+    store: IndexStore
+
+    def _prepare(
+        self, query: str, k: int, filters: Filters | None, principal: Principal | None
+    ) -> tuple[str, np.ndarray | None] | None:
+        text = check_query(query)
+        check_k(k)
+        if self.store.catalog.last_change() != self.store.applied:
+            self.store.sync()  # another process changed the catalog: catch up before answering
+        allowed = self.store.allowed(filters, principal)
+        if allowed is not None and allowed.size == 0:
+            return None
+        return text, allowed
+
+    def _lexical(self, text: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        scored = self.store.lexical.search(text, n, allowed)
+        refs = referenced_docs(text, self.store.numbered_docs())
+        if not refs:
+            return scored
+        ref_pids = self.store.pids_of(refs)
+        if allowed is not None:
+            ref_pids = np.intersect1d(ref_pids, allowed, assume_unique=True)
+        if ref_pids.size == 0:
+            return scored
+        # Make sure the named document's best paragraphs are candidates, then favour them.
+        merged = dict(scored)
+        merged.update(self.store.lexical.search(text, n, ref_pids))
+        ref_set = set(ref_pids.tolist())
+        boosted = [(pid, s * REF_BOOST if pid in ref_set else s) for pid, s in merged.items()]
+        boosted.sort(key=lambda kv: -kv[1])
+        return boosted[:n]
+
+    def _dense(self, text: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        if self.store.vectors is None or self.store.embedder is None:
+            raise InvalidRequest(
+                "dense retrieval on an index without embedder",
+                "Chỉ mục này không có vectơ (tạo với --embedder none); hãy dùng tìm kiếm từ khóa hoặc xây lại chỉ mục.",
+            )
+        return self.store.vectors.search(self.store.embedder.embed_query(text), n, allowed)
+
+
+@dataclass
+class LexicalRetriever(_Base):
+    """BM25 over syllables and bigrams (`rag.index.lexical`), with named-document boosting."""
+
+    def retrieve(
+        self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
+    ) -> list[Hit]:
+        prepared = self._prepare(query, k, filters, principal)
+        if prepared is None:
+            return []
+        text, allowed = prepared
+        return self.store.hits(self._lexical(text, k, allowed)[:k])
+
+
+@dataclass
+class DenseRetriever(_Base):
+    """Nearest paragraphs by embedding (`rag.index.vectors`)."""
+
+    def retrieve(
+        self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
+    ) -> list[Hit]:
+        prepared = self._prepare(query, k, filters, principal)
+        if prepared is None:
+            return []
+        text, allowed = prepared
+        return self.store.hits(self._dense(text, k, allowed))
+
+
+@dataclass
+class HybridRetriever(_Base):
+    """Lexical and dense lists fused: a convex combination of min-max normalised scores (default) or RRF.
+
+    Without vectors in the index it is the lexical retriever.
+    """
+
+    lexical_weight: float = LEXICAL_WEIGHT
+    fusion: str = "convex"
+    rrf_k: int = RRF_K
+
+    def retrieve(
+        self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
+    ) -> list[Hit]:
+        prepared = self._prepare(query, k, filters, principal)
+        if prepared is None:
+            return []
+        text, allowed = prepared
+        n = max(k, CANDIDATES)
+        lexical = self._lexical(text, n, allowed)
+        if self.store.vectors is None or self.lexical_weight >= 1.0:
+            return self.store.hits(lexical[:k])
+        dense = self._dense(text, n, allowed)
+        weights = [self.lexical_weight, 1.0 - self.lexical_weight]
+        if self.fusion == "rrf":
+            fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=self.rrf_k, weights=weights)
+        else:
+            fused = convex([lexical, dense], weights)
+        return self.store.hits(fused[:k])
+
+
+RETRIEVERS: dict[str, type[_Base]] = {
+    "lexical": LexicalRetriever,
+    "dense": DenseRetriever,
+    "hybrid": HybridRetriever,
+}
+
+
+def make_retriever(name: str, store: IndexStore) -> Retriever:
+    """The retriever called `name` ("lexical", "dense", "hybrid") over `store`."""
+    cls = RETRIEVERS.get(name)
+    if cls is None:
+        raise InvalidRequest(
+            f"unknown retriever {name!r}; valid: {sorted(RETRIEVERS)}",
+            f"Bộ truy hồi '{name}' không có; chọn một trong: {', '.join(sorted(RETRIEVERS))}.",
+        )
+    retriever: Retriever = cls(store)  # type: ignore[assignment]
+    return retriever
+
+
+def hits_to_dicts(hits: Sequence[Hit]) -> list[dict[str, object]]:
+    """The contract's JSON form of hits (`vankien search --json`, `GET /api/v1/search`)."""
+    return [
+        {
+            "rank": h.rank,
+            "score": round(h.score, 6),
+            "doc_id": h.doc_id,
+            "paragraph_id": h.paragraph_id,
+            "title": h.title,
+            "section": h.paragraph.section,
+            "text": h.paragraph.text,
+            "number": h.number,
+            "issued": h.issued,
+            "type": h.doc_type,
+            "page": h.paragraph.page,
+        }
+        for h in hits
+    ]
