@@ -12,6 +12,10 @@ Features (from the extractive scorer's best candidate, see `rag.answer.extractiv
   three best candidates holds one;
 * `named_missing`: 1 when the question names a document by number and no retrieved paragraph comes from it
   (the index does not have that document);
+* `named_found`: 1 when it names one and the evidence comes from it (questions in scope usually name their
+  document; those that do not must be covered more convincingly);
+* `specificity`: how many content words the question has (min(n, 12) / 12): a short question is covered by
+  many unrelated sentences, a long one only by the right one;
 * `score`: the candidate's overall score.
 """
 
@@ -30,7 +34,9 @@ from rag.retrieve.query import doc_refs
 from rag.types import Hit
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("focus", "all", "bigram", "kind_missing", "named_missing", "score")
+FEATURES = ("focus", "all", "bigram", "kind_missing", "named_missing", "named_found", "specificity", "score")
+#: Content words at which a question counts as fully specific.
+SPECIFIC_TERMS = 12
 _TYPED_KINDS = (KIND_WHEN, KIND_NUMBER, KIND_WHERE, KIND_WHO, KIND_DOCNUMBER)
 
 
@@ -46,26 +52,29 @@ class Decision:
 def features(info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> dict[str, float]:
     """The evidence features of a question against its retrieved paragraphs."""
     scored = score_candidates(info, hits, question) if hits and info.terms else []
-    named_missing = 1.0 if question and doc_refs(question) and not any(e.named for e in scored) else 0.0
-    if not scored:
-        return {
-            "focus": 0.0,
-            "all": 0.0,
-            "bigram": 0.0,
-            "kind_missing": 1.0,
-            "named_missing": named_missing,
-            "score": 0.0,
-        }
-    top = scored[0]
-    kind_missing = info.kind in _TYPED_KINDS and not any(e.kind_match for e in scored[:3])
-    return {
-        "focus": top.cov_focus,
-        "all": top.cov_all,
-        "bigram": top.cov_bigram,
-        "kind_missing": 1.0 if kind_missing else 0.0,
-        "named_missing": named_missing,
-        "score": min(top.score, 2.0) / 2.0,
+    named = bool(question and doc_refs(question))
+    found = any(e.named for e in scored)
+    feats = {
+        "focus": 0.0,
+        "all": 0.0,
+        "bigram": 0.0,
+        "kind_missing": 1.0,
+        "named_missing": 1.0 if named and not found else 0.0,
+        "named_found": 1.0 if named and found else 0.0,
+        "specificity": min(len(info.terms), SPECIFIC_TERMS) / SPECIFIC_TERMS,
+        "score": 0.0,
     }
+    if scored:
+        top = scored[0]
+        kind_missing = info.kind in _TYPED_KINDS and not any(e.kind_match for e in scored[:3])
+        feats.update(
+            focus=top.cov_focus,
+            all=top.cov_all,
+            bigram=top.cov_bigram,
+            kind_missing=1.0 if kind_missing else 0.0,
+            score=min(top.score, 2.0) / 2.0,
+        )
+    return feats
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Adapters that let other frameworks use Văn Kiện (LangChain: `rag.integrations.langchain`)."""
