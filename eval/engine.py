@@ -23,7 +23,9 @@ from typing import Any
 
 from eval.config import RunConfig
 from eval.datasets import CorpusDoc, MCQItem, QAItem
+from eval.errors import ConfigError
 from eval.runners import AnswerLike
+from rag.answer.generate import Generator
 from rag.pipeline import Library, Progress
 from rag.retrieve.retrievers import HybridRetriever, Retriever, make_retriever
 
@@ -70,6 +72,23 @@ def _retriever(config: RunConfig, library: Library) -> Retriever:
     )
 
 
+def _generator(config: RunConfig) -> Generator | None:
+    """The configured generator; None means the pipeline's default (extractive)."""
+    if config.generator != "llm":
+        return None
+    if not config.llm_url or not config.llm_model:
+        raise ConfigError(
+            "generator 'llm' needs llm_url and llm_model",
+            path=f"<cấu hình {config.name}>",
+            field="generator",
+            user_reason="bộ sinh 'llm' cần khai báo llm_url và llm_model.",
+        )
+    from rag.answer.llm import make_llm_generator
+
+    # No fallback here: an evaluation of the LLM must count its failures, not hide them behind extractive answers.
+    return make_llm_generator(config.llm_url, config.llm_model)
+
+
 def make_retrieval_engine(
     config: RunConfig, corpus: Mapping[str, CorpusDoc], index_dir: Path
 ) -> Callable[[str, int], list[str]]:
@@ -109,7 +128,7 @@ def make_qa_engine(
 
     library = _library(config, index_dir)
     library.ingest([docs] + ([distractors] if distractors else []), progress=_Bar())
-    qa = QAPipeline(library, retriever=_retriever(config, library), k=config.k)
+    qa = QAPipeline(library, retriever=_retriever(config, library), generator=_generator(config), k=config.k)
 
     def ask(item: QAItem) -> AnswerLike:
         history = [dict(turn) for turn in item.history]
