@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rag.config import ENV_INDEX, default_index_dir
-from rag.errors import VanKienError
+from rag.errors import MissingDependency, VanKienError
 from rag.types import CLASSIFICATIONS, DEFAULT_CLASSIFICATION
 
 logger = logging.getLogger(__name__)
@@ -202,6 +202,25 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.pipeline import QAPipeline, answer_to_dict
+
+    with _open_library(args, create=False) as library:
+        qa = QAPipeline(library, k=args.k)
+        answer = qa.ask(args.question, filters=_filters(args))
+    if args.json:
+        _print_json(answer_to_dict(answer))
+        return EXIT_OK
+    print(answer.text)
+    if answer.citations:
+        print("\nNguồn trích dẫn:")
+        for c in answer.citations:
+            meta = ", ".join(x for x in (c.hit.number, c.hit.issued, c.hit.paragraph.section) if x)
+            print(f"[{c.marker}] {c.hit.title} ({meta}) — {c.hit.paragraph_id}")
+            print(f"    «{c.quote}»")
+    return EXIT_OK
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     with _open_library(args, create=False) as library:
         library.remove(args.doc_id)
@@ -209,6 +228,72 @@ def cmd_remove(args: argparse.Namespace) -> int:
         _print_json({"removed": args.doc_id})
     else:
         print(f"Đã xóa tài liệu {args.doc_id}.")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # The service sits downstream of the library: imported here, only when asked for.
+    try:
+        from service.server import serve
+    except ImportError as exc:
+        raise MissingDependency(
+            f"service dependencies missing: {exc}",
+            "Thiếu các gói của dịch vụ web; hãy cài: pip install -e '.[service]'.",
+        ) from exc
+    serve(args.index, args.host, args.port, log_level="debug" if args.verbose > 1 else "info")
+    return EXIT_OK
+
+
+def _keystore(args: argparse.Namespace) -> Any:
+    from service.keys import KeyStore, default_keys_path
+
+    return KeyStore(default_keys_path(Path(args.index)))
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    key, secret = _keystore(args).create(args.role, args.clearance, args.name)
+    if args.json:
+        _print_json({"name": key.name, "role": key.role, "clearance": key.clearance, "key": secret})
+    else:
+        print(f"Đã tạo khóa '{key.name}' (vai trò {key.role}, được xem đến mức {key.clearance}).")
+        print("Khóa chỉ hiện MỘT lần, hãy lưu lại ngay:")
+        print(secret)
+    return EXIT_OK
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    keys = _keystore(args).all()
+    if args.json:
+        _print_json(
+            {
+                "keys": [
+                    {
+                        "name": k.name,
+                        "role": k.role,
+                        "clearance": k.clearance,
+                        "prefix": k.prefix,
+                        "created": k.created,
+                        "revoked": k.revoked,
+                    }
+                    for k in keys
+                ]
+            }
+        )
+    else:
+        if not keys:
+            print("Chưa có khóa API nào (dịch vụ chỉ chạy được trên 127.0.0.1, ẩn danh, tài liệu công khai).")
+        for k in keys:
+            state = f"đã thu hồi {k.revoked}" if k.revoked else "đang hoạt động"
+            print(f"{k.name:<24} {k.role:<7} {k.clearance:<10} {k.prefix}…  tạo {k.created}  {state}")
+    return EXIT_OK
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    key = _keystore(args).revoke(args.name)
+    if args.json:
+        _print_json({"revoked": key.name})
+    else:
+        print(f"Đã thu hồi khóa '{key.name}'.")
     return EXIT_OK
 
 
@@ -288,6 +373,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser(
+        "ask",
+        parents=[common],
+        help="hỏi đáp có trích dẫn",
+        description="Trả lời câu hỏi từ các văn bản đã nạp; mỗi câu trả lời dẫn đúng đoạn nguồn, "
+        "hoặc báo không tìm thấy khi văn bản không nói đến.",
+    )
+    p.add_argument("question", metavar="CÂU_HỎI", help="câu hỏi (có thể gõ không dấu)")
+    p.add_argument("--k", type=int, default=8, help="số đoạn đưa cho bộ trả lời (mặc định 8)")
+    _add_filter_options(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser(
         "show",
         parents=[common],
         help="xem các đoạn của một tài liệu",
@@ -302,6 +399,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("doc_id", metavar="DOC_ID", help="mã tài liệu (xem: vankien docs)")
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="chạy dịch vụ API và trang hỏi đáp",
+        description="Chạy dịch vụ HTTP (API, trang hỏi đáp, tài liệu OpenAPI tại /docs). Trên địa chỉ khác 127.0.0.1 "
+        "dịch vụ cần có khóa API (vankien keys create).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="địa chỉ lắng nghe (mặc định 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="cổng (mặc định 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "keys",
+        parents=[common],
+        help="quản lý khóa API của dịch vụ",
+        description="Tạo, liệt kê, thu hồi khóa API (lưu dạng băm trong thư mục chỉ mục).",
+    )
+    keys_help = p.format_help()
+    p.set_defaults(func=lambda _args: print(keys_help) or EXIT_USAGE)
+    keys_sub = p.add_subparsers(dest="keys_command", metavar="LỆNH", parser_class=_VietnameseArgumentParser)
+    q = keys_sub.add_parser("create", parents=[common], help="tạo khóa mới (khóa chỉ in ra một lần)")
+    q.add_argument("--role", required=True, choices=("reader", "editor", "admin"), help="vai trò")
+    q.add_argument(
+        "--clearance",
+        required=True,
+        choices=CLASSIFICATIONS,
+        metavar="LEVEL",
+        help=f"mức tài liệu được xem: {', '.join(CLASSIFICATIONS)}",
+    )
+    q.add_argument("--name", help="tên khóa (mặc định: tự sinh)")
+    q.set_defaults(func=cmd_keys_create)
+    q = keys_sub.add_parser("list", parents=[common], help="liệt kê khóa (không bao giờ in khóa)")
+    q.set_defaults(func=cmd_keys_list)
+    q = keys_sub.add_parser("revoke", parents=[common], help="thu hồi một khóa theo tên")
+    q.add_argument("name", metavar="NAME", help="tên khóa (xem: vankien keys list)")
+    q.set_defaults(func=cmd_keys_revoke)
 
     # The evaluation toolkit sits downstream of the library; its commands are registered here so that
     # evaluators have one entry point (`vankien eval ...`).

@@ -118,10 +118,26 @@ def _weight(term: str) -> float:
     return 0.5 if len(term) == 1 and not term.isdigit() else 1.0
 
 
-def _share(terms: Sequence[str], have: set[str], weights: dict[str, float] | None = None) -> float:
+#: Credit for a question word found only in the context (section headings, the document header) rather than in
+#: the candidate itself: context tells where a sentence sits, not what it says, and every sentence under a
+#: heading shares it.
+CONTEXT_CREDIT = 1.0
+
+
+def _share(
+    terms: Sequence[str],
+    have: set[str],
+    weights: dict[str, float] | None = None,
+    context: set[str] | frozenset[str] = frozenset(),
+) -> float:
     w = weights or {}
     total = sum(w.get(t, 1.0) * _weight(t) for t in terms)
-    return sum(w.get(t, 1.0) * _weight(t) for t in terms if t in have) / total if total else 0.0
+    if not total:
+        return 0.0
+    got = sum(
+        w.get(t, 1.0) * _weight(t) * (1.0 if t in have else CONTEXT_CREDIT if t in context else 0.0) for t in terms
+    )
+    return got / total
 
 
 def _rarity(terms: Sequence[str], spans: Sequence[set[str]]) -> dict[str, float]:
@@ -221,15 +237,19 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
             ctx_uni, ctx_bi = ctx_uni | head_uni, ctx_bi | head_bi
         for span, header_line in _candidates(hit):
             uni, bi = _terms(span.text, folded)
-            rows.append((i, hit, span, header_line, uni | ctx_uni, bi | ctx_bi, id_uni, id_bi, uni))
-    weights = _rarity(q_uni, [r[8] for r in rows])
+            rows.append((i, hit, span, header_line, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
+    weights = _rarity(q_uni, [r[4] for r in rows])
     scored: list[Evidence] = []
-    for i, hit, span, header_line, local_uni, local_bi, id_uni, id_bi, _ in rows:
-        focus = [t for t in q_uni if t not in id_uni] or q_uni
-        cov_focus = _share(focus, local_uni, weights)
-        cov_all = _share(q_uni, local_uni | id_uni, weights)
-        all_bi = local_bi | id_bi
-        cov_bi = sum(1 for b in q_bi if b in all_bi) / len(q_bi) if q_bi else cov_all
+    for i, hit, span, header_line, uni, bi, ctx_uni, ctx_bi, identity in rows:
+        focus = [t for t in q_uni if t not in identity] or q_uni
+        cov_focus = _share(focus, uni, weights, ctx_uni)
+        cov_all = _share(q_uni, uni | identity, weights, ctx_uni)
+        own_bi = bi | identity
+        cov_bi = (
+            sum(1.0 if b in own_bi else CONTEXT_CREDIT if b in ctx_bi else 0.0 for b in q_bi) / len(q_bi)
+            if q_bi
+            else cov_all
+        )
         matched = kind_match(info, span.text, header_line)
         key = number_key(hit.number) if hit.number else None
         named = key is not None and any(matches(r, key) for r in refs)

@@ -1,0 +1,138 @@
+"""The application factory: `create_app(settings)` builds the FastAPI app; its lifespan opens the index once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rag.pipeline import Library
+from service.audit import AuditLog, JsonLines
+from service.errors import install_error_handlers
+from service.jobs import JobManager
+from service.keys import KeyStore
+from service.limits import BodyLimitMiddleware, RateLimiter
+from service.routers import ask, documents, feedback, health, jobs, openai_compat, pages, paragraphs, search
+from service.settings import Settings
+from service.state import ServiceState, check_startup
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+UPLOAD_PATH = f"{API_PREFIX}/documents"
+#: Room for the multipart envelope around an uploaded file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+DESCRIPTION = """Hỏi đáp có trích dẫn trên văn kiện, nghị quyết của Đảng. Mỗi câu trả lời dẫn đúng đoạn văn nguồn.
+
+Xác thực: `Authorization: Bearer <khóa>` hoặc `X-API-Key: <khóa>` (tạo bằng `vankien keys create`). Khi chạy
+trên 127.0.0.1 mà chưa có khóa nào, người dùng ẩn danh được đọc các tài liệu công khai.
+"""
+
+
+class SecurityHeaders:
+    """Headers every response gets: no MIME sniffing, no referrer, no framing."""
+
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def open_state(settings: Settings) -> ServiceState:
+    """Open everything the app needs (blocking: run it off the event loop).
+
+    Raises:
+        ServiceConfigError: a non-loopback host without API keys.
+        StoreError: the index cannot be opened.
+    """
+    keys = KeyStore(settings.keys_path)
+    check_startup(settings, keys)
+    library = Library(settings.index_dir, create=True, embedder=settings.embedder)
+    try:
+        library.refresh()  # loads the search indexes and brings them up to the catalog
+        state = ServiceState(
+            settings=settings,
+            library=library,
+            keys=keys,
+            audit=AuditLog(settings.audit_path),
+            feedback=JsonLines(settings.feedback_path),
+            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        )
+        state.jobs = JobManager(state.run_job)
+        state.pipeline(None)
+    except BaseException:
+        library.close()
+        raise
+    return state
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The Văn Kiện HTTP service.
+
+    Args:
+        settings: the configuration (default: from `VANKIEN_*` environment variables).
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await run_in_threadpool(open_state, settings)
+        app.state.vankien = state
+        app.state.audit = state.audit
+        assert state.jobs is not None
+        state.jobs.start()
+        state.ready = True
+        logger.info("index %s open: %s documents", settings.index_dir, state.library.catalog.counts()["documents"])
+        try:
+            yield
+        finally:
+            state.ready = False
+            await run_in_threadpool(state.jobs.stop)
+            state.library.close()
+
+    app = FastAPI(
+        title="Văn Kiện",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    def body_limit(path: str, method: str) -> int:
+        if path.rstrip("/") == UPLOAD_PATH and method == "POST":
+            return settings.max_upload_bytes + MULTIPART_OVERHEAD
+        return settings.max_body_kb * 1024
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(SecurityHeaders)
+
+    app.include_router(health.router)
+    for module in (ask, search, documents, paragraphs, jobs, feedback):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(openai_compat.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
+    return app

@@ -1,0 +1,143 @@
+"""Dependencies shared by the routers, as `Annotated` aliases.
+
+`StateDep` is the running application's `ServiceState` (503 until the lifespan has opened the index);
+`CallerDep` is the authenticated, rate-limited caller; `EditorDep` and `AdminDep` add a role check.
+Tests replace any of the underlying functions through `app.dependency_overrides`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from rag.pipeline import Library, QAPipeline
+from rag.types import Principal
+from service.audit import AuditLog
+from service.errors import ApiError
+from service.keys import role_rank
+from service.settings import Settings
+from service.state import ServiceState
+
+#: Who calls without a key, on a loopback address with no keys configured (the local demo).
+ANONYMOUS = Principal(name="anonymous", role="reader", clearance="cong-khai")
+
+_bearer = HTTPBearer(auto_error=False, description="Khóa API: Authorization: Bearer <khóa>")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Khóa API (cách gửi thay thế)")
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState | None = getattr(request.app.state, "vankien", None)
+    if state is None or not state.ready:
+        raise ApiError(503, "unavailable", "Dịch vụ đang khởi động hoặc đang dừng; hãy thử lại sau.")
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_library(state: StateDep) -> Library:
+    return state.library
+
+
+def get_audit(state: StateDep) -> AuditLog:
+    return state.audit
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+LibraryDep = Annotated[Library, Depends(get_library)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
+
+
+def get_principal(
+    request: Request,
+    state: StateDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The caller, from `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+
+    With no key configured and a loopback address, everyone is `ANONYMOUS` (a presented key is ignored: none
+    can be valid). Otherwise a valid, unrevoked key is required.
+    """
+    secret = (bearer.credentials if bearer else None) or api_key
+    if state.keys.is_empty():
+        if state.settings.is_loopback:
+            principal = ANONYMOUS
+        else:  # the lifespan refuses this configuration; keys revoked while running end up here
+            raise ApiError(401, "unauthorized", "Dịch vụ chưa được cấu hình khóa API; liên hệ quản trị viên.")
+    elif not secret:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Cần khóa API: gửi tiêu đề 'Authorization: Bearer <khóa>' hoặc 'X-API-Key: <khóa>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    else:
+        key = state.keys.verify(secret.strip())
+        if key is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "Khóa API không hợp lệ hoặc đã bị thu hồi.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        principal = Principal(name=key.name, role=key.role, clearance=key.clearance)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_caller(request: Request, state: StateDep, principal: PrincipalDep) -> Principal:
+    """The authenticated caller, within their request rate (per key; per address for anonymous callers)."""
+    if principal is ANONYMOUS:
+        bucket = "anonymous@" + (request.client.host if request.client else "?")
+    else:
+        bucket = "key:" + principal.name
+    state.limiter.check(bucket)
+    return principal
+
+
+CallerDep = Annotated[Principal, Depends(get_caller)]
+
+
+def require_editor(caller: CallerDep) -> Principal:
+    if role_rank(caller.role) < role_rank("editor"):
+        raise ApiError(403, "forbidden", "Chỉ biên tập viên hoặc quản trị viên mới được tải tài liệu lên.")
+    return caller
+
+
+def require_admin(caller: CallerDep) -> Principal:
+    if role_rank(caller.role) < role_rank("admin"):
+        raise ApiError(403, "forbidden", "Chỉ quản trị viên mới được xóa tài liệu.")
+    return caller
+
+
+EditorDep = Annotated[Principal, Depends(require_editor)]
+AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+ClientDep = Annotated[str | None, Depends(client_address)]
+
+
+#: Returns the pipeline for a given k (None: the default one).
+PipelineFactory = Callable[[int | None], QAPipeline]
+
+
+def get_pipelines(state: StateDep) -> PipelineFactory:
+    return state.pipeline
+
+
+PipelinesDep = Annotated[PipelineFactory, Depends(get_pipelines)]

@@ -1,0 +1,120 @@
+"""POST /api/v1/ask and /api/v1/ask/stream: answers with checked citations, whole or as server-sent events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from rag.errors import VanKienError
+from rag.pipeline import StreamEvent, answer_to_dict
+from rag.types import Answer, Filters, Principal
+from service.audit import AuditLog
+from service.deps import AuditDep, CallerDep, ClientDep, PipelinesDep, StateDep
+from service.gate import Gate
+from service.limits import check_text_length
+from service.schemas import AskRequest, AskResponse, ErrorOut
+from service.state import ServiceState
+from service.streaming import SSE_HEADERS, guarded, sse
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["hỏi đáp"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut},
+    401: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+    429: {"model": ErrorOut},
+}
+GENERIC_STREAM_ERROR = "Đã xảy ra lỗi khi soạn câu trả lời; hãy thử lại."
+
+
+def returned_ids(answer: Answer) -> list[str]:
+    """Ids of the paragraphs an answer shows its reader (citations, then nearest documents' paragraphs)."""
+    ids = [c.hit.paragraph_id for c in answer.citations] + [h.paragraph_id for h in answer.nearest]
+    return list(dict.fromkeys(ids))
+
+
+def _inputs(body: AskRequest, state: ServiceState) -> tuple[list[dict[str, Any]], Filters | None]:
+    check_text_length(body.question, state.settings.max_question_chars)
+    filters = body.filters.to_filters() if body.filters else None
+    return body.history_dicts(state.settings.max_history_turns), filters
+
+
+@router.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Hỏi, nhận câu trả lời có trích dẫn")
+def ask(
+    body: AskRequest, state: StateDep, caller: CallerDep, audit: AuditDep, client: ClientDep, pipelines: PipelinesDep
+) -> dict[str, Any]:
+    history, filters = _inputs(body, state)
+    state.catch_up()
+    pipeline = pipelines(body.k)
+    with state.gate.read():
+        answer = pipeline.ask(body.question, history, filters, caller)
+    audit.record(
+        caller,
+        "POST /api/v1/ask",
+        question=body.question,
+        paragraph_ids=returned_ids(answer),
+        client=client,
+        abstained=answer.abstained,
+    )
+    return answer_to_dict(answer)
+
+
+def answer_events(
+    events: Iterator[StreamEvent],
+    gate: Gate,
+    audit: AuditLog,
+    caller: Principal,
+    endpoint: str,
+    question: str,
+    client: str | None,
+) -> Iterator[str]:
+    """The pipeline's events as SSE: delta..., answer, done; or error then done."""
+    try:
+        for event in guarded(events, gate):
+            if event.kind == "delta":
+                yield sse("delta", {"text": event.text})
+            elif event.kind == "answer" and event.answer is not None:
+                ids = returned_ids(event.answer)
+                audit.record(
+                    caller,
+                    endpoint,
+                    question=question,
+                    paragraph_ids=ids,
+                    client=client,
+                    abstained=event.answer.abstained,
+                )
+                yield sse("answer", answer_to_dict(event.answer))
+            elif event.kind == "done":
+                break
+    except VanKienError as exc:
+        audit.record(caller, endpoint, status=400, question=question, client=client, error=type(exc).__name__)
+        yield sse("error", {"message": exc.user_message})
+    except Exception:
+        logger.exception("streamed answer failed")
+        audit.record(caller, endpoint, status=500, question=question, client=client, error="internal_error")
+        yield sse("error", {"message": GENERIC_STREAM_ERROR})
+    yield sse("done", {})
+
+
+@router.post(
+    "/ask/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **_ERRORS},
+    summary="Hỏi, nhận câu trả lời dạng luồng (server-sent events)",
+    description="Sự kiện theo thứ tự: `delta` {text} (lặp lại), `answer` (câu trả lời đã kiểm tra, thay thế phần "
+    "chữ đã nhận), `done` {}. Khi lỗi: `error` {message} rồi `done`.",
+)
+def ask_stream(
+    body: AskRequest, state: StateDep, caller: CallerDep, audit: AuditDep, client: ClientDep, pipelines: PipelinesDep
+) -> StreamingResponse:
+    history, filters = _inputs(body, state)
+    state.catch_up()
+    events = pipelines(body.k).ask_stream(body.question, history, filters, caller)
+    stream = answer_events(events, state.gate, audit, caller, "POST /api/v1/ask/stream", body.question, client)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -1,0 +1,138 @@
+"""Documents: list, get, upload (ingested in the background), delete. Hidden documents answer 404."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from rag.errors import NotFound
+from rag.pipeline import supported_extensions
+from rag.types import CLASSIFICATIONS, DEFAULT_CLASSIFICATION, DocumentInfo, SourceDoc
+from service.deps import AdminDep, AuditDep, CallerDep, ClientDep, EditorDep, StateDep
+from service.errors import ApiError, not_found
+from service.jobs import Job, new_job_id
+from service.schemas import DocumentDetail, DocumentList, ErrorOut, UploadAccepted
+from service.state import can_see
+from service.uploads import display_name, extension, save_upload
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/documents", tags=["tài liệu"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+
+
+def document_dict(d: DocumentInfo | SourceDoc, paragraphs: int) -> dict[str, Any]:
+    return {
+        "doc_id": d.doc_id,
+        "title": d.title,
+        "number": d.number,
+        "type": d.doc_type,
+        "issuer": d.issuer,
+        "issued": d.issued,
+        "classification": d.classification,
+        "paragraphs": paragraphs,
+    }
+
+
+@router.get("", response_model=DocumentList, responses=_ERRORS, summary="Danh sách tài liệu được phép xem")
+def list_documents(state: StateDep, caller: CallerDep, audit: AuditDep, client: ClientDep) -> dict[str, Any]:
+    docs = [document_dict(d, d.paragraphs) for d in state.library.documents() if can_see(caller, d.classification)]
+    audit.record(caller, "GET /api/v1/documents", client=client, count=len(docs))
+    return {"documents": docs}
+
+
+def visible_document(state: StateDep, caller: CallerDep, doc_id: str) -> SourceDoc:
+    """The document, or the same 404 whether it is missing or above the caller's clearance."""
+    try:
+        doc = state.library.document(doc_id)
+    except NotFound:
+        raise not_found("tài liệu", doc_id) from None
+    if not can_see(caller, doc.classification):
+        raise not_found("tài liệu", doc_id)
+    return doc
+
+
+@router.get("/{doc_id}", response_model=DocumentDetail, responses=_ERRORS, summary="Thông tin một tài liệu")
+def get_document(doc_id: str, state: StateDep, caller: CallerDep, audit: AuditDep, client: ClientDep) -> dict[str, Any]:
+    doc = visible_document(state, caller, doc_id)
+    paragraphs = state.library.paragraphs(doc_id)
+    audit.record(caller, "GET /api/v1/documents/{doc_id}", doc_ids=[doc_id], client=client)
+    return {
+        **document_dict(doc, len(paragraphs)),
+        "place": doc.place,
+        "summary": doc.summary,
+        "paragraph_ids": [p.paragraph_id for p in paragraphs[: state.settings.paragraph_ids_shown]],
+    }
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadAccepted,
+    responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, **_ERRORS},
+    summary="Tải lên một tài liệu (biên tập viên); nạp chạy nền",
+)
+async def upload_document(
+    state: StateDep,
+    caller: EditorDep,
+    audit: AuditDep,
+    client: ClientDep,
+    file: Annotated[UploadFile, File(description="tệp .pdf .docx .html .md .txt .jsonl")],
+    classification: Annotated[str, Form(description=f"một trong: {', '.join(CLASSIFICATIONS)}")] = (
+        DEFAULT_CLASSIFICATION
+    ),
+) -> dict[str, Any]:
+    if classification not in CLASSIFICATIONS:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"Mức phân loại '{classification[:40]}' không hợp lệ; chọn một trong: {', '.join(CLASSIFICATIONS)}.",
+        )
+    if not can_see(caller, classification):
+        raise ApiError(403, "forbidden", "Bạn không được tải lên tài liệu có mức phân loại cao hơn mức được phép xem.")
+    name = display_name(file.filename)
+    suffix = extension(name, supported_extensions())
+    job_id = new_job_id()
+    settings = state.settings
+    path = await run_in_threadpool(
+        save_upload, file.file, settings.uploads_path, suffix, classification, settings.max_upload_bytes, job_id
+    )
+    assert state.jobs is not None
+    state.jobs.submit(Job(job_id, caller.name, name, path, classification))
+    audit.record(
+        caller,
+        "POST /api/v1/documents",
+        status=202,
+        client=client,
+        job_id=job_id,
+        filename=name,
+        classification=classification,
+    )
+    return {"job_id": job_id, "status": "queued", "filename": name}
+
+
+@router.delete(
+    "/{doc_id}",
+    status_code=204,
+    response_class=Response,
+    responses={403: {"model": ErrorOut}, **_ERRORS},
+    summary="Xóa một tài liệu (quản trị viên)",
+)
+def delete_document(doc_id: str, state: StateDep, caller: AdminDep, audit: AuditDep, client: ClientDep) -> Response:
+    doc = visible_document(state, caller, doc_id)
+    with state.gate.write():
+        try:
+            state.library.remove(doc_id)
+        except NotFound:
+            raise not_found("tài liệu", doc_id) from None
+    if state.is_upload(doc.path):
+        with contextlib.suppress(OSError):
+            Path(doc.path).unlink()
+    audit.record(caller, "DELETE /api/v1/documents/{doc_id}", status=204, doc_ids=[doc_id], client=client)
+    return Response(status_code=204)

@@ -1,0 +1,268 @@
+"""Wire schemas: the JSON the HTTP API accepts and returns (separate from the library's records).
+
+Field names follow the CLI's JSON (`docs/DESIGN` contracts); response models allow extra fields so that a
+field the library adds later passes through instead of being dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.types import Filters
+
+#: Hard caps checked by validation (422); the configurable question limit is checked by the routers (400).
+MAX_TEXT = 20_000
+MAX_HISTORY = 50
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# -- requests ----------------------------------------------------------------------------------------------------
+
+
+class FiltersIn(BaseModel):
+    """Restrictions on which documents answer: types, issue dates (inclusive), document ids."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    types: list[str] = Field(default_factory=list, max_length=20, description="loại văn bản, ví dụ 'nghị quyết'")
+    from_: str | None = Field(default=None, alias="from", max_length=10, description="ban hành từ ngày NNNN-TT-NN")
+    to: str | None = Field(default=None, max_length=10, description="ban hành đến ngày NNNN-TT-NN")
+    doc_ids: list[str] = Field(default_factory=list, max_length=100)
+
+    def to_filters(self) -> Filters:
+        return Filters(
+            doc_types=tuple(self.types),
+            issued_from=self.from_ or None,
+            issued_to=self.to or None,
+            doc_ids=tuple(self.doc_ids),
+        )
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation (oldest first)."""
+
+    question: str = Field(max_length=MAX_TEXT)
+    answer: str | None = Field(default=None, max_length=5 * MAX_TEXT)
+    citations: list[dict[str, Any]] | None = Field(default=None, max_length=50)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(max_length=MAX_TEXT, examples=["Nghị quyết 57 đặt mục tiêu gì đến năm 2030?"])
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
+    filters: FiltersIn | None = None
+    k: int | None = Field(default=None, ge=1, le=20, description="số đoạn đưa cho bộ sinh câu trả lời")
+
+    def history_dicts(self, limit: int) -> list[dict[str, Any]]:
+        turns = self.history[-limit:] if limit else []
+        return [t.model_dump(exclude_none=True) for t in turns]
+
+
+class FeedbackIn(BaseModel):
+    question: str = Field(max_length=MAX_TEXT)
+    answer: str = Field(max_length=5 * MAX_TEXT)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=5000)
+    paragraph_ids: list[str] | None = Field(default=None, max_length=50)
+
+
+# -- responses ---------------------------------------------------------------------------------------------------
+
+
+class SearchHitOut(_Out):
+    rank: int
+    score: float
+    doc_id: str
+    paragraph_id: str
+    title: str
+    section: str
+    text: str
+    number: str | None = None
+    issued: str | None = None
+    type: str | None = None
+    page: int | None = None
+
+
+class SearchResponse(_Out):
+    query: str
+    hits: list[SearchHitOut]
+
+
+class CitationOut(_Out):
+    marker: int
+    doc_id: str
+    paragraph_id: str
+    title: str
+    number: str | None = None
+    issued: str | None = None
+    section: str
+    quote: str
+    text: str
+    quote_start: int | None = None
+    page: int | None = None
+    type: str | None = None
+    issuer: str | None = None
+
+
+class NearestOut(_Out):
+    doc_id: str
+    title: str
+    number: str | None = None
+    issued: str | None = None
+    paragraph_id: str
+
+
+class AskResponse(_Out):
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[CitationOut]
+    rewritten_question: str | None = None
+    nearest: list[NearestOut] = Field(default_factory=list)
+
+
+class DocumentOut(_Out):
+    doc_id: str
+    title: str
+    number: str | None = None
+    type: str
+    issuer: str | None = None
+    issued: str | None = None
+    classification: str
+    paragraphs: int
+
+
+class DocumentList(_Out):
+    documents: list[DocumentOut]
+
+
+class DocumentDetail(DocumentOut):
+    place: str | None = None
+    summary: str | None = None
+    paragraph_ids: list[str]
+
+
+class UploadAccepted(_Out):
+    job_id: str
+    status: str
+    filename: str
+
+
+class IngestFileOut(_Out):
+    path: str
+    status: str
+    reason: str = ""
+    doc_id: str | None = None
+    paragraphs: int = 0
+
+
+class JobOut(_Out):
+    job_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    files: list[IngestFileOut]
+    error: str | None = None
+
+
+class ParagraphOut(_Out):
+    paragraph_id: str
+    doc_id: str
+    section: str
+    page: int | None = None
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+class ParagraphDocumentOut(_Out):
+    doc_id: str
+    title: str
+    number: str | None = None
+    type: str
+    issuer: str | None = None
+    issued: str | None = None
+    place: str | None = None
+    classification: str
+
+
+class ParagraphContext(_Out):
+    paragraph: ParagraphOut
+    document: ParagraphDocumentOut
+    before: list[ParagraphOut]
+    after: list[ParagraphOut]
+
+
+class FeedbackCreated(_Out):
+    id: str
+
+
+class Health(_Out):
+    status: str
+
+
+class Ready(_Out):
+    status: str
+    documents: int
+
+
+class ErrorDetail(_Out):
+    code: str
+    message: str
+
+
+class ErrorOut(_Out):
+    error: ErrorDetail
+
+
+# -- OpenAI-compatible chat completions --------------------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str = Field(max_length=32)
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text (text parts of a multi-part content joined by newlines)."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+
+class ChatCompletionRequest(BaseModel):
+    """The OpenAI request; sampling parameters (temperature, max_tokens, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(default="vankien", max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=2 * MAX_HISTORY)
+    stream: bool = False
+
+
+class ChatChoiceMessage(_Out):
+    role: str
+    content: str
+
+
+class ChatChoice(_Out):
+    index: int
+    message: ChatChoiceMessage
+    finish_reason: str
+
+
+class ChatCompletion(_Out):
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: dict[str, int]
+    citations: list[CitationOut]
+    vankien: dict[str, Any]

@@ -1,0 +1,77 @@
+"""Service settings (pydantic-settings, environment prefix `VANKIEN_`).
+
+The index directory reads `VANKIEN_INDEX`, like every `vankien` command; the other files of the service (API
+keys, audit log, feedback, uploads) live inside it unless configured otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told from outside.
+
+    Attributes:
+        index_dir: the index directory (env `VANKIEN_INDEX`).
+        host, port: where `vankien serve` listens. On a non-loopback host the service refuses to start
+            without API keys.
+        embedder: embedder spec to open the index with (None: the one it was built with).
+        rate_limit_per_minute: requests per minute per API key (per client address for anonymous callers);
+            0 disables the limit.
+        rate_limit_burst: requests a caller may make at once before the per-minute rate applies (0: the
+            per-minute figure).
+        max_question_chars: longest question or search query accepted.
+        max_history_turns: earlier turns of a conversation taken into account.
+        max_upload_mb: largest uploaded file.
+        max_body_kb: largest request body other than an upload.
+        keys_file, audit_log, feedback_log, uploads_dir: default to files inside `index_dir`.
+        paragraph_ids_shown: how many paragraph ids `GET /documents/{id}` lists.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VANKIEN_", extra="ignore", populate_by_name=True)
+
+    index_dir: Path = Field(default=Path("index"), validation_alias=AliasChoices("VANKIEN_INDEX", "index_dir"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    embedder: str | None = None
+    rate_limit_per_minute: int = Field(default=120, ge=0)
+    rate_limit_burst: int = Field(default=0, ge=0)
+    max_question_chars: int = Field(default=1000, ge=10)
+    max_history_turns: int = Field(default=10, ge=0)
+    max_upload_mb: float = Field(default=20.0, gt=0)
+    max_body_kb: int = Field(default=256, ge=1)
+    keys_file: Path | None = None
+    audit_log: Path | None = None
+    feedback_log: Path | None = None
+    uploads_dir: Path | None = None
+    paragraph_ids_shown: int = Field(default=200, ge=0)
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_file or self.index_dir / "keys.json"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_log or self.index_dir / "audit.jsonl"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_log or self.index_dir / "feedback.jsonl"
+
+    @property
+    def uploads_path(self) -> Path:
+        return self.uploads_dir or self.index_dir / "uploads"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host.strip().lower() in LOOPBACK_HOSTS

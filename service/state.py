@@ -1,0 +1,117 @@
+"""What the application holds while it runs: one library, one pipeline per k, keys, logs, limits, jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import VanKienError
+from rag.pipeline import Library, QAPipeline
+from rag.types import Principal, classification_rank
+from service.audit import AuditLog, JsonLines
+from service.gate import Gate
+from service.jobs import Job, JobManager
+from service.keys import KeyStore
+from service.limits import RateLimiter
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceConfigError(VanKienError):
+    """The service may not start as configured (for instance: a public address without API keys)."""
+
+    default_user_message = "Cấu hình dịch vụ không hợp lệ."
+
+
+def check_startup(settings: Settings, keys: KeyStore) -> None:
+    """Refuse a configuration that would expose documents without keys.
+
+    Raises:
+        ServiceConfigError: the host is not loopback and no API key is configured.
+    """
+    if not settings.is_loopback and keys.is_empty():
+        raise ServiceConfigError(
+            f"refusing to listen on {settings.host} without API keys",
+            f"Không khởi động: dịch vụ lắng nghe trên địa chỉ {settings.host} (không phải 127.0.0.1) nhưng chưa có "
+            "khóa API nào. Hãy tạo khóa trước: vankien keys create --role reader --clearance cong-khai "
+            f"--index {settings.index_dir}",
+        )
+
+
+def can_see(principal: Principal, classification: str) -> bool:
+    """Whether the caller's clearance covers a document's classification."""
+    try:
+        return classification_rank(classification) <= classification_rank(principal.clearance)
+    except ValueError:
+        return False
+
+
+@dataclass
+class ServiceState:
+    """The objects one running application shares between requests."""
+
+    settings: Settings
+    library: Library
+    keys: KeyStore
+    audit: AuditLog
+    feedback: JsonLines
+    limiter: RateLimiter
+    gate: Gate = field(default_factory=Gate)
+    jobs: JobManager | None = None
+    ready: bool = False
+    _pipelines: dict[int, QAPipeline] = field(default_factory=dict)
+    _pipelines_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pipeline(self, k: int | None = None) -> QAPipeline:
+        """The question-answering pipeline giving `k` paragraphs to the generator (default: the library's)."""
+        key = k or 0
+        with self._pipelines_lock:
+            found = self._pipelines.get(key)
+            if found is None:
+                found = QAPipeline(self.library) if k is None else QAPipeline(self.library, k=k)
+                self._pipelines[key] = found
+            return found
+
+    def catch_up(self) -> None:
+        """Apply catalog changes made by another process (`vankien ingest` beside the service), exclusively.
+
+        Searches sync the store themselves when they notice a change; doing it here first, under the write
+        lock, keeps that from happening while other searches read the indexes.
+        """
+        store = self.library.store
+        if store.catalog.last_change() != store.applied:
+            with self.gate.write():
+                store.sync()
+
+    def run_job(self, job: Job) -> tuple[list[dict[str, Any]], str | None]:
+        """Ingest one uploaded file (the `JobManager`'s runner)."""
+        with self.gate.write():
+            report = self.library.ingest([job.path], job.classification)
+        files = [
+            {
+                "path": job.filename,
+                "status": r.status,
+                "reason": r.reason,
+                "doc_id": r.doc_id,
+                "paragraphs": r.paragraphs,
+            }
+            for r in report.results
+        ]
+        rejected = [f for f in files if f["status"] == "rejected"]
+        if files and len(rejected) == len(files):
+            with contextlib.suppress(OSError):
+                job.path.unlink()
+            return files, str(rejected[0]["reason"]) or "Tệp bị từ chối."
+        return files, None
+
+    def is_upload(self, path: str) -> bool:
+        """Whether a document's source file is one of the service's uploads."""
+        try:
+            return Path(path).resolve().is_relative_to(self.settings.uploads_path.resolve())
+        except (OSError, ValueError):
+            return False
