@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # torch is installed first and pinned: the CPU wheel is cached locally; an unpinned torch pulls CUDA.
 TORCH := torch==2.13.0
 
-.PHONY: run test install install-dev index lint typecheck unit clean help
+.PHONY: run test install install-dev index lint typecheck unit clean help baseline eval-all
 
 help:
 	@echo "make run    - cài đặt, xây chỉ mục từ corpus/ và chạy dịch vụ tại http://$(HOST):$(PORT)"
@@ -48,6 +48,14 @@ unit: install-dev
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Regenerate the stored QA baseline after a deliberate change of behaviour (CI compares against it).
+baseline: install-dev
+	$(BIN)/vankien eval qa --docs corpus --qa eval/data/corpus_qa.jsonl --json --no-progress > eval/baselines/corpus_qa.json
+
+# Reproduce every quality figure in docs/eval/ (needs ../shared beside the repository).
+eval-all: install-dev
+	$(BIN)/python scripts/eval_all.py
 
 clean:
 	rm -rf $(VENV) $(INDEX) .pytest_cache .mypy_cache .ruff_cache

@@ -174,6 +174,23 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
                     qa=str(args.qa),
                 )
                 results.append(run.to_dict(engine.index_manifest(index_dir)))
+            if args.peer:
+                from eval.peers import FACTORIES, qa_peer
+
+                # The peers read exactly the paragraphs our index holds (the first configuration's).
+                paragraphs = engine.paragraphs(work / _slug(f"qa-{args.docs.name}") / _slug(configs[0].name))
+                for peer_name in FACTORIES:
+                    peer_ask = qa_peer(peer_name, paragraphs)
+                    run = run_qa(
+                        items,
+                        peer_ask,
+                        args.limit,
+                        not args.no_progress,
+                        label=f"peer:{peer_name}",
+                        docs=str(args.docs),
+                        qa=str(args.qa),
+                    )
+                    results.append(run.to_dict(None))
     except NotImplementedError as exc:
         return _not_ready(exc)
     heading = f"Bộ câu hỏi: {args.qa} ({len(items)} câu) trên tài liệu {args.docs}"
@@ -297,6 +314,11 @@ def add_eval_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     p.add_argument("--docs", type=Path, required=True, metavar="DIR", help="thư mục tài liệu trả lời câu hỏi")
     p.add_argument("--qa", type=Path, required=True, metavar="FILE", help="tệp câu hỏi (JSON Lines)")
     p.add_argument("--distractors", type=Path, metavar="FILE", help="tài liệu gây nhiễu nạp kèm")
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="chạy cả hệ đối chứng chỉ truy hồi (LangChain BM25Retriever, bm25s) trích 3 đoạn đầu của chúng",
+    )
     _run_options(p)
     p.set_defaults(func=cmd_eval_qa)
 

@@ -161,3 +161,9 @@ def index_manifest(index_dir: Path) -> dict[str, Any] | None:
         return None
     with Library(index_dir / _INDEX, create=False) as library:
         return library.store.manifest()
+
+
+def paragraphs(index_dir: Path) -> list[tuple[str, str]]:
+    """(paragraph_id, text) of every paragraph of the index built in `index_dir` (for the peers)."""
+    with Library(index_dir / _INDEX, create=False) as library:
+        return library.catalog.paragraph_texts()

@@ -206,7 +206,9 @@ def contains_answer_soft(text: str, answers: Iterable[str]) -> bool:
     return contains_answer(text, answers) or any(_soft_match(haystack, normalize_answer(a).split()) for a in answers)
 
 
-def answer_contained(answers: Mapping[str, str], gold: Mapping[str, Sequence[str]]) -> MetricResult:
+def answer_contained(
+    answers: Mapping[str, str], gold: Mapping[str, Sequence[str]], *, soft: bool = False
+) -> MetricResult:
     """Answer correctness: 1.0 when a gold answer string is contained in the system's answer.
 
     Args:
@@ -214,11 +216,12 @@ def answer_contained(answers: Mapping[str, str], gold: Mapping[str, Sequence[str
         gold: question id -> gold answer strings; every question of `gold` is scored (a question with no gold
             answer, or with no system answer, scores 0).
     """
-    return MetricResult.of({qid: float(contains_answer(answers.get(qid, ""), golds)) for qid, golds in gold.items()})
+    match = contains_answer_soft if soft else contains_answer
+    return MetricResult.of({qid: float(match(answers.get(qid, ""), golds)) for qid, golds in gold.items()})
 
 
 def citation_correct_at_k(
-    cited: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[str]], k: int
+    cited: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[str]], k: int, *, soft: bool = False
 ) -> MetricResult:
     """Citation correctness@k: 1.0 when a gold answer string occurs in one of the first k cited paragraphs.
 
@@ -228,8 +231,9 @@ def citation_correct_at_k(
         k: how many citations to look at.
     """
     _check_k(k)
+    match = contains_answer_soft if soft else contains_answer
     return MetricResult.of(
-        {qid: float(any(contains_answer(t, golds) for t in cited.get(qid, ())[:k])) for qid, golds in gold.items()}
+        {qid: float(any(match(t, golds) for t in cited.get(qid, ())[:k])) for qid, golds in gold.items()}
     )
 
 

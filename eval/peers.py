@@ -10,10 +10,11 @@ Both index each BEIR entry as "title\\ntext", the same text our engine sees.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from eval.datasets import CorpusDoc
+from eval.datasets import CorpusDoc, QAItem
 from rag.errors import MissingDependency
 
 PEERS = ("langchain-bm25", "bm25s")
@@ -70,3 +71,50 @@ FACTORIES: dict[str, Callable[[Mapping[str, CorpusDoc]], Callable[[str, int], li
     "langchain-bm25": langchain_bm25,
     "bm25s": bm25s_default,
 }
+
+
+# -- QA baselines ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _PeerParagraph:
+    paragraph_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _PeerHit:
+    paragraph: _PeerParagraph
+
+
+@dataclass(frozen=True, slots=True)
+class _PeerCitation:
+    hit: _PeerHit
+    quote: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAnswer:
+    """What a retrieval-only RAG baseline shows: its top paragraphs as the answer and its citations."""
+
+    text: str
+    abstained: bool
+    citations: tuple[_PeerCitation, ...]
+
+
+def qa_peer(name: str, paragraphs: Sequence[tuple[str, str]], k: int = 3) -> Callable[[QAItem], PeerAnswer]:
+    """A retrieval-only QA baseline over the same paragraphs: cite the peer retriever's top k paragraphs.
+
+    This is what a RAG stack built on the peer gives a user without an answer-writing model: no abstention, the
+    best paragraphs quoted whole. It scores the peers' citations on the same questions as ours.
+    """
+    corpus = {pid: CorpusDoc("", text) for pid, text in paragraphs}
+    search = FACTORIES[name](corpus)
+    texts = dict(paragraphs)
+
+    def ask(item: QAItem) -> PeerAnswer:
+        ids = search(item.question, k)
+        cites = tuple(_PeerCitation(_PeerHit(_PeerParagraph(pid, texts[pid])), texts[pid]) for pid in ids)
+        return PeerAnswer(" ".join(f"{texts[pid]} [{i}]" for i, pid in enumerate(ids, start=1)), False, cites)
+
+    return ask

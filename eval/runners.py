@@ -302,6 +302,8 @@ class QARecord:
     cited_texts: list[str]
     latency_ms: float
     error: bool = False
+    quotes_verbatim: int = 0  # citations whose quote is an exact span of the cited paragraph
+    quotes_total: int = 0
 
 
 @dataclass(slots=True)
@@ -329,14 +331,33 @@ class QARun:
             {r.item.id: r.abstained for r in self.records}, {r.item.id: r.item.answerable for r in self.records}
         )
         cited = {r.item.id: r.cited_texts for r in self.records}
-        return {
+        scores = {
             "answer_correct": m.answer_contained({r.item.id: r.text for r in self.records}, gold),
             "citation_correct@1": m.citation_correct_at_k(cited, gold, 1),
             "citation_correct@3": m.citation_correct_at_k(cited, gold, 3),
             "abstained_rate": m.rate({r.item.id: r.abstained for r in self.records}),
             "abstention_precision": abstention.precision,
             "abstention_recall": abstention.recall,
+            # Beyond the contract: tolerant matching (quiz answers paraphrase), and the citation invariant.
+            "answer_correct_soft": m.answer_contained({r.item.id: r.text for r in self.records}, gold, soft=True),
+            "citation_correct_soft@1": m.citation_correct_at_k(cited, gold, 1, soft=True),
+            "citation_correct_soft@3": m.citation_correct_at_k(cited, gold, 3, soft=True),
+            "quote_verbatim": m.MetricResult.of(
+                {r.item.id: (r.quotes_verbatim / r.quotes_total if r.quotes_total else 1.0) for r in self.records}
+            ),
         }
+        # Sets that name their gold paragraphs (our own, eval/data/corpus_qa.jsonl) also score paragraph ids.
+        gold_ids = {r.item.id: list(r.item.extra.get("paragraph_ids") or ()) for r in self.records}
+        if any(gold_ids.values()):
+            for k in (1, 3):
+                scores[f"paragraph_correct@{k}"] = m.MetricResult.of(
+                    {
+                        r.item.id: float(any(pid in gold_ids[r.item.id] for pid in r.cited_ids[:k]))
+                        for r in self.records
+                        if gold_ids[r.item.id]
+                    }
+                )
+        return scores
 
     def to_dict(self, index_manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The `vankien eval qa` JSON, plus "metrics_answerable" (the same scores over answerable questions
@@ -399,6 +420,13 @@ def _cited(answer: AnswerLike) -> tuple[list[str], list[str]]:
     return ids, texts
 
 
+def _verbatim(answer: AnswerLike) -> tuple[int, int]:
+    """(citations whose quote occurs verbatim in the cited paragraph, citations)."""
+    quotes = [getattr(c, "quote", None) for c in answer.citations]
+    ok = sum(1 for c, q in zip(answer.citations, quotes, strict=True) if q and q in c.hit.paragraph.text)
+    return ok, len(quotes)
+
+
 def run_qa(
     items: Sequence[QAItem],
     ask: Callable[[QAItem], AnswerLike],
@@ -422,7 +450,8 @@ def run_qa(
         try:
             answer = ask(item)
             ids, texts = _cited(answer)
-            record = QARecord(item, answer.text, answer.abstained, ids, texts, 0.0)
+            verbatim, total = _verbatim(answer)
+            record = QARecord(item, answer.text, answer.abstained, ids, texts, 0.0, False, verbatim, total)
         except VanKienError as exc:
             logger.warning("question %s failed: %s", item.id, exc)
             record = QARecord(item, "", False, [], [], 0.0, error=True)

@@ -403,6 +403,10 @@ class Catalog:
         )
         return [(int(r["pid"]), r["doc_id"], r["text"]) for r in rows]
 
+    def paragraph_texts(self) -> list[tuple[str, str]]:
+        """(paragraph_id, text) of every paragraph, in pid order."""
+        return [(r[0], r[1]) for r in self._all("SELECT paragraph_id, text FROM paragraphs ORDER BY pid")]
+
     def pid_docs(self) -> list[tuple[int, str]]:
         """(pid, doc_id) of every paragraph, in pid order."""
         return [(int(r[0]), r[1]) for r in self._all("SELECT pid, doc_id FROM paragraphs ORDER BY pid")]

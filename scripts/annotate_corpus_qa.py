@@ -1,0 +1,63 @@
+"""Add the gold paragraph ids to the team's QA set (eval/data/corpus_qa.jsonl).
+
+For every answerable question, the paragraphs of its document (`doc`, a file of corpus/) whose text contains a
+gold answer (exact match after normalisation) are listed in `paragraph_ids`. Paragraph ids are deterministic
+(`<doc_id>/p<n>`), so they stay valid as long as the document and the reader do not change; rerun this script
+after changing either, and the test suite checks they still match.
+
+Usage:
+    .venv/bin/python scripts/annotate_corpus_qa.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eval.metrics import contains_answer  # noqa: E402
+from rag.pipeline import Library  # noqa: E402
+
+QA_FILE = ROOT / "eval/data/corpus_qa.jsonl"
+
+
+def gold_paragraphs(library: Library, doc_file: str, answers: list[str]) -> list[str]:
+    by_path = {Path(d.path).name: d.doc_id for d in library.documents()}
+    doc_id = by_path.get(doc_file)
+    if doc_id is None:
+        return []
+    return [p.paragraph_id for p in library.paragraphs(doc_id) if contains_answer(p.text, answers)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="only check that the stored ids are current")
+    args = ap.parse_args()
+    items = [json.loads(line) for line in QA_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    stale: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "ix") as library:
+        library.ingest([ROOT / "corpus"])
+        for item in items:
+            if not item.get("answerable") or not item.get("doc"):
+                continue
+            ids = gold_paragraphs(library, item["doc"], item["answers"])
+            if not ids:
+                stale.append(f"{item['id']}: no paragraph of {item['doc']} contains {item['answers']}")
+            if item.get("paragraph_ids") != ids:
+                stale.append(f"{item['id']}: {item.get('paragraph_ids')} -> {ids}")
+            item["paragraph_ids"] = ids
+    if args.check:
+        print("\n".join(stale) or "paragraph ids are current")
+        return 1 if stale else 0
+    QA_FILE.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    print(f"annotated {sum(1 for i in items if i.get('paragraph_ids'))} questions; changes: {len(stale)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

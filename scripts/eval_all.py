@@ -1,0 +1,133 @@
+"""Reproduce every quality figure in docs/eval/ with one command (`make eval-all`).
+
+Runs, with the offline default configuration and the peers side by side, writing a Markdown report with plots
+per evaluation under docs/eval/<name>/ and a summary docs/eval/README.md:
+
+* retrieval: alqac (splits all and bge146, with the published bge-m3 run), uit_reg_wiki (all), ours and
+  LangChain BM25Retriever and bm25s, plus the hybrid-hash configurations;
+* QA: NQ 57 quiz questions with the 1,022 party_politics articles as distractors, the 500 out-of-domain
+  questions against the same index, the team's own QA set over corpus/;
+* MCQ: the 112 multiple-choice questions over the same index.
+
+Needs ../shared beside the repository. Usage:
+    .venv/bin/python scripts/eval_all.py [--only NAME ...] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+OUT = ROOT / "docs/eval"
+CONFIGS = ["eval/configs/default.toml", "eval/configs/hybrid-hash.toml", "eval/configs/hybrid-hash-rrf.toml"]
+DISTRACTORS = "../shared/corpora/party_politics/docs_party_politics.jsonl"
+NQ57_DOCS = "../shared/eval/nq57/docs"
+
+
+def _runs() -> dict[str, list[str]]:
+    retrieval = ["eval", "retrieval", "--peer"]
+    return {
+        "alqac-all": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "all", *_configs()],
+        "alqac-bge146": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "bge146"],
+        "uit-all": [*retrieval, "--dataset", "../shared/eval/uit_reg_wiki", "--split", "all", *_configs()],
+        "nq57": [
+            "eval",
+            "qa",
+            "--peer",
+            "--docs",
+            NQ57_DOCS,
+            "--qa",
+            "../shared/eval/nq57/qa.jsonl",
+            "--distractors",
+            DISTRACTORS,
+        ],
+        "out-of-domain": [
+            "eval",
+            "qa",
+            "--docs",
+            NQ57_DOCS,
+            "--qa",
+            "../shared/eval/out_of_domain/qa.jsonl",
+            "--distractors",
+            DISTRACTORS,
+        ],
+        "mcq": [
+            "eval",
+            "mcq",
+            "--quiz",
+            "../shared/corpora/party_politics/quiz_party_politics_mcq.json",
+            "--docs",
+            NQ57_DOCS,
+            "--distractors",
+            DISTRACTORS,
+        ],
+        "corpus-qa": ["eval", "qa", "--peer", "--docs", "corpus", "--qa", "eval/data/corpus_qa.jsonl"],
+    }
+
+
+def _configs() -> list[str]:
+    out: list[str] = []
+    for c in CONFIGS:
+        out += ["--config", c]
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", help="run only these evaluations")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/vankien-eval-work"), help="indexes kept between runs")
+    args = ap.parse_args()
+    if not SHARED.exists():
+        print(f"{SHARED} is missing: these evaluations read the shared data sets", file=sys.stderr)
+        return 2
+    runs = _runs()
+    selected = args.only or list(runs)
+    summary: dict[str, object] = {}
+    for name in selected:
+        out_dir = OUT / name
+        command = [
+            sys.executable,
+            "-m",
+            "rag",
+            *runs[name],
+            "--json",
+            "--no-progress",
+            "--out",
+            str(out_dir),
+            "--work",
+            str(args.work),
+        ]
+        print(f"== {name}: vankien {' '.join(runs[name])}", file=sys.stderr)
+        start = time.perf_counter()
+        res = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if res.returncode not in (0,):
+            print(res.stderr[-3000:], file=sys.stderr)
+            return res.returncode
+        data = json.loads(res.stdout)
+        results = data["results"] if "results" in data else [data]
+        summary[name] = {
+            "command": "vankien " + " ".join(runs[name]) + f" --out docs/eval/{name}",
+            "seconds": round(time.perf_counter() - start, 1),
+            "results": [
+                {
+                    "label": r.get("label"),
+                    "n": r.get("n"),
+                    "metrics": r.get("metrics"),
+                    "latency_ms": r.get("latency_ms"),
+                }
+                for r in results
+            ],
+        }
+    (OUT / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

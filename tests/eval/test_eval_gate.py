@@ -1,0 +1,37 @@
+"""CI's quality gate: the team's QA set over the sample corpus must not regress against the stored baseline.
+
+After a deliberate change of behaviour, regenerate the baseline with `make baseline` and commit it.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / "eval/baselines/corpus_qa.json"
+
+
+@pytest.mark.slow
+def test_team_qa_set_has_not_regressed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["qa", "--docs", str(ROOT / "corpus"), "--qa", str(ROOT / "eval/data/corpus_qa.jsonl")]
+    assert main([*args, "--json", "--no-progress", "--work", str(tmp_path / "work")]) == 0
+    current = tmp_path / "current.json"
+    current.write_text(capsys.readouterr().out, encoding="utf-8")
+    status = main(["compare", str(BASELINE), str(current), "--max-drop", "0.01"])
+    report = capsys.readouterr().out
+    assert status == 0, f"the QA set regressed against {BASELINE.name}:\n{report}"
+    metrics = json.loads(current.read_text(encoding="utf-8"))["metrics"]
+    assert metrics["quote_verbatim"] == 1.0  # every citation quotes its paragraph exactly
+
+
+def test_gold_paragraph_ids_are_current() -> None:
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/annotate_corpus_qa.py"), "--check"], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
