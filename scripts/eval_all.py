@@ -110,7 +110,7 @@ def main() -> int:
             print(res.stderr[-3000:], file=sys.stderr)
             return res.returncode
         data = json.loads(res.stdout)
-        results = data["results"] if "results" in data else [data]
+        results = data.get("results", [data])
         summary[name] = {
             "command": "vankien " + " ".join(runs[name]) + f" --out docs/eval/{name}",
             "seconds": round(time.perf_counter() - start, 1),
