@@ -18,3 +18,20 @@ def default_index_dir() -> Path:
 MAX_FILE_BYTES = 200 * 1024 * 1024
 #: Extracted text larger than this is rejected (characters): a guard against decompression bombs.
 MAX_TEXT_CHARS = 20_000_000
+
+# -- isolated parsing (`rag.ingest.isolate`): limits of the child process that reads one file --------------
+
+#: Wall-clock limit for parsing one file (seconds); the child is killed when it runs over.
+PARSE_TIME_LIMIT_S = 300.0
+#: Wall-clock limit for one PDF (seconds): above the PDF reader's own budgets (text 120 s, OCR of scanned
+#: pages 1800 s, see `rag.ingest.pdf`), which stop it gracefully with the pages read so far; this is the backstop.
+PARSE_PDF_TIME_LIMIT_S = 2000.0
+#: Address space of the parsing child (bytes, RLIMIT_AS): enough for a 200 MB file and its text.
+PARSE_MEMORY_BYTES = 3 * 1024 * 1024 * 1024
+#: Most blocks (lines, paragraphs, table rows) one parsed document may have: a 5,000-page PDF of 40 lines a page.
+#: It bounds what the parent process does with one document after parsing (line merging, structure, indexing).
+PARSE_MAX_BLOCKS = 200_000
+#: An idle parsing child exits after this many seconds (a new one starts on the next file).
+PARSE_WORKER_IDLE_S = 120.0
+#: A parsing child is replaced after this many files, bounding what a long-running service accumulates.
+PARSE_WORKER_MAX_TASKS = 500

@@ -23,9 +23,10 @@ from rag.answer.question import analyse_question
 from rag.config import default_index_dir
 from rag.errors import InvalidRequest, ParseError, StoreError, VanKienError
 from rag.index.catalog import Catalog
-from rag.index.store import IndexStore
+from rag.index.store import IndexStore, pause_point
 from rag.ingest import parse_file, supported_extensions
 from rag.ingest.common import Unchanged
+from rag.ingest.isolate import parse_file_isolated
 from rag.retrieve.query import check_query
 from rag.retrieve.retrievers import Retriever, make_retriever
 from rag.text.document import AnalysedDoc, analyse
@@ -165,10 +166,20 @@ class Library:
     Args:
         index_dir: where the index lives (default: `$VANKIEN_INDEX` or ./index).
         create: create an empty index when none exists; with False a missing index is a `StoreError`.
+        isolate: parse files in worker processes under time and memory limits (`rag.ingest.isolate`); False
+            parses in this process (tests that patch a parser, tools that cannot start processes).
     """
 
-    def __init__(self, index_dir: Path | None = None, *, create: bool = True, embedder: str | None = None) -> None:
+    def __init__(
+        self,
+        index_dir: Path | None = None,
+        *,
+        create: bool = True,
+        embedder: str | None = None,
+        isolate: bool = True,
+    ) -> None:
         self.index_dir = index_dir or default_index_dir()
+        self.isolate = isolate
         self.catalog = Catalog.open(self.index_dir, create=create)
         self._embedder = embedder
         self._store: IndexStore | None = None
@@ -260,7 +271,7 @@ class Library:
             return state is not None and state.sha256 == sha256 and state.classification == classification
 
         try:
-            parsed = parse_file(path, known)
+            parsed = parse_file_isolated(path, known) if self.isolate else parse_file(path, known)
         except ParseError as exc:
             logger.info("rejected %s: %s", path, exc)
             return [IngestResult(str(path), "rejected", exc.user_message)]
@@ -302,6 +313,9 @@ class Library:
         except Exception as exc:
             logger.exception("unexpected failure ingesting %s", label)
             return IngestResult(label, "rejected", f"Lỗi không mong đợi khi phân tích tài liệu ({type(exc).__name__}).")
+        # Logged only once the transaction is durable: scripts/kill_ingest.py holds a killed ingest to these lines.
+        logger.info("committed %s as %s (%s, %d paragraphs)", label, doc.doc_id, status, len(paragraphs))
+        pause_point("ingest.committed")
         note = "; ".join(raw.warnings)
         return IngestResult(label, status, note, doc.doc_id, len(paragraphs))
 

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.pipeline import Library
+from service import openapi
 from service.audit import AuditLog, JsonLines
 from service.errors import install_error_handlers
 from service.jobs import JobManager
@@ -36,13 +38,20 @@ trên 127.0.0.1 mà chưa có khóa nào, người dùng ẩn danh được đ�
 
 
 class SecurityHeaders:
-    """Headers every response gets: no MIME sniffing, no referrer, no framing."""
+    """Headers every response gets: no MIME sniffing, no referrer, no framing, no cross-origin embedding; a
+    Content-Security-Policy that allows nothing unless the route set its own (the chat page and /docs do); and
+    `Cache-Control: no-store` on API answers, which may carry restricted text that no browser or proxy cache
+    should keep."""
 
     HEADERS = (
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
         (b"x-frame-options", b"DENY"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+        (b"cross-origin-resource-policy", b"same-origin"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
     )
+    DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,10 +60,19 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope.get("path", "")
+        api = path.startswith("/api/") or path.startswith("/v1/")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in self.HEADERS if h[0] not in names]
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", self.DEFAULT_CSP))
+                if api and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -117,9 +135,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load Swagger UI from a CDN; /docs is served locally (routers/pages.py)
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    openapi.install(app, settings)
 
     def body_limit(path: str, method: str) -> int:
         if path.rstrip("/") == UPLOAD_PATH and method == "POST":
@@ -127,6 +148,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return settings.max_body_kb * 1024
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    if settings.cors_origins:
+        # Only the listed origins, never "*", and no cookies: keys travel in headers the browser page sets itself.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_credentials=False,
+            max_age=600,
+        )
     app.add_middleware(SecurityHeaders)
 
     app.include_router(health.router)

@@ -7,7 +7,9 @@ Failed requests are written to the audit log too.
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,6 +35,9 @@ _STATUS_CODES: dict[int, tuple[str, str]] = {
     500: ("internal_error", "Đã xảy ra lỗi nội bộ; hãy thử lại sau."),
     503: ("unavailable", "Dịch vụ chưa sẵn sàng; hãy thử lại sau."),
 }
+
+
+BODY_UNREADABLE = "Không đọc được nội dung gửi lên (JSON hoặc biểu mẫu không hợp lệ)."
 
 
 class ApiError(HTTPException):
@@ -147,14 +152,50 @@ def _audit_failure(request: Request, status: int, code: str) -> None:
     )
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents at the request's path, plus HEAD with GET.
+
+    Starlette's 405 names only the methods of the first route that matched the path, so a resource with GET and
+    POST routes would advertise one of them.
+    """
+    path = request.url.path
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if _template_regex(template).fullmatch(path):
+            methods.update(m.upper() for m in item if m in {"get", "post", "put", "patch", "delete"})
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+@functools.lru_cache(maxsize=256)
+def _template_regex(template: str) -> re.Pattern[str]:
+    """`/documents/{doc_id}` as a regular expression; the last parameter may hold slashes (paragraph ids do)."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    out = []
+    for i, part in enumerate(parts):
+        if part.startswith("{") and part.endswith("}"):
+            out.append(".+" if i == len(parts) - 2 and not parts[-1] else "[^/]+")
+        else:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
     if isinstance(exc, ApiError):
         code, message = exc.code, exc.message
     else:
         code, message = _STATUS_CODES.get(exc.status_code, ("error", "Yêu cầu không thực hiện được."))
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            message = BODY_UNREADABLE  # FastAPI's words for a body it could not decode
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
     _audit_failure(request, exc.status_code, code)
-    return error_response(exc.status_code, code, message, exc.headers)
+    return error_response(exc.status_code, code, message, headers or None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,8 +1,10 @@
-"""A readers-writer lock between searches and index changes.
+"""A readers-writer lock between requests that read the index and a deletion.
 
-Searches read the in-memory lexical and vector indexes; an upload or a deletion changes them. Many searches
-run at once (FastAPI's thread pool), a change waits for them to finish and keeps new ones out until it is done
-(writers are preferred, so a steady stream of questions cannot starve an upload).
+The search indexes guard themselves (`rag.index.store.IndexStore.reading`: a search sees a document wholly before
+or after a change), so uploads do not take this gate: their parsing and indexing run beside searches. A deletion
+still takes it, so that no answer being composed from the deleted document is still running when the deletion
+returns. Many readers run at once (FastAPI's thread pool); a writer waits for them and keeps new ones out until
+it is done (writers are preferred, so a steady stream of questions cannot starve it).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Background ingestion of uploaded files: a job table and one worker thread.
 
 An upload is saved under a name the service chooses (never the client's), queued, and ingested by the worker;
-callers follow it with `GET /api/v1/jobs/{job_id}`. One worker is enough: ingestion takes the index's write
-lock anyway, and one at a time keeps memory bounded.
+callers follow it with `GET /api/v1/jobs/{job_id}`. One worker is enough: one ingestion at a time keeps memory
+bounded, and searches go on while it parses (the index is locked only to apply a parsed document, briefly).
 """
 
 from __future__ import annotations

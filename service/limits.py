@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -65,8 +66,9 @@ class RateLimiter:
 
 
 def check_text_length(text: str, limit: int, what: str = "Câu hỏi") -> None:
-    """Raise a 400 when a question or query is longer than `limit` characters."""
-    n = len(text.strip())
+    """Raise a 400 when a question or query is longer than `limit` characters (as sent, like the OpenAPI
+    document's `maxLength`)."""
+    n = len(text)
     if n > limit:
         raise ApiError(400, "question_too_long", f"{what} quá dài ({n} ký tự; tối đa {limit} ký tự).")
 
@@ -76,7 +78,8 @@ def too_large_message(limit_bytes: int) -> str:
 
 
 class BodyLimitMiddleware:
-    """Reject request bodies over a size limit with 413, before they are read in full.
+    """Reject request bodies over a size limit with 413, before they are read in full; and JSON bodies nested
+    deeper than `MAX_JSON_DEPTH` with 400, before any parser recurses into them.
 
     The declared Content-Length is checked first; a body sent without one (chunked) is counted as it arrives
     and cut off at the limit.
@@ -100,17 +103,64 @@ class BodyLimitMiddleware:
             await _send_413(send, limit)
             return
         received = 0
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"").lower()
+        depth = JsonDepth() if b"json" in content_type else None
 
         async def counting_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                body = message.get("body", b"")
+                received += len(body)
                 if received > limit:
                     raise ApiError(413, "payload_too_large", too_large_message(limit))
+                if depth is not None and depth.feed(body) > MAX_JSON_DEPTH:
+                    raise ApiError(400, "json_too_deep", JSON_TOO_DEEP_MESSAGE)
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+#: Deepest nesting of arrays and objects accepted in a JSON body. The service's own requests need 4 levels; a
+#: limit far below the JSON parser's recursion limit means a hostile body never reaches it.
+MAX_JSON_DEPTH = 32
+JSON_TOO_DEEP_MESSAGE = f"Nội dung JSON lồng nhau quá sâu (tối đa {MAX_JSON_DEPTH} cấp)."
+
+
+class JsonDepth:
+    """Tracks the nesting depth of a JSON text fed in pieces (strings and escapes understood), without parsing it."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.deepest = 0
+        self._in_string = False
+        self._offset = 0  # bytes consumed before the current piece
+        self._escaped_at = -1  # absolute offset of the byte a backslash escapes
+
+    def feed(self, chunk: bytes) -> int:
+        """Consume the next piece; returns the deepest nesting seen so far."""
+        for match in _JSON_SYNTAX.finditer(chunk):  # only brackets, quotes and backslashes matter
+            at = self._offset + match.start()
+            byte = match.group()
+            if self._in_string:
+                if at == self._escaped_at:
+                    continue
+                if byte == b"\\":
+                    self._escaped_at = at + 1
+                elif byte == b'"':
+                    self._in_string = False
+            elif byte == b'"':
+                self._in_string = True
+            elif byte in (b"[", b"{"):
+                self.depth += 1
+                self.deepest = max(self.deepest, self.depth)
+            elif byte in (b"]", b"}"):
+                self.depth -= 1
+        self._offset += len(chunk)
+        return self.deepest
+
+
+_JSON_SYNTAX = re.compile(rb'[\[\]{}"\\]')
 
 
 async def _send_413(send: Send, limit: int) -> None:

@@ -37,8 +37,8 @@ class FiltersIn(BaseModel):
     def to_filters(self) -> Filters:
         return Filters(
             doc_types=tuple(self.types),
-            issued_from=self.from_ or None,
-            issued_to=self.to or None,
+            issued_from=self.from_,  # "" is not a date: refused by the filter check, as the schema says
+            issued_to=self.to,
             doc_ids=tuple(self.doc_ids),
         )
 

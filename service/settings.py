@@ -7,8 +7,9 @@ keys, audit log, feedback, uploads) live inside it unless configured otherwise.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -32,6 +33,9 @@ class Settings(BaseSettings):
         max_body_kb: largest request body other than an upload.
         keys_file, audit_log, feedback_log, uploads_dir: default to files inside `index_dir`.
         paragraph_ids_shown: how many paragraph ids `GET /documents/{id}` lists.
+        cors_origins: web origins ("https://cong-cu.noi-bo.vn") whose pages may call the API from a browser
+            (env `VANKIEN_CORS_ORIGINS`, a JSON list). Empty by default: only the service's own pages can, and a
+            wildcard is refused (docs/security.md).
     """
 
     model_config = SettingsConfigDict(env_prefix="VANKIEN_", extra="ignore", populate_by_name=True)
@@ -51,6 +55,23 @@ class Settings(BaseSettings):
     feedback_log: Path | None = None
     uploads_dir: Path | None = None
     paragraph_ids_shown: int = Field(default=200, ge=0)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if (
+                "*" in origin
+                or parts.scheme not in {"http", "https"}
+                or not parts.hostname
+                or parts.path not in {"", "/"}
+                or parts.query
+                or parts.fragment
+            ):
+                raise ValueError(f"CORS origin {origin!r} must be an exact scheme://host[:port], never a wildcard")
+        return [o.rstrip("/") for o in origins]
 
     @property
     def keys_path(self) -> Path:

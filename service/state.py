@@ -78,20 +78,24 @@ class ServiceState:
             return found
 
     def catch_up(self) -> None:
-        """Apply catalog changes made by another process (`vankien ingest` beside the service), exclusively.
+        """Apply catalog changes made by another process (`vankien ingest` beside the service).
 
-        Searches sync the store themselves when they notice a change; doing it here first, under the write
-        lock, keeps that from happening while other searches read the indexes.
+        The store prepares the changes while searches go on and applies them in one brief exclusive step
+        (`IndexStore.sync`); when an upload of this process is already syncing, this returns at once and the
+        request reads the last applied state.
         """
         store = self.library.store
         if store.catalog.last_change() != store.applied:
-            with self.gate.write():
-                store.sync()
+            store.sync(wait=False)
 
     def run_job(self, job: Job) -> tuple[list[dict[str, Any]], str | None]:
-        """Ingest one uploaded file (the `JobManager`'s runner)."""
-        with self.gate.write():
-            report = self.library.ingest([job.path], job.classification)
+        """Ingest one uploaded file (the `JobManager`'s runner).
+
+        No lock that searches need is held here: parsing and analysis run beside them, the catalog commits the
+        document in one short transaction, and the store applies it to the search indexes in one brief exclusive
+        step after preparing it (tokens, vectors) without blocking searches.
+        """
+        report = self.library.ingest([job.path], job.classification)
         files = [
             {
                 "path": job.filename,

@@ -56,12 +56,13 @@ def save_upload(source: BinaryIO, folder: Path, suffix: str, classification: str
     Raises:
         ApiError: 413 over `limit` bytes, 400 for an empty file.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     part = folder / f".part-{tmp_name}"
     digest = hashlib.sha256()
     size = 0
     try:
-        with open(part, "wb") as out:
+        # Private to the service's user, like the keys and the audit log: an upload may be a restricted document.
+        with os.fdopen(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
             while chunk := source.read(CHUNK):
                 size += len(chunk)
                 if size > limit:

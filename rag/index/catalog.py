@@ -130,7 +130,8 @@ class Catalog:
                 f"no catalog at {path}",
                 f"Chưa có chỉ mục tại '{path.parent}'. Hãy nạp tài liệu trước: vankien ingest <tệp/thư mục>.",
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # A new index directory is private to its owner (0700): it holds restricted text (catalog, index files).
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # One connection shared by the threads of a process: every use holds this lock.
         self._lock = threading.RLock()
         try:

@@ -193,6 +193,10 @@ class _Batch:
     lengths: npt.NDArray[np.float32]
 
 
+#: Postings of paragraphs tokenised ahead of `LexicalIndex.add` (`LexicalIndex.tokenize`).
+TokenizedBatch = _Batch
+
+
 def _tokenize_batch(texts: Sequence[str], titles: Sequence[str] | None) -> _Batch:
     """Tokenise texts into (term id, doc, tf) postings for their exact terms and the folded twins.
 
@@ -342,25 +346,44 @@ class LexicalIndex:
 
     # -------------------------------------------------------------------------------------- updates
 
-    def add(self, pids: Sequence[int], texts: Sequence[str], titles: Sequence[str] | None = None) -> None:
+    @staticmethod
+    def tokenize(texts: Sequence[str], titles: Sequence[str] | None = None) -> TokenizedBatch:
+        """Tokenise paragraphs for a later `add(..., tokens=)`: the slow part of an addition, which needs no lock
+        (a caller holding its own lock while it applies a change tokenises first)."""
+        if titles is not None and len(titles) != len(texts):
+            raise ValueError("texts and titles must have the same length")
+        return _tokenize_batch(texts, titles)
+
+    def add(
+        self,
+        pids: Sequence[int],
+        texts: Sequence[str],
+        titles: Sequence[str] | None = None,
+        *,
+        tokens: TokenizedBatch | None = None,
+    ) -> None:
         """Index paragraphs; a pid that is already indexed is replaced.
 
         Args:
             pids: unique int64 paragraph ids.
             texts: display texts (normalised here).
             titles: optional context per paragraph (document title, section heading), weighted `TITLE_WEIGHT`.
+            tokens: `tokenize(texts, titles)` computed beforehand (then it is not done again).
 
         Raises:
             ValueError: lengths differ or a pid repeats within the call.
         """
         if len(pids) != len(texts) or (titles is not None and len(titles) != len(texts)):
             raise ValueError("pids, texts and titles must have the same length")
+        if tokens is not None and tokens.lengths.size != len(pids):
+            raise ValueError("tokens were computed for another number of paragraphs")
         if len(pids) == 0:  # not `if not pids`: numpy arrays are accepted too
             return
         pid_arr = np.asarray(pids, dtype=np.int64)
         if np.unique(pid_arr).size != pid_arr.size:
             raise ValueError("duplicate pids in one add() call")
-        batch = _tokenize_batch(texts, titles)  # the slow part, outside the lock: searches go on meanwhile
+        # The slow part, outside the lock: searches go on meanwhile.
+        batch = tokens if tokens is not None else _tokenize_batch(texts, titles)
         with self._lock:
             self._remove_locked([p for p in pid_arr.tolist() if p in self._where])
             avgdl = self._avgdl(float(batch.lengths.sum()), len(pid_arr))
@@ -514,6 +537,33 @@ class LexicalIndex:
         best.sort(key=lambda x: (-x[1], x[0]))
         return best[:k]
 
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        """Return the BM25 idf (`bm25_idf`, live document frequencies) of each term, in order.
+
+        Read-only; lets a second stage (`rag.retrieve.rerank`) weigh query terms exactly as the search does.
+
+        Args:
+            terms: terms as the index stores them: exact terms of `rag.text.tokenize.tokenize` or their folded
+                twins (`fold_term`). A term no paragraph contains gets the largest value, log(2N + 2).
+
+        Returns:
+            One float per term; all 0.0 for an empty index.
+        """
+        if not terms:
+            return []
+        hashes = term_hashes(list(terms))
+        df = np.zeros(hashes.size, dtype=np.float64)
+        with self._lock:
+            n_docs = len(self._where)
+            if n_docs == 0:
+                return [0.0] * len(terms)
+            for seg in self._segments:
+                rows = seg.rows(hashes)
+                found = rows >= 0
+                df[found] += seg.df[rows[found]]
+        result: list[float] = bm25_idf(df, n_docs).tolist()
+        return result
+
     # ------------------------------------------------------------------------------------ persistence
 
     def save(self, directory: Path, generation: int) -> None:
@@ -536,6 +586,7 @@ class LexicalIndex:
                     have.add(seg.name)
                 live_file = f"{seg.name}.live.{token}.npy"
                 _write_atomic(directory / live_file, seg.live)
+                pause_point("lexical.segment_written")
                 entries.append(
                     {
                         "name": seg.name,
@@ -557,8 +608,10 @@ class LexicalIndex:
                 "n_live": len(self._where),
                 "segments": entries,
             }
+            pause_point("lexical.before_manifest")
             _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
             _fsync_dir(directory)
+            pause_point("lexical.before_cleanup")
             self._generation = int(generation)
             keep = {MANIFEST, *(e["live"] for e in entries)}
             keep.update(f"{e['name']}.{part}.npy" for e in entries for part in _PARTS)
@@ -699,7 +752,15 @@ def _write_atomic(path: Path, data: bytes | npt.NDArray[Any]) -> None:
             np.save(f, data, allow_pickle=False)
         f.flush()
         os.fsync(f.fileno())
+    pause_point("lexical.temp_written")
     os.replace(tmp, path)
+
+
+def pause_point(name: str) -> None:
+    """The crash-test hook of `rag.index.store.pause_point` (imported late: the store imports this module)."""
+    from rag.index.store import pause_point as pause
+
+    pause(name)
 
 
 def _fsync_dir(directory: Path) -> None:

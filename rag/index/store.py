@@ -7,6 +7,12 @@ search, without a restart). Snapshots of the derived indexes are saved with the 
 (their generation); after a crash, loading the last snapshot and replaying the log from its generation
 restores them exactly.
 
+Threads: a search holds `reading()` (shared) from computing what its caller may see until its hits are built;
+`sync` prepares each batch of changes (reading the catalog, tokenising, embedding) without blocking searches and
+then applies it exclusively, a replaced document's removal and addition together. A search therefore sees a
+document wholly before or wholly after a change, and a restricted version can never slip past an access check
+computed before it arrived.
+
 Files:
     catalog.sqlite        the catalog (WAL mode)
     lexical/              `LexicalIndex` snapshot
@@ -18,7 +24,10 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,12 +39,12 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import InvalidRequest, StoreError
-from rag.index.catalog import Catalog
+from rag.index.catalog import Catalog, Change
 from rag.types import CLASSIFICATIONS, DOC_TYPES, Filters, Hit, Paragraph, Principal, classification_rank
 
 if TYPE_CHECKING:
     from rag.index.embedders import Embedder
-    from rag.index.lexical import LexicalIndex
+    from rag.index.lexical import LexicalIndex, TokenizedBatch
     from rag.index.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -50,6 +59,90 @@ _META_EMBEDDER = "embedder"
 
 Int64Array = npt.NDArray[np.int64]
 SyncProgress = Callable[[int, int], None]
+
+#: Test hook for the crash-safety script (scripts/kill_ingest.py): "point" or "point@n" makes the process announce
+#: the n-th arrival (default 1st) at that named point on stderr and sleep there, so it can be killed mid-write.
+#: Unset in production: each point then costs one dictionary lookup.
+PAUSE_ENV = "VANKIEN_PAUSE_AT"
+_pause_hits: dict[str, int] = {}
+
+
+def pause_point(name: str) -> None:
+    """Announce and sleep at a named point when `PAUSE_ENV` asks for it (see there); otherwise do nothing."""
+    wanted = os.environ.get(PAUSE_ENV)
+    if not wanted:
+        return
+    point, _, nth = wanted.partition("@")
+    if point != name:
+        return
+    _pause_hits[name] = _pause_hits.get(name, 0) + 1
+    if _pause_hits[name] == (int(nth) if nth.isdigit() else 1):
+        sys.stderr.write(f"VANKIEN_PAUSED {name}\n")
+        sys.stderr.flush()
+        time.sleep(120.0)
+
+
+class SharedLock:
+    """Many readers or one writer; a waiting writer keeps new readers out (a stream of searches cannot starve it).
+
+    Reentrant for readers: a thread already reading may read again even while a writer waits.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting = 0
+        self._mine = threading.local()
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        depth = getattr(self._mine, "depth", 0)
+        if depth == 0:
+            with self._cond:
+                while self._writer or self._waiting:
+                    self._cond.wait()
+                self._readers += 1
+        self._mine.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._mine.depth = depth
+            if depth == 0:
+                with self._cond:
+                    self._readers -= 1
+                    if self._readers == 0:
+                        self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedAdds:
+    """Paragraphs to add, with their expensive parts (tokens, vectors) computed before any lock is taken."""
+
+    pids: list[int]
+    texts: list[str]
+    titles: list[str]
+    tokens: TokenizedBatch
+    vectors: npt.NDArray[np.float32] | None
+    docs: dict[str, DocRow]
+    per_doc: dict[str, list[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +266,9 @@ def validate_filters(filters: Filters) -> Filters:
     for name, value in (("issued_from", filters.issued_from), ("issued_to", filters.issued_to)):
         if value is not None:
             try:
+                # Exactly YYYY-MM-DD: `fromisoformat` alone also takes "20250131" and week dates like "2025-W05-1".
+                if len(value) != 10 or value[4] != "-" or value[7] != "-":
+                    raise ValueError(value)
                 date.fromisoformat(value)
             except ValueError:
                 raise InvalidRequest(
@@ -213,7 +309,8 @@ class IndexStore:
 
         self.index_dir = index_dir
         self.catalog = catalog or Catalog.open(index_dir, create=create)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one sync or save at a time
+        self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
         self.embedder = self._resolve_embedder(embedder)
         self.lexical = self._load_lexical(LexicalIndex)
         self.vectors = self._load_vectors()
@@ -281,7 +378,9 @@ class IndexStore:
         for pid, doc_id in self.catalog.pid_docs():
             by_doc.setdefault(doc_id, []).append(pid)
         for doc_id, pids in by_doc.items():
-            d = rows[doc_id]
+            d = rows.get(doc_id)
+            if d is None:  # committed by another process between the two reads: its change is replayed below
+                continue
             self.table.add(DocRow(d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification), pids)
         # Paragraphs added after the snapshots were written must not be in the table twice: sync re-adds them.
         if self._applied < self.catalog.last_change():
@@ -296,16 +395,34 @@ class IndexStore:
         """The last catalog change the derived indexes include."""
         return self._applied
 
-    def sync(self, progress: SyncProgress | None = None) -> int:
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold while reading the derived indexes for one search: from the allowed set to the hits.
+
+        A sync applies changes only while no search holds it, so everything read inside is one consistent state.
+        Do not call `sync` or `save` inside.
+        """
+        with self._rw.shared():
+            yield
+
+    def sync(self, progress: SyncProgress | None = None, *, wait: bool = True) -> int:
         """Apply the catalog changes the derived indexes have not seen.
+
+        Each batch is prepared (catalog rows read, paragraphs tokenised and embedded) while searches go on, then
+        applied exclusively with the removals that precede it, so a replaced document's old and new paragraphs
+        never coexist, or both vanish, for a search.
 
         Args:
             progress: called with (paragraphs done, paragraphs to do) while adding.
+            wait: when another thread is already syncing, wait for it (True) or return 0 at once (False: a
+                search then reads the last applied state rather than queue behind an ingest).
 
         Returns:
             The number of changes applied.
         """
-        with self._lock:
+        if not self._lock.acquire(blocking=wait):
+            return 0
+        try:
             changes = self.catalog.changes_since(self._applied)
             if not changes:
                 return 0
@@ -315,29 +432,54 @@ class IndexStore:
                 if c.op == "add" and c.pid_min is not None and c.pid_max is not None
             )
             done = 0
+            removes: list[Change] = []
             pending: list[tuple[int, int]] = []
             pending_size = 0
             for change in changes:
                 if change.pid_min is None or change.pid_max is None:
                     continue
                 if change.op == "remove":
-                    done += self._flush(pending)
-                    pending, pending_size = [], 0
-                    self._remove_range(change.doc_id, change.pid_min, change.pid_max)
+                    removes.append(change)
                 else:
                     pending.append((change.pid_min, change.pid_max))
                     pending_size += change.pid_max - change.pid_min + 1
                     if pending_size >= SYNC_BATCH:
-                        done += self._flush(pending)
-                        pending, pending_size = [], 0
+                        done += self._apply(removes, pending)
+                        removes, pending, pending_size = [], [], 0
                         if progress:
                             progress(done, todo)
-            done += self._flush(pending)
+            done += self._apply(removes, pending)
             if progress:
                 progress(done, todo)
             self._applied = changes[-1].seq
             logger.info("applied %d catalog changes (%d paragraphs added)", len(changes), done)
             return len(changes)
+        finally:
+            self._lock.release()
+
+    def _apply(self, removes: Sequence[Change], ranges: list[tuple[int, int]]) -> int:
+        """Apply removals, then additions, as one step for searches.
+
+        The order is safe because paragraph ids are never reused: a removal covers only ids already deleted from
+        the catalog, and an addition adds only rows the catalog still holds.
+        """
+        prepared = self._prepare(ranges)
+        if not removes and prepared is None:
+            return 0
+        pause_point("store.apply")
+        with self._rw.exclusive():
+            for change in removes:
+                assert change.pid_min is not None and change.pid_max is not None
+                self._remove_range(change.doc_id, change.pid_min, change.pid_max)
+            if prepared is None:
+                return 0
+            self.lexical.add(prepared.pids, prepared.texts, prepared.titles, tokens=prepared.tokens)
+            if self.vectors is not None and prepared.vectors is not None:
+                self.vectors.add(np.asarray(prepared.pids, dtype=np.int64), prepared.vectors)
+            for doc_id, doc_pids in prepared.per_doc.items():
+                self._headings_cache.pop(doc_id, None)
+                self.table.add(prepared.docs[doc_id], doc_pids)
+        return len(prepared.pids)
 
     def _remove_range(self, doc_id: str, pid_min: int, pid_max: int) -> None:
         self._headings_cache.pop(doc_id, None)
@@ -350,12 +492,15 @@ class IndexStore:
         if row is not None and not np.any(self.table.doc_of == row):
             self.table.remove_doc(doc_id)
 
-    def _flush(self, ranges: list[tuple[int, int]]) -> int:
+    def _prepare(self, ranges: list[tuple[int, int]]) -> _PreparedAdds | None:
+        """Read the paragraphs in `ranges` from the catalog and compute their tokens and vectors (no lock held)."""
+        from rag.index.lexical import LexicalIndex
+
         if not ranges:
-            return 0
+            return None
         rows = self.catalog.paragraph_rows(ranges)
         if not rows:
-            return 0
+            return None
         docs: dict[str, DocRow] = {}
         pids: list[int] = []
         texts: list[str] = []
@@ -375,22 +520,22 @@ class IndexStore:
             texts.append(text)
             titles.append(lexical_title(row, headings.context(doc_id, section, kind, text)))
             per_doc.setdefault(doc_id, []).append(pid)
-        self.lexical.add(pids, texts, titles)
+        if not pids:
+            return None
+        tokens = LexicalIndex.tokenize(texts, titles)
+        vectors = None
         if self.vectors is not None and self.embedder is not None:
             vectors = self.embedder.embed_documents(
                 [f"{title}\n{text}" for title, text in zip(titles, texts, strict=True)]
             )
-            self.vectors.add(np.asarray(pids, dtype=np.int64), vectors)
-        for doc_id, doc_pids in per_doc.items():
-            self._headings_cache.pop(doc_id, None)
-            self.table.add(docs[doc_id], doc_pids)
-        return len(pids)
+        return _PreparedAdds(pids, texts, titles, tokens, vectors, docs, per_doc)
 
     def save(self) -> None:
         """Write snapshots of the derived indexes (crash-safe), under the directory's writer lock."""
         with self._lock, self._file_lock():
             self.sync()
             self.lexical.save(self.index_dir / LEXICAL_DIR, self._applied)
+            pause_point("store.between_snapshots")
             if self.vectors is not None:
                 self.vectors.save(self.index_dir / VECTORS_DIR, self._applied)
 

@@ -80,6 +80,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def pause_point(name: str) -> None:
+    """The crash-test hook of `rag.index.store.pause_point` (imported late: the store imports this module)."""
+    from rag.index.store import pause_point as pause
+
+    pause(name)
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -282,6 +289,7 @@ class VectorIndex:
                 faiss.write_index(self._index, str(tmp))
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
+                pause_point("vectors.temp_written")
                 os.replace(tmp, final)
             except (OSError, RuntimeError) as exc:
                 tmp.unlink(missing_ok=True)
@@ -302,8 +310,10 @@ class VectorIndex:
                 "bytes": final.stat().st_size,
                 "sha256": _sha256(final),
             }
+            pause_point("vectors.before_manifest")
             _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
             _fsync_dir(directory)
+            pause_point("vectors.before_cleanup")
             self._generation = int(generation)
             for path in directory.iterdir():
                 if path.name != name and _FILE_RE.match(path.name):

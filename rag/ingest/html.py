@@ -108,6 +108,8 @@ _BOLD_TAGS = frozenset({"b", "strong"})
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _META_CHARSET_RE = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
 _SINGLE_BYTE_LATIN = {"latin-1", "iso8859-1", "cp1252", "ascii"}
+# Python codecs that decode bytes to text but are no character set a page can be written in.
+_NOT_CHARSETS = {"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "utf-7"}
 
 
 @dataclass(slots=True)
@@ -325,7 +327,10 @@ def _declared_encoding(data: bytes) -> str | None:
         return None
     try:
         name = codecs.lookup(m.group(1).decode("ascii")).name
-    except (LookupError, UnicodeDecodeError):
+        b"<".decode(name)  # bytes-to-bytes codecs (base64, zlib, rot13 ...) are no character sets
+    except (LookupError, UnicodeError):
+        return None
+    if name in _NOT_CHARSETS:
         return None
     if name.startswith(("utf-16", "utf-32")):
         # A page that could declare this in ASCII is not UTF-16 (WHATWG: read as UTF-8).
@@ -354,7 +359,7 @@ def decode_html(data: bytes) -> tuple[str, str]:
                 pass
         try:
             return data.decode(declared), declared
-        except UnicodeDecodeError:
+        except UnicodeError:
             logger.debug("declared encoding %s does not fit the bytes; guessing", declared)
     return decode_text(data)
 

@@ -11,9 +11,10 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from rag.errors import ParseError
-from rag.ingest.common import KnownSource, Unchanged, make_raw, source_key_for
+from rag.ingest.common import KnownSource, Unchanged, drop_surrogates, make_raw, source_key_for
 from rag.ingest.decode import decode_text
 from rag.ingest.markdown import markdown_to_blocks
 from rag.types import Block, RawDocument
@@ -39,6 +40,10 @@ _BOILERPLATE_RES = [
 ]
 
 
+# A JSON escape of a UTF-16 surrogate ("\\ud800"): the decoded record may hold a lone one.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 class RecordError(ParseError):
     """One line of a .jsonl file is not a usable record."""
 
@@ -62,6 +67,24 @@ def clean_crawled_blocks(blocks: list[Block], title: str | None) -> list[Block]:
     return kept
 
 
+def _scrub(record: object) -> object:
+    """Replace lone surrogates in every string (keys included) of a decoded JSON value, without recursion."""
+    root: list[object] = [record]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        value = container[key]
+        if isinstance(value, str):
+            container[key] = drop_surrogates(value)
+        elif isinstance(value, list):
+            stack.extend((value, i) for i in range(len(value)))
+        elif isinstance(value, dict):
+            fixed = {drop_surrogates(k): v for k, v in value.items()}
+            container[key] = fixed
+            stack.extend((fixed, k) for k in fixed)
+    return root[0]
+
+
 def _metadata_value(value: object) -> str:
     if isinstance(value, str):
         return value
@@ -82,8 +105,13 @@ def parse_record(path: Path, line_no: int, line: str, known: KnownSource | None 
     """
     try:
         record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"line {line_no}: invalid JSON: {exc}", f"Dòng {line_no}: không phải JSON hợp lệ.") from exc
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, integers of over 4,300 digits, deep nesting
+        raise RecordError(
+            f"line {line_no}: invalid JSON: {type(exc).__name__}: {str(exc)[:200]}",
+            f"Dòng {line_no}: không phải JSON hợp lệ.",
+        ) from exc
+    if _SURROGATE_ESCAPE_RE.search(line):
+        record = _scrub(record)
     if not isinstance(record, dict):
         raise RecordError(f"line {line_no}: not an object", f"Dòng {line_no}: không phải đối tượng JSON.")
     text = record.get("text")

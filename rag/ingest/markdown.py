@@ -9,12 +9,14 @@ from rag.ingest.common import make_raw, squash_spaces
 from rag.ingest.decode import decode_text
 from rag.types import Block, RawDocument
 
-_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_HEADING_RE = re.compile(r"^(#{1,6})(?:\s+(.*))?$")
 _RULE_RE = re.compile(r"^\s*([-*_=])(\s*\1){2,}\s*$")
 _TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _FENCE_RE = re.compile(r"^\s*(```|~~~)")
-_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK_RE = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
+# Written so that no character is scanned twice from one start: a label holds no "[", a nested pair of
+# parentheses in a URL holds no "(" (the earlier forms took quadratic time on a line of "[" or "[a](").
+_IMAGE_RE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
+_LINK_RE = re.compile(r"\[([^\[\]]+)\]\((?:[^()]|\([^()]*\))*\)")
 _AUTOLINK_RE = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 _TAG_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _BULLET_RE = re.compile(r"^\s*[*+]\s+")
@@ -71,7 +73,8 @@ def markdown_to_blocks(text: str, page: int | None = None) -> list[Block]:
             continue
         heading = _HEADING_RE.match(line)
         if heading:
-            body = _inline(heading.group(2))
+            # A closing run of "#" is dropped ("## Title ##"); stripped, not matched, to stay linear.
+            body = _inline((heading.group(2) or "").rstrip().rstrip("#").rstrip())
             if body:
                 blocks.append(Block(body, page, "heading"))
             continue

@@ -50,17 +50,17 @@ class Retriever(Protocol):
 class _Base:
     store: IndexStore
 
-    def _prepare(
-        self, query: str, k: int, filters: Filters | None, principal: Principal | None
-    ) -> tuple[str, np.ndarray | None] | None:
+    def _prepare(self, query: str, k: int) -> str:
+        """Check the query and k, and catch up with changes another process made to the catalog.
+
+        The catch-up does not wait for a sync already running in this process (an ingest): the search then reads
+        the last applied state, which is consistent (see `IndexStore.reading`).
+        """
         text = check_query(query)
         check_k(k)
         if self.store.catalog.last_change() != self.store.applied:
-            self.store.sync()  # another process changed the catalog: catch up before answering
-        allowed = self.store.allowed(filters, principal)
-        if allowed is not None and allowed.size == 0:
-            return None
-        return text, allowed
+            self.store.sync(wait=False)
+        return text
 
     def _lexical(self, text: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         scored = self.store.lexical.search(text, n, allowed)
@@ -80,13 +80,18 @@ class _Base:
         boosted.sort(key=lambda kv: -kv[1])
         return boosted[:n]
 
-    def _dense(self, text: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _query_vector(self, text: str) -> np.ndarray:
+        """The query's embedding (computed before taking the store's read lock: a model may be slow)."""
         if self.store.vectors is None or self.store.embedder is None:
             raise InvalidRequest(
                 "dense retrieval on an index without embedder",
                 "Chỉ mục này không có vectơ (tạo với --embedder none); hãy dùng tìm kiếm từ khóa hoặc xây lại chỉ mục.",
             )
-        return self.store.vectors.search(self.store.embedder.embed_query(text), n, allowed)
+        return self.store.embedder.embed_query(text)
+
+    def _dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        assert self.store.vectors is not None
+        return self.store.vectors.search(vector, n, allowed)
 
 
 @dataclass
@@ -96,11 +101,12 @@ class LexicalRetriever(_Base):
     def retrieve(
         self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
     ) -> list[Hit]:
-        prepared = self._prepare(query, k, filters, principal)
-        if prepared is None:
-            return []
-        text, allowed = prepared
-        return self.store.hits(self._lexical(text, k, allowed)[:k])
+        text = self._prepare(query, k)
+        with self.store.reading():  # one consistent state from the access check to the hits
+            allowed = self.store.allowed(filters, principal)
+            if allowed is not None and allowed.size == 0:
+                return []
+            return self.store.hits(self._lexical(text, k, allowed)[:k])
 
 
 @dataclass
@@ -110,11 +116,13 @@ class DenseRetriever(_Base):
     def retrieve(
         self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
     ) -> list[Hit]:
-        prepared = self._prepare(query, k, filters, principal)
-        if prepared is None:
-            return []
-        text, allowed = prepared
-        return self.store.hits(self._dense(text, k, allowed))
+        text = self._prepare(query, k)
+        vector = self._query_vector(text)
+        with self.store.reading():
+            allowed = self.store.allowed(filters, principal)
+            if allowed is not None and allowed.size == 0:
+                return []
+            return self.store.hits(self._dense(vector, k, allowed))
 
 
 @dataclass
@@ -131,21 +139,24 @@ class HybridRetriever(_Base):
     def retrieve(
         self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
     ) -> list[Hit]:
-        prepared = self._prepare(query, k, filters, principal)
-        if prepared is None:
-            return []
-        text, allowed = prepared
+        text = self._prepare(query, k)
+        use_dense = self.store.vectors is not None and self.lexical_weight < 1.0
+        vector = self._query_vector(text) if use_dense else None
         n = max(k, CANDIDATES)
-        lexical = self._lexical(text, n, allowed)
-        if self.store.vectors is None or self.lexical_weight >= 1.0:
-            return self.store.hits(lexical[:k])
-        dense = self._dense(text, n, allowed)
-        weights = [self.lexical_weight, 1.0 - self.lexical_weight]
-        if self.fusion == "rrf":
-            fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=self.rrf_k, weights=weights)
-        else:
-            fused = convex([lexical, dense], weights)
-        return self.store.hits(fused[:k])
+        with self.store.reading():  # both lists and the hits come from one consistent state
+            allowed = self.store.allowed(filters, principal)
+            if allowed is not None and allowed.size == 0:
+                return []
+            lexical = self._lexical(text, n, allowed)
+            if vector is None:
+                return self.store.hits(lexical[:k])
+            dense = self._dense(vector, n, allowed)
+            weights = [self.lexical_weight, 1.0 - self.lexical_weight]
+            if self.fusion == "rrf":
+                fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=self.rrf_k, weights=weights)
+            else:
+                fused = convex([lexical, dense], weights)
+            return self.store.hits(fused[:k])
 
 
 RETRIEVERS: dict[str, type[_Base]] = {

@@ -10,7 +10,9 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from rag.errors import VanKienError
+from rag.index.store import validate_filters
 from rag.pipeline import StreamEvent, answer_to_dict
+from rag.retrieve.query import check_query
 from rag.types import Answer, Filters, Principal
 from service.audit import AuditLog
 from service.deps import AuditDep, CallerDep, ClientDep, PipelinesDep, StateDep
@@ -40,8 +42,11 @@ def returned_ids(answer: Answer) -> list[str]:
 
 
 def _inputs(body: AskRequest, state: ServiceState) -> tuple[list[dict[str, Any]], Filters | None]:
+    """The history and filters of a request, after the checks that need no index (400 when one fails): a
+    streamed answer is refused before its stream starts, like a plain one."""
     check_text_length(body.question, state.settings.max_question_chars)
-    filters = body.filters.to_filters() if body.filters else None
+    check_query(body.question)
+    filters = validate_filters(body.filters.to_filters()) if body.filters else None
     return body.history_dicts(state.settings.max_history_turns), filters
 
 

@@ -21,7 +21,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from rag.errors import VanKienError
+from rag.index.store import validate_filters
 from rag.pipeline import StreamEvent, answer_to_dict
+from rag.retrieve.query import check_query
 from rag.types import Answer, Filters, Principal
 from service.audit import AuditLog
 from service.deps import AuditDep, CallerDep, ClientDep, PipelinesDep, StateDep
@@ -60,7 +62,7 @@ def _filters(body: ChatCompletionRequest) -> Filters | None:
     if raw is None:
         return None
     try:
-        return FiltersIn.model_validate(raw).to_filters()
+        return validate_filters(FiltersIn.model_validate(raw).to_filters())
     except ValidationError:
         raise ApiError(422, "validation_error", "Trường 'filters' không hợp lệ.") from None
 
@@ -106,6 +108,7 @@ def chat_completions(
 ) -> Any:
     question, history = conversation(body.messages, state.settings.max_history_turns)
     check_text_length(question, state.settings.max_question_chars)
+    check_query(question)  # refused with 400 before a stream starts
     filters = _filters(body)
     state.catch_up()
     pipeline = pipelines(None)

@@ -1,4 +1,6 @@
-"""The chat page at "/" (service/static/index.html, or a minimal placeholder until it exists)."""
+"""The chat page at "/" (service/static/index.html, or a minimal placeholder until it exists) and the API
+reference at "/docs", both served from the service itself: no CDN, no inline script (the networks this runs on
+have no Internet, and the Content-Security-Policy allows scripts from the service's own origin only)."""
 
 from __future__ import annotations
 
@@ -20,24 +22,10 @@ PAGE_CSP = (
 PLACEHOLDER = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Văn Kiện</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 50rem; margin: 2rem auto">
+<body>
 <h1>Văn Kiện</h1>
-<p>Trang hỏi đáp tạm thời (trang chính đang được xây dựng). Tài liệu API: <a href="/docs">/docs</a>.</p>
-<form id="f"><input id="q" name="q" size="60" placeholder="Nhập câu hỏi..."> <button>Hỏi</button></form>
-<pre id="out" style="white-space: pre-wrap"></pre>
-<script>
-document.getElementById("f").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const out = document.getElementById("out");
-  out.textContent = "Đang tìm...";
-  const r = await fetch("/api/v1/ask", {method: "POST", headers: {"Content-Type": "application/json"},
-    body: JSON.stringify({question: document.getElementById("q").value})});
-  const data = await r.json();
-  if (!r.ok) { out.textContent = data.error.message; return; }
-  out.textContent = data.answer + "\\n\\n" + data.citations.map(
-    (c) => "[" + c.marker + "] " + c.title + " (" + c.paragraph_id + "): " + c.quote).join("\\n");
-});
-</script></body></html>
+<p>Trang hỏi đáp chưa được cài đặt cùng dịch vụ. Tài liệu API: <a href="/docs">/docs</a>.</p>
+</body></html>
 """
 
 
@@ -46,4 +34,12 @@ def index() -> Response:
     page = STATIC_DIR / "index.html"
     if page.is_file():
         return FileResponse(page, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": PAGE_CSP})
-    return HTMLResponse(PLACEHOLDER)
+    return HTMLResponse(PLACEHOLDER, headers={"Content-Security-Policy": PAGE_CSP})
+
+
+@router.get("/docs", response_model=None)
+def api_docs() -> Response:
+    """The API reference: a local page that renders /openapi.json (service/static/docs.html, docs.js)."""
+    return FileResponse(
+        STATIC_DIR / "docs.html", media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": PAGE_CSP}
+    )

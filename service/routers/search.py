@@ -37,8 +37,8 @@ def search(
     check_text_length(q, state.settings.max_question_chars, "Truy vấn")
     filters = Filters(
         doc_types=tuple(types or ()),
-        issued_from=date_from or None,
-        issued_to=date_to or None,
+        issued_from=date_from,  # "" is not a date: refused with 400, as the schema says
+        issued_to=date_to,
         doc_ids=tuple(docs or ()),
     )
     state.catch_up()

@@ -1,0 +1,321 @@
+"""Isolated parsing: limits on time, CPU, memory and output; crashes contained; the catalog asked in the parent.
+
+Misbehaving parsers are defined below and registered for made-up extensions, in the worker through the
+`VANKIEN_ISOLATE_EXTRA_PARSERS` hook and in this process through the registry (which `parser_for` checks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import ingest
+from rag.errors import ParseError, UnsupportedFormat
+from rag.ingest import parse_file
+from rag.ingest.common import Unchanged, source_key_for
+from rag.ingest.isolate import (
+    CRASH_MESSAGE,
+    MEMORY_MESSAGE,
+    TOO_MANY_LINES_MESSAGE,
+    TOO_MUCH_TEXT_MESSAGE,
+    ParseLimits,
+    WorkerPool,
+    isolation_stats,
+    parse_file_isolated,
+    timeout_message,
+)
+from rag.ingest.jsonl import RecordError
+from rag.ingest.worker import EXTRA_PARSERS_ENV
+from rag.pipeline import Library
+from rag.types import Block, RawDocument
+
+ROOT = Path(__file__).resolve().parents[2]
+MODULE = "tests.reliability.test_rel_isolation"
+TEXT = "Nghị quyết số 99-NQ/TW về thử nghiệm.\nI. NHIỆM VỤ\n1. Mỗi tệp được đọc trong một tiến trình riêng.\n"
+
+# -- misbehaving parsers (run in the worker) --------------------------------------------------------------------
+
+
+def _doc(path: Path, data: bytes, text: str) -> list[RawDocument]:
+    from rag.ingest.common import make_raw
+
+    return [make_raw(path, data, "txt", [Block(text)])]
+
+
+def parse_sleep(path: Path, data: bytes) -> list[RawDocument]:
+    while True:
+        time.sleep(60)
+
+
+def parse_spin(path: Path, data: bytes) -> list[RawDocument]:
+    n = 0
+    while True:  # CPU, not sleep: only the CPU limit can stop it before the wall-clock one
+        n += 1
+
+
+def parse_hog(path: Path, data: bytes) -> list[RawDocument]:
+    hoard = []
+    for _ in range(64):
+        hoard.append(bytearray(256 * 1024 * 1024))  # 16 GiB in all, far over the limit
+    return _doc(path, data, str(len(hoard)))
+
+
+def parse_abort(path: Path, data: bytes) -> list[RawDocument]:
+    os.abort()
+
+
+def parse_exit(path: Path, data: bytes) -> list[RawDocument]:
+    os._exit(0)
+
+
+def parse_chatty(path: Path, data: bytes) -> list[RawDocument]:
+    print("rác trên stdout của tiến trình con", flush=True)
+    os.write(1, b"{not json}\n")
+    import logging
+
+    for i in range(500):
+        logging.getLogger("rag.ingest.test").warning("cảnh báo %d", i)
+    return _doc(path, data, "Văn bản đọc được.")
+
+
+def parse_huge(path: Path, data: bytes) -> list[RawDocument]:
+    return _doc(path, data, "chữ " * 50_000)
+
+
+PARSERS = {
+    ".sleep": "parse_sleep",
+    ".spin": "parse_spin",
+    ".hog": "parse_hog",
+    ".abort": "parse_abort",
+    ".exit": "parse_exit",
+    ".chatty": "parse_chatty",
+    ".huge": "parse_huge",
+}
+
+
+@pytest.fixture()
+def hostile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[WorkerPool]:
+    """Registers the misbehaving parsers (parent and worker) and yields a pool of its own."""
+    spec = ";".join(f"{ext}={MODULE}:{func}" for ext, func in PARSERS.items())
+    monkeypatch.setenv(EXTRA_PARSERS_ENV, spec)
+    for ext, func in PARSERS.items():
+        monkeypatch.setitem(ingest._PARSERS, ext, f"{MODULE}:{func}")
+    if str(ROOT) not in sys.path:
+        monkeypatch.syspath_prepend(str(ROOT))
+    pool = WorkerPool()
+    yield pool
+    pool.close()
+
+
+def _file(tmp_path: Path, name: str, data: bytes | str = TEXT) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def _refusal(path: Path, limits: ParseLimits, pool: WorkerPool) -> ParseError:
+    with pytest.raises(ParseError) as caught:
+        parse_file_isolated(path, limits=limits, pool=pool)
+    return caught.value
+
+
+# -- limits ------------------------------------------------------------------------------------------------------
+
+
+def test_a_parser_that_never_returns_is_killed_at_the_time_limit(hostile: WorkerPool, tmp_path: Path) -> None:
+    before = isolation_stats().timeouts
+    started = time.monotonic()
+    error = _refusal(_file(tmp_path, "a.sleep"), ParseLimits(time_s=1.5), hostile)
+    assert time.monotonic() - started < 10
+    assert error.user_message == timeout_message(1.5) == "Tệp xử lý quá thời gian cho phép (2 giây)."
+    assert isolation_stats().timeouts == before + 1
+    # The pool goes on with a new worker.
+    assert isinstance(parse_file_isolated(_file(tmp_path, "b.txt"), pool=hostile)[0], RawDocument)
+
+
+def test_cpu_time_is_limited_apart_from_wall_time(hostile: WorkerPool, tmp_path: Path) -> None:
+    started = time.monotonic()
+    error = _refusal(_file(tmp_path, "a.spin"), ParseLimits(time_s=60, cpu_s=1), hostile)
+    assert time.monotonic() - started < 30
+    assert error.user_message == timeout_message(1)
+
+
+def test_a_parser_that_wants_too_much_memory_fails_cleanly(hostile: WorkerPool, tmp_path: Path) -> None:
+    before = isolation_stats().memory
+    error = _refusal(_file(tmp_path, "a.hog"), ParseLimits(time_s=60, memory_bytes=1024**3), hostile)
+    assert error.user_message == MEMORY_MESSAGE == "Tệp cần quá nhiều bộ nhớ để đọc."
+    assert isolation_stats().memory == before + 1
+    assert isinstance(parse_file_isolated(_file(tmp_path, "b.txt"), pool=hostile)[0], RawDocument)
+
+
+@pytest.mark.parametrize("ext", [".abort", ".exit"])
+def test_a_dying_parser_becomes_a_rejection(hostile: WorkerPool, tmp_path: Path, ext: str) -> None:
+    before = isolation_stats().crashes
+    error = _refusal(_file(tmp_path, f"a{ext}"), ParseLimits(time_s=30), hostile)
+    assert error.user_message == CRASH_MESSAGE == "Trình đọc tệp gặp lỗi nghiêm trọng."
+    assert isolation_stats().crashes == before + 1
+    assert isinstance(parse_file_isolated(_file(tmp_path, "b.txt"), pool=hostile)[0], RawDocument)
+
+
+def test_text_beyond_the_cap_is_refused(hostile: WorkerPool, tmp_path: Path) -> None:
+    error = _refusal(_file(tmp_path, "a.huge"), ParseLimits(max_doc_chars=10_000), hostile)
+    assert error.user_message == TOO_MUCH_TEXT_MESSAGE
+
+
+def test_a_document_of_too_many_lines_is_refused(tmp_path: Path) -> None:
+    pool = WorkerPool()
+    try:
+        path = _file(tmp_path, "dong.txt", "dòng\n" * 500)
+        error = _refusal(path, ParseLimits(max_doc_blocks=100), pool)
+        assert error.user_message == TOO_MANY_LINES_MESSAGE == "Tệp có quá nhiều dòng để xử lý."
+        doc = parse_file_isolated(path, pool=pool)[0]
+        assert isinstance(doc, RawDocument) and len(doc.blocks) == 500
+    finally:
+        pool.close()
+
+
+def test_one_oversized_record_of_a_jsonl_file_is_refused_alone(tmp_path: Path) -> None:
+    lines = [
+        {"id": "ngan", "title": "Tin ngắn", "text": "Nội dung ngắn."},
+        {"id": "dai", "title": "Tin dài", "text": "chữ " * 5_000},
+    ]
+    path = _file(tmp_path, "tin.jsonl", "\n".join(json.dumps(x, ensure_ascii=False) for x in lines))
+    pool = WorkerPool()
+    try:
+        entries = parse_file_isolated(path, limits=ParseLimits(max_doc_chars=1_000), pool=pool)
+    finally:
+        pool.close()
+    assert isinstance(entries[0], RawDocument)
+    assert isinstance(entries[1], RecordError) and TOO_MUCH_TEXT_MESSAGE in entries[1].user_message
+
+
+def test_worker_output_and_logs_stay_out_of_stdout(
+    hostile: WorkerPool, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    entries = parse_file_isolated(_file(tmp_path, "a.chatty"), pool=hostile)
+    assert isinstance(entries[0], RawDocument)
+    out, _err = capfd.readouterr()
+    assert "rác" not in out and "{not json}" not in out
+
+
+# -- behaviour equal to in-process parsing ------------------------------------------------------------------------
+
+
+def _corpus_files() -> list[Path]:
+    return sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file() and not p.name.startswith("README"))
+
+
+def test_isolated_results_equal_in_process_results() -> None:
+    pool = WorkerPool()
+    try:
+        for path in _corpus_files():
+            try:
+                expected = parse_file(path)
+            except ParseError as exc:
+                with pytest.raises(ParseError) as caught:
+                    parse_file_isolated(path, pool=pool)
+                assert caught.value.user_message == exc.user_message
+                continue
+            assert parse_file_isolated(path, pool=pool) == expected, path.name
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("rong.txt", b""),
+        ("nhi-phan.txt", bytes(range(256)) * 10),
+        ("hong.pdf", b"%PDF-1.7\n1 0 obj <<"),
+        ("hong.docx", b"PK\x03\x04 hong"),
+        ("la.doc", b"xin chao"),
+    ],
+)
+def test_refusals_keep_their_vietnamese_reason(tmp_path: Path, name: str, data: bytes) -> None:
+    path = _file(tmp_path, name, data)
+    with pytest.raises(ParseError) as in_process:
+        parse_file(path)
+    with pytest.raises(ParseError) as isolated:
+        parse_file_isolated(path)
+    assert isolated.value.user_message == in_process.value.user_message
+    assert type(isolated.value) is type(in_process.value)
+    if name.endswith(".doc"):
+        assert isinstance(isolated.value, UnsupportedFormat)
+
+
+def test_workers_are_reused_across_files(tmp_path: Path) -> None:
+    pool = WorkerPool()
+    try:
+        before = isolation_stats().started
+        for i in range(6):
+            parse_file_isolated(_file(tmp_path, f"{i}.txt", TEXT + str(i)), pool=pool)
+        assert isolation_stats().started == before + 1
+        assert pool.idle_workers() == 1
+    finally:
+        pool.close()
+    assert pool.idle_workers() == 0
+
+
+def test_an_idle_worker_is_replaced(tmp_path: Path) -> None:
+    pool = WorkerPool(idle_s=0.6)
+    try:
+        parse_file_isolated(_file(tmp_path, "a.txt"), pool=pool)
+        time.sleep(1.0)  # the worker has exited by itself (or is about to)
+        assert isinstance(parse_file_isolated(_file(tmp_path, "b.txt"), pool=pool)[0], RawDocument)
+    finally:
+        pool.close()
+
+
+# -- the catalog stays in the parent ------------------------------------------------------------------------------
+
+
+def test_an_unchanged_file_is_not_parsed(tmp_path: Path) -> None:
+    path = _file(tmp_path, "a.txt")
+    asked: list[tuple[str, str]] = []
+
+    def known(source_key: str, sha256: str) -> bool:
+        asked.append((source_key, sha256))
+        return True
+
+    before = isolation_stats().files
+    assert parse_file_isolated(path, known) == [Unchanged(source_key_for(path), str(path))]
+    assert isolation_stats().files == before  # no worker involved
+    assert asked and asked[0][0] == source_key_for(path)
+
+
+def test_jsonl_records_are_looked_up_in_the_parent(tmp_path: Path) -> None:
+    records = [{"id": f"r{i}", "title": f"Tin {i}", "text": f"Nội dung bản tin số {i}."} for i in range(3)]
+    path = _file(tmp_path, "tin.jsonl", "\n".join(json.dumps(r, ensure_ascii=False) for r in records))
+    first = parse_file(path)
+    stored = {doc.source_key: doc.sha256 for doc in first if isinstance(doc, RawDocument)}
+    asked: list[str] = []
+
+    def known(source_key: str, sha256: str) -> bool:  # called here, in the parent, with the catalog's meaning
+        asked.append(source_key)
+        return source_key.endswith("#r1") and stored.get(source_key) == sha256
+
+    entries = parse_file_isolated(path, known)
+    assert len(asked) == 3
+    assert [type(e).__name__ for e in entries] == ["RawDocument", "Unchanged", "RawDocument"]
+    assert entries[0] == first[0] and entries[2] == first[2]
+
+
+def test_library_isolates_by_default_and_can_parse_in_process(sample_dir: Path, tmp_path: Path) -> None:
+    before = isolation_stats().files
+    with Library(tmp_path / "isolated") as isolated:
+        assert isolated.isolate
+        report = isolated.ingest([sample_dir])
+    assert isolation_stats().files == before + 2
+    with Library(tmp_path / "in-process", isolate=False) as in_process:
+        same = in_process.ingest([sample_dir])
+    assert isolation_stats().files == before + 2
+    assert report.counts == same.counts == {"ok": 2, "unchanged": 0, "replaced": 0, "rejected": 0}
+    with Library(tmp_path / "isolated") as again:
+        assert again.ingest([sample_dir]).counts["unchanged"] == 2
+    assert isolation_stats().files == before + 2  # unchanged files never reach a worker
