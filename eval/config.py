@@ -7,6 +7,7 @@ Example (every key is optional; missing keys take the offline default)::
     embedder = "hash"             # "none" (lexical only), "hash", "hash:<dim>", "st:<model folder or name>"
     fusion = "rrf"                # "rrf" or "convex"
     rrf_k = 60                    # RRF damping constant
+    rerank = false                # true: second stage over the lexical list (sentence evidence)
     k = 10                        # results retrieved / paragraphs given to the generator
     generator = "extractive"      # "extractive" or "llm"
     llm_url = "http://127.0.0.1:8080/v1"
@@ -55,6 +56,7 @@ class RunConfig:
         fusion: how lexical and dense lists are combined: "rrf" or "convex".
         weights: fusion weight per retriever ("lexical", "dense").
         rrf_k: RRF damping constant.
+        rerank: reorder the lexical candidates by sentence-level evidence, or keep BM25's order (the default).
         k: number of results retrieved (retrieval) or given to the generator (QA).
         generator: "extractive" (offline default) or "llm".
         llm_url: OpenAI-compatible server URL, for generator "llm".
@@ -68,6 +70,7 @@ class RunConfig:
     fusion: str = "convex"
     weights: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_WEIGHTS)
     rrf_k: int = 60
+    rerank: bool = False
     k: int = 10
     generator: str = "extractive"
     llm_url: str | None = None
@@ -132,6 +135,8 @@ def config_from_mapping(data: Mapping[str, Any], path: str | Path = "<config>", 
     for key in ("name", "description", "embedder", "fusion", "generator", "llm_url", "llm_model"):
         _str(data, key, path)
     _int(data, "rrf_k", path, 1)
+    if "rerank" in data and not isinstance(data["rerank"], bool):
+        raise _bad(path, "rerank", "expected true or false", "giá trị phải là true hoặc false.")
     _int(data, "k", path, 1)
     _choice(data, "fusion", path, FUSIONS)
     _choice(data, "generator", path, GENERATORS)

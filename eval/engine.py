@@ -41,10 +41,10 @@ class _Bar:
     def __init__(self) -> None:
         self._bar: Any = None
 
-    def start(self, total: int, label: str) -> None:
+    def start(self, total: int, label: str, unit: str = "tài liệu") -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, desc=label, file=sys.stderr, mininterval=1.0, leave=False)
+        self._bar = tqdm(total=total, desc=label, unit=f" {unit}", file=sys.stderr, mininterval=1.0, leave=False)
 
     def advance(self, n: int = 1) -> None:
         if self._bar is not None:
@@ -63,12 +63,16 @@ def _library(config: RunConfig, index_dir: Path) -> Library:
 def _retriever(config: RunConfig, library: Library) -> Retriever:
     store = library.store
     if store.vectors is None:
-        return make_retriever("lexical", store)
+        return make_retriever("lexical", store, rerank=config.rerank)
     lexical = float(config.weights.get("lexical", 1.0))
     dense = float(config.weights.get("dense", 0.0))
     total = lexical + dense
     return HybridRetriever(
-        store, lexical_weight=lexical / total if total else 1.0, fusion=config.fusion, rrf_k=config.rrf_k
+        store,
+        rerank=config.rerank,
+        lexical_weight=lexical / total if total else 1.0,
+        fusion=config.fusion,
+        rrf_k=config.rrf_k,
     )
 
 

@@ -33,11 +33,11 @@ class _TqdmProgress:
         self._stream = stream
         self._bar: Any = None
 
-    def start(self, total: int, label: str) -> None:
+    def start(self, total: int, label: str, unit: str = "tài liệu") -> None:
         from tqdm import tqdm
 
         self._bar = tqdm(
-            total=total, desc=label, unit="tài liệu", file=self._stream, dynamic_ncols=True, mininterval=0.5
+            total=total, desc=label, unit=f" {unit}", file=self._stream, dynamic_ncols=True, mininterval=0.5
         )
 
     def advance(self, n: int = 1) -> None:

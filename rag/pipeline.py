@@ -51,10 +51,11 @@ logger = logging.getLogger(__name__)
 class Progress(Protocol):
     """Receives progress of a long operation (the CLI shows a bar; the service records a status).
 
-    `start` may be called again for a new phase (parsing, then indexing).
+    `start` may be called again for a new phase (parsing documents, then indexing paragraphs); `unit` names
+    what is counted, for display.
     """
 
-    def start(self, total: int, label: str) -> None: ...
+    def start(self, total: int, label: str, unit: str = "tài liệu") -> None: ...
 
     def advance(self, n: int = 1) -> None: ...
 
@@ -62,7 +63,7 @@ class Progress(Protocol):
 
 
 class _NoProgress:
-    def start(self, total: int, label: str) -> None:
+    def start(self, total: int, label: str, unit: str = "tài liệu") -> None:
         pass
 
     def advance(self, n: int = 1) -> None:
@@ -253,7 +254,7 @@ class Library:
         def step(done: int, todo: int) -> None:
             nonlocal started, last
             if not started:
-                bar.start(todo, "Lập chỉ mục")
+                bar.start(todo, "Lập chỉ mục", "đoạn")
                 started = True
             bar.advance(done - last)
             last = done

@@ -25,7 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 OUT = ROOT / "docs/eval"
-CONFIGS = ["eval/configs/default.toml", "eval/configs/hybrid-hash.toml", "eval/configs/hybrid-hash-rrf.toml"]
+CONFIGS = [
+    "eval/configs/default.toml",
+    "eval/configs/rerank.toml",
+    "eval/configs/hybrid-hash.toml",
+    "eval/configs/hybrid-hash-rrf.toml",
+]
 DISTRACTORS = "../shared/corpora/party_politics/docs_party_politics.jsonl"
 NQ57_DOCS = "../shared/eval/nq57/docs"
 

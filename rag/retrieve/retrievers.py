@@ -14,9 +14,10 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import InvalidRequest
-from rag.index.store import IndexStore
+from rag.index.store import IndexStore, lexical_title
 from rag.retrieve.fusion import RRF_K, convex, rrf
 from rag.retrieve.query import check_k, check_query, referenced_docs
+from rag.retrieve.rerank import RERANK_CANDIDATES, Candidate, SentenceReranker
 from rag.types import Filters, Hit, Principal
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,12 @@ class Retriever(Protocol):
 
 @dataclass
 class _Base:
+    """Shared steps. `rerank`: reorder the lexical list's first `RERANK_CANDIDATES` by sentence-level evidence
+    (`rag.retrieve.rerank`). Off by default: wired into the product it gained on uit_reg_wiki and lost on
+    alqac (docs/retrieval-notes.md, "Second stage"); evaluators switch it on with `rerank = true`."""
+
     store: IndexStore
+    rerank: bool = False
 
     def _prepare(self, query: str, k: int) -> str:
         """Check the query and k, and catch up with changes another process made to the catalog.
@@ -80,6 +86,37 @@ class _Base:
         boosted.sort(key=lambda kv: -kv[1])
         return boosted[:n]
 
+    def _lexical_ranked(self, text: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """The lexical list, best first, at most n, second stage applied when `rerank` is on."""
+        if not self.rerank:
+            return self._lexical(text, n, allowed)[:n]
+        scored = self._lexical(text, max(n, RERANK_CANDIDATES), allowed)
+        if len(scored) < 2:
+            return scored[:n]
+        return self._reranked(text, scored)[:n]
+
+    def _reranked(self, text: str, scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Rerank the head of a first-stage list; the tail follows with its relative first-stage scores.
+
+        Every reranked score is at least the candidate's relative first-stage score, which is at least that of
+        any candidate in the tail, so the result stays ordered.
+        """
+        head, tail = scored[:RERANK_CANDIDATES], scored[RERANK_CANDIDATES:]
+        paragraphs = self.store.catalog.paragraphs_by_pid([pid for pid, _ in head])
+        candidates: list[Candidate] = []
+        for pid, score in head:
+            paragraph = paragraphs.get(pid)
+            row = self.store.table.row_of(pid)
+            if paragraph is None or row is None:  # removed meanwhile: `hits` would drop it too
+                continue
+            context = lexical_title(row, self.store.headings_above(paragraph))
+            candidates.append(Candidate(pid, score, paragraph.text, context))
+        if not candidates:
+            return scored
+        top = head[0][1]
+        reranked = SentenceReranker(self.store.lexical.idf).rerank(text, candidates, len(candidates))
+        return reranked + [(pid, score / top if top > 0 else 0.0) for pid, score in tail]
+
     def _query_vector(self, text: str) -> np.ndarray:
         """The query's embedding (computed before taking the store's read lock: a model may be slow)."""
         if self.store.vectors is None or self.store.embedder is None:
@@ -106,7 +143,7 @@ class LexicalRetriever(_Base):
             allowed = self.store.allowed(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
-            return self.store.hits(self._lexical(text, k, allowed)[:k])
+            return self.store.hits(self._lexical_ranked(text, k, allowed))
 
 
 @dataclass
@@ -147,7 +184,7 @@ class HybridRetriever(_Base):
             allowed = self.store.allowed(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
-            lexical = self._lexical(text, n, allowed)
+            lexical = self._lexical_ranked(text, n, allowed)
             if vector is None:
                 return self.store.hits(lexical[:k])
             dense = self._dense(vector, n, allowed)
@@ -166,15 +203,15 @@ RETRIEVERS: dict[str, type[_Base]] = {
 }
 
 
-def make_retriever(name: str, store: IndexStore) -> Retriever:
-    """The retriever called `name` ("lexical", "dense", "hybrid") over `store`."""
+def make_retriever(name: str, store: IndexStore, *, rerank: bool = False) -> Retriever:
+    """The retriever called `name` ("lexical", "dense", "hybrid") over `store` (`rerank`: see `_Base`)."""
     cls = RETRIEVERS.get(name)
     if cls is None:
         raise InvalidRequest(
             f"unknown retriever {name!r}; valid: {sorted(RETRIEVERS)}",
             f"Bộ truy hồi '{name}' không có; chọn một trong: {', '.join(sorted(RETRIEVERS))}.",
         )
-    retriever: Retriever = cls(store)  # type: ignore[assignment]
+    retriever: Retriever = cls(store, rerank=rerank)  # type: ignore[assignment]
     return retriever
 
 

@@ -43,6 +43,7 @@ def test_defaults_are_the_offline_setup() -> None:
         10,
         60,
     )
+    assert config.rerank is False and config_from_mapping({"rerank": True}).rerank is True
     assert config.to_dict()["weights"] == {"lexical": LEXICAL_WEIGHT, "dense": pytest.approx(1.0 - LEXICAL_WEIGHT)}
 
 
@@ -97,6 +98,8 @@ def test_toml_syntax_error_has_line(tmp_path: Path) -> None:
         ({"k": 0}, "k"),
         ({"k": "10"}, "k"),
         ({"rrf_k": True}, "rrf_k"),
+        ({"rerank": "có"}, "rerank"),
+        ({"rerank": 1}, "rerank"),
         ({"weights": {"lexical": -1}}, "weights"),
         ({"weights": {"bm25": 1}}, "weights"),
         ({"lexical": 3}, "lexical"),

@@ -1,5 +1,6 @@
 """Retrieval through the real pipeline: ingest tiny documents, search them, check filters and errors."""
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,37 @@ def test_dense_mode_without_vectors_is_a_clear_error(library: Library) -> None:
     with pytest.raises(InvalidRequest) as err:
         library.search("văn hoá đọc", mode="dense")
     assert "vectơ" in err.value.user_message
+
+
+# One paragraph repeats the question's words over short sentences; the other, longer, says it in one sentence.
+SCATTERED = """BAN CHẤP HÀNH TRUNG ƯƠNG
+Số 41-NQ/TW
+Hà Nội, ngày 12 tháng 5 năm 2025
+NGHỊ QUYẾT
+về công tác văn hoá trong các chi bộ
+Tài liệu thử nghiệm, không phải văn bản chính thức.
+1. Thư viện số dùng chung. Tủ sách chi bộ. Chi bộ có tủ sách. Thư viện số của chi bộ. Tủ sách dùng chung.
+2. Công tác văn hoá cơ sở được đẩy mạnh ở mọi địa bàn, gắn với phong trào thi đua yêu nước và nếp sống văn minh; \
+các đoàn thể phối hợp tổ chức hội diễn, hội thao, triển lãm ảnh về quê hương, đất nước và con người. Mỗi chi bộ có tủ \
+sách thư viện số dùng chung trước năm 2027. Kinh phí lấy từ nguồn xã hội hoá và ngân sách địa phương, được quyết toán \
+theo quy định hiện hành của Nhà nước về quản lý tài chính.
+"""
+
+
+def test_second_stage_is_an_option_and_promotes_one_sentence_evidence(tmp_path: Path) -> None:
+    from rag.retrieve.retrievers import make_retriever
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "nq41.txt").write_text(SCATTERED, encoding="utf-8")
+    lib = Library(tmp_path / "ix")
+    lib.ingest([docs])
+    query = "chi bộ có tủ sách thư viện số dùng chung trước năm nào"
+    plain = make_retriever("lexical", lib.store).retrieve(query, 5)
+    reranked = make_retriever("lexical", lib.store, rerank=True).retrieve(query, 5)
+    assert sorted(_ids(plain)) == sorted(_ids(reranked))  # same candidates, reordered
+    # BM25 favours the paragraph that repeats the words; the second stage the one sentence that says it all.
+    assert plain[0].paragraph.text.startswith("1. Thư viện số dùng chung.")
+    assert "trước năm 2027" in reranked[0].paragraph.text
+    assert [h.rank for h in reranked] == list(range(1, len(reranked) + 1))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(reranked))
