@@ -37,7 +37,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import pickle
 import signal
 import socket
 import subprocess
@@ -60,7 +59,7 @@ from rag.config import (
     PARSE_WORKER_MAX_TASKS,
 )
 from rag.errors import ParseError, UnsupportedFormat
-from rag.ingest import parser_for
+from rag.ingest import parser_for, wire
 from rag.ingest.common import KnownSource, Unchanged, source_key_for
 from rag.ingest.worker import (
     IDLE_EXIT,
@@ -96,7 +95,7 @@ class ParseLimits:
         memory_bytes: address space of the worker process (RLIMIT_AS).
         max_doc_chars: most characters of text one document may have.
         max_doc_blocks: most blocks (lines, paragraphs, table rows) one document may have.
-        max_message_bytes: largest result message for one document (its pickled form).
+        max_message_bytes: largest result message for one document (its encoded form, `rag.ingest.wire`).
     """
 
     time_s: float = PARSE_TIME_LIMIT_S
@@ -136,6 +135,27 @@ class IsolationStats:
 
 class _WorkerGone(Exception):
     """The worker closed its connection or died."""
+
+
+#: The shape of each message a child may send: its length and the types of the items after the kind.
+_SHAPES: dict[str, tuple[type | tuple[type, ...], ...]] = {
+    "log": (str, int, str),
+    "known": (str, str),
+    "entry": ((RawDocument, Unchanged, Failure),),
+    "fail": (Failure,),
+    "end": (bool,),
+}
+
+
+def _well_formed(message: tuple[object, ...]) -> bool:
+    """Whether a decoded child message has the items its kind needs (the wire format checked the records)."""
+    shape = _SHAPES.get(str(message[0]))
+    if shape is None or len(message) != len(shape) + 1:
+        return False
+    return all(
+        isinstance(item, kind) and not (kind is int and isinstance(item, bool))
+        for item, kind in zip(message[1:], shape, strict=True)
+    )
 
 
 def _rebuild(failure: Failure) -> ParseError:
@@ -188,7 +208,7 @@ class _Worker:
             max_tasks=max_tasks,
         )
         try:
-            self.conn.send(init)
+            self.conn.send_bytes(wire.dumps(("init", init)))
         except OSError:
             self.kill()
             raise
@@ -213,7 +233,7 @@ class _Worker:
         """Ask the worker to stop; kill it if it does not."""
         if self.alive():
             with contextlib.suppress(OSError):
-                self.conn.send(("quit",))
+                self.conn.send_bytes(wire.dumps(("quit",)))
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(_EXIT_GRACE_S)
         if self.alive():
@@ -246,17 +266,16 @@ class _Worker:
         failure: Failure | None = None
         answered = False
         try:
-            self.conn.send(
-                Task(
-                    path=str(path),
-                    ask_known=ask_known,
-                    cpu_s=cpu_s,
-                    max_doc_chars=limits.max_doc_chars,
-                    max_doc_blocks=limits.max_doc_blocks,
-                    max_total_chars=_total_chars(path, limits),
-                    max_message_bytes=limits.max_message_bytes,
-                )
+            task = Task(
+                path=str(path),
+                ask_known=ask_known,
+                cpu_s=cpu_s,
+                max_doc_chars=limits.max_doc_chars,
+                max_doc_blocks=limits.max_doc_blocks,
+                max_total_chars=_total_chars(path, limits),
+                max_message_bytes=limits.max_message_bytes,
             )
+            self.conn.send_bytes(wire.dumps(("task", task)))
         except OSError as exc:
             raise _WorkerGone(str(exc)) from exc
         try:
@@ -274,9 +293,11 @@ class _Worker:
                     self.kill()
                     raise ParseError(f"{path}: oversized result ({exc})", TOO_MUCH_TEXT_MESSAGE) from exc
                 try:
-                    message = pickle.loads(data)
+                    message = wire.loads(data)
                     kind = message[0]
-                except Exception as exc:  # a garbled message: the worker is not to be trusted any more
+                    if not _well_formed(message):
+                        raise wire.WireError(f"malformed {kind!r} message")
+                except wire.WireError as exc:  # a garbled message: the worker is not to be trusted any more
                     raise _WorkerGone(f"unreadable message: {exc!r}") from exc
                 answered = True
                 if kind == "log":
@@ -284,7 +305,8 @@ class _Worker:
                     logging.getLogger(name).log(level, "%s", text)
                 elif kind == "known":
                     _, source_key, sha256 = message
-                    self.conn.send(bool(known(source_key, sha256)) if known is not None else False)
+                    answer = bool(known(source_key, sha256)) if known is not None else False
+                    self.conn.send_bytes(wire.dumps(("known", answer)))
                 elif kind == "entry":
                     item = message[1]
                     entries.append(_rebuild(item) if isinstance(item, Failure) else item)

@@ -4,7 +4,8 @@ It reads files with `rag.ingest.parse_file` under limits set on itself (address 
 per file) and sends the results back over the connection on file descriptor FD. The parent owns the catalog:
 whether a source is already stored is asked of it over the same connection.
 
-Protocol (every message a pickled tuple; both ends are this package, nothing pickled is ever stored):
+Protocol (every message a tuple in the typed JSON of `rag.ingest.wire`, both ways; never pickle: the parent must
+not run code a subverted child sends it):
 
 * parent -> child, once: an `Init` record; then a `Task` per file, or `("quit",)`.
 * child -> parent, per file: any number of `("log", logger, level, message)` and `("known", source_key,
@@ -20,7 +21,6 @@ import faulthandler
 import importlib
 import logging
 import os
-import pickle
 import resource
 import sys
 from dataclasses import dataclass, replace
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ParseError
+from rag.ingest import wire
 
 #: Exit status of a child that stopped because it had no work for `idle_s` seconds.
 IDLE_EXIT = 75
@@ -81,7 +82,7 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """A `ParseError` in transit (exceptions lose their `user_message` through pickle).
+    """A `ParseError` in transit (an exception does not travel; this record does).
 
     Attributes:
         kind: "parse", "unsupported" or "record" (which class to rebuild).
@@ -142,7 +143,7 @@ class _Forward(logging.Handler):
         self.sent += 1
         try:
             message = record.getMessage()[:MAX_LOG_CHARS]
-            self.conn.send_bytes(pickle.dumps(("log", record.name, record.levelno, message)))
+            self.conn.send_bytes(wire.dumps(("log", record.name, record.levelno, message)))
         except Exception:  # logging must never break parsing
             self.sent = MAX_LOG_RECORDS
 
@@ -201,20 +202,21 @@ class _Session:
         self.forward = _Forward(conn)
 
     def send(self, message: tuple[Any, ...]) -> None:
-        self.conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        self.conn.send_bytes(wire.dumps(message))
 
     def known(self, source_key: str, sha256: str) -> bool:
         self.send(("known", source_key, sha256))
-        return bool(self.conn.recv())
+        return wire.loads(self.conn.recv_bytes())[1] is True
 
     def run(self) -> int:
         while True:
             if not self.conn.poll(self.init.idle_s):
                 return IDLE_EXIT
             try:
-                task = self.conn.recv()
-            except (EOFError, OSError):
+                message = wire.loads(self.conn.recv_bytes())
+            except (EOFError, OSError, wire.WireError):
                 return 0
+            task = message[1] if message[0] == "task" and len(message) == 2 else None
             if not isinstance(task, Task):
                 return 0
             self.tasks += 1
@@ -277,7 +279,7 @@ class _Session:
                 item = entry
             else:
                 item = replace(entry, metadata=dict(entry.metadata))
-            payload = pickle.dumps(("entry", item), protocol=pickle.HIGHEST_PROTOCOL)
+            payload = wire.dumps(("entry", item))
             if len(payload) > task.max_message_bytes:
                 self.send(("fail", Failure("parse", f"{path}: result of {len(payload)} bytes", TOO_MUCH_TEXT_MESSAGE)))
                 return self.end(True)
@@ -300,9 +302,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     conn = Connection(int(args[0]))
     try:
-        init = conn.recv()
+        message = wire.loads(conn.recv_bytes())
     except (EOFError, OSError):
         return 0
+    except wire.WireError:
+        return 2
+    init = message[1] if message[0] == "init" and len(message) == 2 else None
     if not isinstance(init, Init):
         return 2
     for entry in reversed(init.sys_path):
@@ -324,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the canonical module, not this copy named __main__: the records it pickles must be
-    # `rag.ingest.worker.Failure`, the class the parent knows.
+    # Run the canonical module, not this copy named __main__: the records it sends must be
+    # `rag.ingest.worker.Failure`, the class the wire format knows.
     from rag.ingest.worker import main as canonical_main
 
     sys.exit(canonical_main())

@@ -79,8 +79,8 @@ def _continues(prev: Block, cur: Block, prev_line_chars: int = 0, full_line: int
     if is_upper_line(prev.text):
         # Header and heading lines stand alone ("NGHỊ QUYẾT" / "về đột phá ...").
         return False
-    if MARKER_RE.match(cur.text):
-        return False
+    if MARKER_RE.match(cur.text) or not cur.text:
+        return False  # an empty block (only a hand-built RawDocument has one) continues nothing
     first = cur.text[0]
     if prev.text.endswith(_SENTENCE_END):
         # A clause ending in ";" continued in lower case on the next physical line (often across a

@@ -124,7 +124,9 @@ def canonical_tones(text: str) -> str:
     """
     if not _HAS_TONE_RE.search(text):
         return text
-    return _WORD_RE.sub(lambda m: _canonical_word(m.group(0)), text)
+    moved = _WORD_RE.sub(lambda m: _canonical_word(m.group(0)), text)
+    # A second, stacked tone mark stays behind a moved one ("oà\u0300" -> "òa\u0300"); NFC composes it.
+    return moved if moved.isascii() else unicodedata.normalize("NFC", moved)
 
 
 def _build_fold_table() -> dict[int, str]:

@@ -79,12 +79,6 @@ def test_match_form_is_idempotent(text: str) -> None:
     assert match_form(once) == once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug in rag/text/normalize.py: canonical_tones moves a tone mark but leaves a second, stacked one "
-    "behind it un-normalised ('oà\u0300' -> 'òa\u0300', not NFC), so a second match_form differs; fix: NFC the "
-    "result of canonical_tones (its docstring promises NFC output)",
-)
 @example("OÀ\u0300")
 @FAST
 @given(TEXT)
@@ -168,12 +162,6 @@ def test_analyse_spans_cover_the_text(blocks: list[Block], title: str | None) ->
     _check_spans(_raw([b for b in blocks if b.text], title))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="known bug in rag/text/cleanup.py: merge_lines/_continues index cur.text[0] of an empty block; parsers "
-    "never produce one (make_raw drops them), a caller building RawDocument by hand can",
-)
 @example([Block(""), Block("")], None)
 @FAST
 @given(BLOCKS, st.one_of(st.none(), TEXT))
