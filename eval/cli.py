@@ -209,6 +209,21 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
                 run = run_mcq(items, choose, args.limit, not args.no_progress, config=config, quiz=str(args.quiz))
                 manifest = engine.index_manifest(index_dir) if args.docs is not None else None
                 results.append(run.to_dict(manifest))
+            if args.peer and args.docs is not None:
+                from eval.peers import FACTORIES, mcq_peer
+
+                # The peers read exactly the paragraphs our index holds (the first configuration's).
+                paragraphs = engine.paragraphs(work / _slug(f"mcq-{args.quiz.stem}") / _slug(configs[0].name))
+                for peer_name in FACTORIES:
+                    run = run_mcq(
+                        items,
+                        mcq_peer(peer_name, paragraphs),
+                        args.limit,
+                        not args.no_progress,
+                        label=f"peer:{peer_name}",
+                        quiz=str(args.quiz),
+                    )
+                    results.append(run.to_dict(None))
     except NotImplementedError as exc:
         return _not_ready(exc)
     heading = f"Trắc nghiệm: {args.quiz} ({len(items)} câu)"
@@ -331,6 +346,12 @@ def add_eval_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     p.add_argument("--quiz", type=Path, required=True, metavar="FILE", help="tệp câu trắc nghiệm (JSON)")
     p.add_argument("--docs", type=Path, metavar="DIR", help="thư mục tài liệu dùng để trả lời")
     p.add_argument("--distractors", type=Path, metavar="FILE", help="tài liệu gây nhiễu nạp kèm")
+    p.add_argument(
+        "--peer",
+        action="store_true",
+        help="chạy cả hệ đối chứng (LangChain BM25Retriever, bm25s): cùng cách chọn phương án, truy hồi của họ "
+        "(cần --docs)",
+    )
     _run_options(p)
     p.set_defaults(func=cmd_eval_mcq)
 

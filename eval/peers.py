@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eval.datasets import CorpusDoc, QAItem
+from eval.datasets import CorpusDoc, MCQItem, QAItem
 from rag.errors import MissingDependency
 
 PEERS = ("langchain-bm25", "bm25s")
@@ -118,3 +118,33 @@ def qa_peer(name: str, paragraphs: Sequence[tuple[str, str]], k: int = 3) -> Cal
         return PeerAnswer(" ".join(f"{texts[pid]} [{i}]" for i, pid in enumerate(ids, start=1)), False, cites)
 
     return ask
+
+
+# -- MCQ baselines -----------------------------------------------------------------------------------------------
+
+
+class _PeerRetriever:
+    """A peer's search behind the `retrieve` method our option chooser calls (paragraph text is all it reads)."""
+
+    def __init__(self, search: Callable[[str, int], list[str]], texts: Mapping[str, str]) -> None:
+        self._search = search
+        self._texts = texts
+
+    def retrieve(self, query: str, k: int = 10, filters: Any = None, principal: Any = None) -> list[_PeerHit]:
+        return [_PeerHit(_PeerParagraph(pid, self._texts[pid])) for pid in self._search(query, k)]
+
+
+def mcq_peer(name: str, paragraphs: Sequence[tuple[str, str]], k: int = 10) -> Callable[[MCQItem], int]:
+    """Our option chooser (`rag.answer.mcq.choose_option`) fed by the peer's retrieval over the same paragraphs.
+
+    The chooser is the same for everyone, so the difference to our run is what retrieval finds.
+    """
+    from rag.answer.mcq import choose_option
+
+    corpus = {pid: CorpusDoc("", text) for pid, text in paragraphs}
+    retriever = _PeerRetriever(FACTORIES[name](corpus), dict(paragraphs))
+
+    def choose(item: MCQItem) -> int:
+        return choose_option(retriever, item.question, list(item.options), k=k)  # type: ignore[arg-type]
+
+    return choose

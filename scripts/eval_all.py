@@ -55,6 +55,7 @@ def _runs() -> dict[str, list[str]]:
         "out-of-domain": [
             "eval",
             "qa",
+            "--peer",
             "--docs",
             NQ57_DOCS,
             "--qa",
@@ -65,6 +66,7 @@ def _runs() -> dict[str, list[str]]:
         "mcq": [
             "eval",
             "mcq",
+            "--peer",
             "--quiz",
             "../shared/corpora/party_politics/quiz_party_politics_mcq.json",
             "--docs",
@@ -92,8 +94,15 @@ def main() -> int:
         print(f"{SHARED} is missing: these evaluations read the shared data sets", file=sys.stderr)
         return 2
     runs = _runs()
+    unknown = sorted(set(args.only or []) - set(runs))
+    if unknown:
+        print(f"unknown evaluation(s) {', '.join(unknown)}; valid: {', '.join(runs)}", file=sys.stderr)
+        return 2
     selected = args.only or list(runs)
     summary: dict[str, object] = {}
+    summary_file = OUT / "summary.json"
+    if args.only and summary_file.exists():  # a partial run updates its entries, keeps the others
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
     for name in selected:
         out_dir = OUT / name
         command = [
@@ -129,7 +138,8 @@ def main() -> int:
                 for r in results
             ],
         }
-    (OUT / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    summary = {name: summary[name] for name in runs if name in summary}
+    summary_file.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 

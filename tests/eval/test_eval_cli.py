@@ -206,3 +206,26 @@ def test_bad_inputs_exit_1_with_vietnamese_message(
 def test_eval_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "retrieval" in capsys.readouterr().out
+
+
+def test_qa_and_mcq_peers_read_the_same_paragraphs(
+    qa_file: Path, mcq_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real engine: the peers run beside ours on the paragraphs our index holds, for QA and for MCQ."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "nq-mau.md").write_text(
+        "# Nghị quyết mẫu\n\nTài liệu thử nghiệm, không phải văn bản chính thức.\n\n"
+        "1. Phát triển khoa học, công nghệ là đột phá quan trọng hàng đầu.\n\n"
+        "2. Chi cho nghiên cứu và phát triển đạt 2% GDP vào năm 2030.\n\n"
+        "3. Kinh tế tư nhân là một động lực quan trọng nhất của nền kinh tế.\n\n"
+        "4. Tăng cường kiểm tra, giám sát trong toàn Đảng.\n",
+        encoding="utf-8",
+    )
+    for command in (["qa", "--qa", str(qa_file)], ["mcq", "--quiz", str(mcq_file)]):
+        assert main([*command, "--docs", str(docs), "--peer", "--json", "--no-progress"]) == 0
+        results = _json_out(capsys)["results"]
+        assert [r["label"] for r in results] == ["default", "peer:langchain-bm25", "peer:bm25s"]
+        assert len({r["n"] for r in results}) == 1
+    ours, *peers = results  # MCQ: the same chooser on every retrieval
+    assert ours["metrics"]["accuracy"] >= 0.5 and all(0.0 <= p["metrics"]["accuracy"] <= 1.0 for p in peers)
