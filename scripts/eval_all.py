@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -85,6 +86,66 @@ def _configs() -> list[str]:
     return out
 
 
+#: Columns of the summary tables, per kind of evaluation (the reports hold every metric).
+_COLUMNS = {
+    "retrieval": ["Hit@1", "Hit@3", "Hit@10", "MRR@10", "NDCG@10", "Recall@10"],
+    "qa": [
+        "answer_correct",
+        "citation_correct@1",
+        "citation_correct@3",
+        "citation_correct_soft@1",
+        "citation_correct_soft@3",
+        "abstained_rate",
+        "abstention_precision",
+        "abstention_recall",
+        "quote_verbatim",
+    ],
+    "mcq": ["accuracy", "majority_baseline", "random_baseline"],
+}
+
+
+def _cell(value: object) -> str:
+    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _readme(summary: dict[str, Any]) -> str:
+    """docs/eval/README.md: one table per evaluation, ours and the peers side by side, with the command."""
+    lines = [
+        "# Quality figures",
+        "",
+        "Every figure below, and every report linked from here, is written by one command (needs `../shared` beside",
+        "the repository; the data sets stay there):",
+        "",
+        "```",
+        "make eval-all        # .venv/bin/python scripts/eval_all.py",
+        "```",
+        "",
+        "Rows: our configurations (`default` is the offline default that `make run` uses; the others are in",
+        "`eval/configs/`) and the peers run in the same process on the same data (`peer:*`). Rates are fractions of",
+        "n. Each report (`<name>/report.md`) adds the plots, latency and the worst questions.",
+    ]
+    for name, entry in summary.items():
+        results = entry["results"]
+        metrics = results[0]["metrics"] or {}
+        kind = "retrieval" if "Hit@1" in metrics else "mcq" if "accuracy" in metrics else "qa"
+        columns = [c for c in _COLUMNS[kind] if any(c in (r["metrics"] or {}) for r in results)]
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"`{entry['command']}` ({entry['seconds']} s) — [report]({name}/report.md)",
+            "",
+            "| run | n | " + " | ".join(columns) + " | p50 ms |",
+            "|---|---|" + "---|" * len(columns) + "---|",
+        ]
+        for r in results:
+            m = r["metrics"] or {}
+            latency = (r.get("latency_ms") or {}).get("p50")
+            p50 = f"{latency:.1f}" if latency is not None else "—"
+            lines.append(f"| {r['label']} | {r['n']} | " + " | ".join(_cell(m.get(c)) for c in columns) + f" | {p50} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", nargs="*", help="run only these evaluations")
@@ -139,6 +200,7 @@ def main() -> int:
             ],
         }
     summary = {name: summary[name] for name in runs if name in summary}
+    (OUT / "README.md").write_text(_readme(summary), encoding="utf-8")
     summary_file.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
