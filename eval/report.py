@@ -94,7 +94,8 @@ def _pyplot() -> Any:
 
 
 def _is_peer(result: Mapping[str, Any]) -> bool:
-    return bool(result.get("peer"))
+    """A peer's run: a published one (its "peer" record) or one run beside ours (label "peer:<name>")."""
+    return bool(result.get("peer")) or str(result.get("label") or "").startswith("peer:")
 
 
 def _depth(result: Mapping[str, Any]) -> int:
@@ -128,6 +129,8 @@ def plot_metrics(results: Sequence[Mapping[str, Any]], path: Path, title: str) -
             edgecolor="black" if _is_peer(result) else None,
             linewidth=0.5,
         )
+        # Beyond four bars a group is too narrow for side-by-side labels: write them upwards.
+        upright = len(results) > 4
         for bar, value in zip(bars, values, strict=True):
             text = "—" if value is None else f"{value:.2f}"
             ax.annotate(
@@ -135,13 +138,14 @@ def plot_metrics(results: Sequence[Mapping[str, Any]], path: Path, title: str) -
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                 ha="center",
                 va="bottom",
-                fontsize=7,
+                fontsize=6.5 if upright else 7,
+                rotation=90 if upright else 0,
                 xytext=(0, 1),
                 textcoords="offset points",
             )
     crowded = sum(len(n) for n in names) > 60  # long names ("abstention_precision") would overlap
     ax.set_xticks(range(len(names)), names, rotation=25 if crowded else 0, ha="right" if crowded else "center")
-    ax.set_ylim(0, 1.12)
+    ax.set_ylim(0, 1.2 if len(results) > 4 else 1.12)
     ax.set_ylabel("Giá trị (0–1)")
     ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3 if crowded else -0.1), ncol=min(3, len(results)))
@@ -323,9 +327,11 @@ def _provenance(results: Sequence[Mapping[str, Any]]) -> list[str]:
             if kind == "qa"
             else str(r.get("quiz"))
         )
-        if _is_peer(r):
+        if r.get("peer"):
             peer = r["peer"]
             setup = f"kết quả công bố: {peer.get('model')}; {peer.get('note', '')}"
+        elif _is_peer(r):
+            setup = "hệ đối chứng chạy cùng tiến trình, trên cùng dữ liệu, thiết lập theo tài liệu của họ"
         else:
             config = r.get("config") or {}
             setup = ", ".join(
@@ -369,7 +375,7 @@ def write_report(results: Sequence[Mapping[str, Any]], out_dir: str | Path, titl
     for kind, group in by_kind.items():
         heading = _KIND_TITLES.get(kind, kind)
         md += [f"## {heading}", "", *_metrics_table(group), ""]
-        if any(_is_peer(r) for r in group):
+        if any(r.get("peer") for r in group):
             md += [
                 "Kết quả đối chứng (đã công bố) được chấm bằng cùng các chỉ số, trên những câu hỏi chúng có; "
                 "so sánh công bằng khi cùng n (chọn tập bằng `--split`).",
