@@ -403,6 +403,8 @@ class WorkerPool:
     _idle: list[_Worker] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _pid: int = field(default_factory=os.getpid, init=False, repr=False)
+    #: Workers this pool has started (the process-wide figure, over every pool, is `isolation_stats().started`).
+    started: int = field(default=0, init=False)
 
     def _take(self, limits: ParseLimits) -> _Worker:
         stale: list[_Worker] = []
@@ -426,6 +428,8 @@ class WorkerPool:
             logger.error("cannot start a parser worker: %r", exc)
             raise ParseError(f"cannot start a parser worker: {exc!r}", START_MESSAGE) from exc
         _STATS.started += 1
+        with self._lock:
+            self.started += 1
         return worker
 
     def _give_back(self, worker: _Worker) -> None:
