@@ -148,6 +148,19 @@ class _Forward(logging.Handler):
             self.sent = MAX_LOG_RECORDS
 
 
+def _peak_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _resident_bytes() -> int:
+    """Resident memory now (Linux /proc; elsewhere 0, and the peak test alone applies)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _limit_memory(memory_bytes: int) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
@@ -199,6 +212,9 @@ class _Session:
         self.conn = conn
         self.init = init
         self.tasks = 0
+        # The peak this process inherited: a child started with vfork/exec reports its parent's peak RSS as its own
+        # `ru_maxrss` from the start, so only a peak above this one is the child's doing.
+        self.inherited_peak = _peak_bytes()
         self.forward = _Forward(conn)
 
     def send(self, message: tuple[Any, ...]) -> None:
@@ -288,8 +304,10 @@ class _Session:
 
     def end(self, recycle: bool) -> bool:
         # A child that once held much memory keeps it (fragmentation, the peak never falls): replace it.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        recycle = recycle or peak > self.init.memory_bytes // 2 or self.tasks >= self.init.max_tasks
+        limit = self.init.memory_bytes // 2
+        peak = _peak_bytes()
+        grown = peak > self.inherited_peak and peak > limit
+        recycle = recycle or grown or _resident_bytes() > limit or self.tasks >= self.init.max_tasks
         self.send(("end", recycle))
         return recycle
 

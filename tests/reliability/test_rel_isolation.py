@@ -262,6 +262,22 @@ def test_workers_are_reused_across_files(tmp_path: Path) -> None:
     assert pool.idle_workers() == 0
 
 
+def test_workers_are_reused_under_a_parent_with_a_large_peak(tmp_path: Path) -> None:
+    """A child started by a big process (a service holding a large index) reports the parent's peak as its own
+    `ru_maxrss`; that inherited peak must not make every worker look bloated and be replaced after one file."""
+    limits = ParseLimits(memory_bytes=512 * 1024**2)  # workers are replaced above half of this, 256 MB
+    ballast = bytearray(320 * 1024**2)  # the parent's peak now exceeds it
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page: resident, not just reserved
+    pool = WorkerPool()
+    try:
+        for i in range(4):
+            parse_file_isolated(_file(tmp_path, f"{i}.txt", TEXT + str(i)), limits=limits, pool=pool)
+        assert pool.started == 1
+    finally:
+        pool.close()
+        del ballast
+
+
 def test_an_idle_worker_is_replaced(tmp_path: Path) -> None:
     pool = WorkerPool(idle_s=0.6)
     try:
