@@ -104,7 +104,7 @@ def _emit(args: argparse.Namespace, results: list[dict[str, Any]], heading: str,
         print(heading)
         print(_format_table(results))
     if args.out is not None:
-        files = write_report(results, args.out, title)
+        files = write_report(results, args.out, title, redacted=args.redact)
         where = sys.stderr if args.json else sys.stdout
         print(f"Đã ghi báo cáo: {files.markdown} (JSON: {files.json}, {len(files.plots)} biểu đồ)", file=where)
     return EXIT_OK
@@ -274,6 +274,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         help="thư mục dựng chỉ mục cho đánh giá (giữ lại để dùng lại; mặc định: thư mục tạm, xóa sau khi chạy)",
     )
     parser.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến trình")
+    parser.add_argument(
+        "--redact",
+        action="store_true",
+        help="báo cáo (--out) không chép nội dung dữ liệu đánh giá (câu hỏi, đáp án, đoạn văn), chỉ mã và kết quả: "
+        "dùng khi dữ liệu thuộc bên thứ ba",
+    )
     _ensure_json_flag(parser)
 
 

@@ -259,7 +259,7 @@ def _retrieval_table(result: Mapping[str, Any]) -> list[str]:
         gold = "<br>".join(_cell(_with_title(d, titles), 90) for d in e.get("gold", []))
         got = "<br>".join(_cell(_with_title(d, titles), 90) for d in list(e.get("ranked", []))[:3]) or "(không có)"
         rank = e.get("rank") or "ngoài top 10"
-        rows.append(f"| {i} | `{_cell(qid, 40)}` | {_cell(e.get('query', ''))} | {gold} | {rank} | {got} |")
+        rows.append(f"| {i} | `{_cell(qid, 40)}` | {_cell(e.get('query', '(ẩn)'))} | {gold} | {rank} | {got} |")
     return rows
 
 
@@ -268,7 +268,7 @@ def _qa_table(result: Mapping[str, Any]) -> list[str]:
         rows = ["| # | Mã câu | Câu hỏi | Đáp án | Đã chọn |", "|---|---|---|---|---|"]
         for i, (qid, e) in enumerate(worst_qa(result), start=1):
             rows.append(
-                f"| {i} | `{_cell(qid, 40)}` | {_cell(e.get('question', ''))} | {e.get('gold_letter')} "
+                f"| {i} | `{_cell(qid, 40)}` | {_cell(e.get('question', '(ẩn)'))} | {e.get('gold_letter')} "
                 f"| {e.get('chosen_letter') or '(không chọn)'} |"
             )
         return rows
@@ -277,12 +277,15 @@ def _qa_table(result: Mapping[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for i, (qid, e) in enumerate(worst_qa(result), start=1):
-        gold = "; ".join(e.get("answers", [])) or "(không trả lời được — cần từ chối)"
-        answer = "(từ chối trả lời)" if e.get("abstained") else e.get("answer", "")
+        if "answers" in e:
+            gold = "; ".join(e["answers"]) or "(không trả lời được — cần từ chối)"
+        else:
+            gold = "(ẩn)" if e.get("answerable", True) else "(không trả lời được — cần từ chối)"
+        answer = "(từ chối trả lời)" if e.get("abstained") else e.get("answer", "(ẩn)")
         cited = e.get("cited") or []
         first = f"`{cited[0].get('paragraph_id')}` {cited[0].get('text', '')}" if cited else "(không có)"
         rows.append(
-            f"| {i} | `{_cell(qid, 40)}` | {_cell(e.get('question', ''))} | {_cell(gold, 100)} "
+            f"| {i} | `{_cell(qid, 40)}` | {_cell(e.get('question', '(ẩn)'))} | {_cell(gold, 100)} "
             f"| {_cell(answer, 140)} | {_cell(first, 140)} |"
         )
     return rows
@@ -348,17 +351,53 @@ def _provenance(results: Sequence[Mapping[str, Any]]) -> list[str]:
     return rows
 
 
-def write_report(results: Sequence[Mapping[str, Any]], out_dir: str | Path, title: str) -> ReportFiles:
+#: Fields of a per-question record that carry text of the evaluated data set (questions, options, gold answers,
+#: answers quoting its documents). `redact` drops them.
+TEXT_FIELDS: frozenset[str] = frozenset({"query", "question", "options", "answers", "answer", "text"})
+
+
+def redact(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a result that keeps ids, ranks, flags, metrics and timings, and none of the data set's text.
+
+    For reports kept beside third-party data sets (they may not be copied): per question, the question, the gold
+    answers, our answer and the cited paragraphs' text are dropped (cited paragraph ids stay), and so are the
+    corpus titles and the loader's warnings, which quote queries.
+    """
+    out = dict(result)
+    out.pop("titles", None)
+    warnings = out.get("dataset_warnings") or []
+    if warnings:
+        out["dataset_warnings"] = [f"{len(warnings)} cảnh báo về dữ liệu khi nạp (nội dung ẩn: dữ liệu bên thứ ba)."]
+    per_query: dict[str, Any] = {}
+    for qid, entry in (result.get("per_query") or {}).items():
+        if isinstance(entry, dict):
+            entry = {k: v for k, v in entry.items() if k not in TEXT_FIELDS}
+            if isinstance(entry.get("cited"), list):
+                entry["cited"] = [
+                    {"paragraph_id": c.get("paragraph_id")} for c in entry["cited"] if isinstance(c, dict)
+                ]
+        per_query[qid] = entry
+    out["per_query"] = per_query
+    out["redacted"] = True
+    return out
+
+
+def write_report(
+    results: Sequence[Mapping[str, Any]], out_dir: str | Path, title: str, *, redacted: bool = False
+) -> ReportFiles:
     """Write report.json, report.md and the PNG plots into `out_dir` (created if needed).
 
     Args:
         results: result dicts from the runners' `to_dict` (retrieval, QA and MCQ may be mixed).
         out_dir: the folder to write.
         title: the report's title.
+        redacted: write no text of the data set (see `redact`): the tables of worst questions show ids only.
 
     Returns:
         the paths written.
     """
+    if redacted:
+        results = [redact(r) for r in results]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     created = datetime.now(UTC).isoformat(timespec="seconds")
@@ -369,6 +408,12 @@ def write_report(results: Sequence[Mapping[str, Any]], out_dir: str | Path, titl
     )
     plots: list[Path] = []
     md = [f"# {title}", "", f"Tạo lúc {created} (UTC). Dữ liệu đầy đủ: `report.json`.", ""]
+    if redacted:
+        md += [
+            "Dữ liệu đánh giá thuộc bên thứ ba nên báo cáo này không chép nội dung câu hỏi, đáp án hay đoạn văn: các "
+            "bảng chỉ ghi mã câu hỏi, mã đoạn và kết quả. Chạy lại lệnh không có `--redact` để xem đủ nội dung.",
+            "",
+        ]
     by_kind: dict[str, list[Mapping[str, Any]]] = {}
     for r in results:
         by_kind.setdefault(_kind(r), []).append(r)

@@ -33,6 +33,8 @@ CONFIGS = [
     "eval/configs/hybrid-hash-rrf.toml",
 ]
 DISTRACTORS = "../shared/corpora/party_politics/docs_party_politics.jsonl"
+#: Evaluations over data the team wrote; every other one reads third-party data, whose text reports may not copy.
+OWN_DATA = frozenset({"corpus-qa"})
 NQ57_DOCS = "../shared/eval/nq57/docs"
 
 
@@ -122,7 +124,9 @@ def _readme(summary: dict[str, Any]) -> str:
         "",
         "Rows: our configurations (`default` is the offline default that `make run` uses; the others are in",
         "`eval/configs/`) and the peers run in the same process on the same data (`peer:*`). Rates are fractions of",
-        "n. Each report (`<name>/report.md`) adds the plots, latency and the worst questions.",
+        "n. Each report (`<name>/report.md`) adds the plots, latency and the worst questions. Reports on the shared,",
+        "third-party data sets are written with `--redact`: question ids, paragraph ids and results, never the data's",
+        "text (run the command without it to read the questions).",
     ]
     for name, entry in summary.items():
         results = entry["results"]
@@ -178,6 +182,8 @@ def main() -> int:
             "--work",
             str(args.work),
         ]
+        if name not in OWN_DATA:  # third-party data sets: reports keep ids and results, never their text
+            command.append("--redact")
         print(f"== {name}: vankien {' '.join(runs[name])}", file=sys.stderr)
         start = time.perf_counter()
         res = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -187,7 +193,10 @@ def main() -> int:
         data = json.loads(res.stdout)
         results = data.get("results", [data])
         summary[name] = {
-            "command": "vankien " + " ".join(runs[name]) + f" --out docs/eval/{name}",
+            "command": "vankien "
+            + " ".join(runs[name])
+            + f" --out docs/eval/{name}"
+            + ("" if name in OWN_DATA else " --redact"),
             "seconds": round(time.perf_counter() - start, 1),
             "results": [
                 {

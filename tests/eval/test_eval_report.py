@@ -9,7 +9,7 @@ import pytest
 
 from eval.config import RunConfig
 from eval.datasets import MCQItem, PeerRun, QAItem, load_beir, load_mcq, load_qa
-from eval.report import worst_retrieval, write_report
+from eval.report import TEXT_FIELDS, worst_retrieval, write_report
 from eval.runners import run_mcq, run_qa, run_retrieval, score_peer
 from rag.types import Answer
 
@@ -90,3 +90,39 @@ def test_qa_and_mcq_report(qa_file: Path, mcq_file: Path, tmp_path: Path) -> Non
     assert "| so_lieu | 1.000 (n=1) |" in md  # correctness per question tag
     assert "`a4`" in md and "`a3`" not in md  # a4 should have abstained; a3 did
     assert "| m1 |" not in md and "`m1`" in md  # chose B where A was right
+
+
+def test_redacted_report_keeps_ids_and_results_but_no_data_text(
+    beir_dir: Path, qa_file: Path, mcq_file: Path, tmp_path: Path
+) -> None:
+    results = [*_retrieval_results(beir_dir), *_qa_and_mcq(qa_file, mcq_file)]
+    texts = [q["text"] for q in map(json.loads, (beir_dir / "queries.jsonl").read_text(encoding="utf-8").splitlines())]
+    texts += [q["question"] for q in map(json.loads, qa_file.read_text(encoding="utf-8").splitlines())]
+    texts += [q["question"] for q in json.loads(mcq_file.read_text(encoding="utf-8"))]
+    full = write_report(results, tmp_path / "day-du", "Đầy đủ")
+    redacted = write_report(results, tmp_path / "an", "Ẩn nội dung", redacted=True)
+    full_text = full.markdown.read_text(encoding="utf-8") + full.json.read_text(encoding="utf-8")
+    hidden = redacted.markdown.read_text(encoding="utf-8") + redacted.json.read_text(encoding="utf-8")
+    assert any(t in full_text for t in texts)  # the plain report does quote the data
+    assert not any(t in hidden for t in texts)
+    assert "`a4`" in hidden and "(ẩn)" in hidden  # wrong answers are still listed, by id
+    data = json.loads(redacted.json.read_text(encoding="utf-8"))["results"]
+    assert all(r["redacted"] and "titles" not in r for r in data)
+    assert [r["metrics"] for r in data] == [r["metrics"] for r in results]
+
+
+def test_committed_reports_on_third_party_data_are_redacted() -> None:
+    """docs/eval may not copy the shared data sets: every report there but the team's own QA set is redacted."""
+    root = Path(__file__).resolve().parents[2] / "docs" / "eval"
+    reports = sorted(root.glob("*/report.json"))
+    if not reports:
+        pytest.skip("no committed reports")
+    for path in reports:
+        if path.parent.name == "corpus-qa":  # the team's own data
+            continue
+        for result in json.loads(path.read_text(encoding="utf-8"))["results"]:
+            assert result.get("redacted") is True, path
+            assert "titles" not in result, path
+            for entry in result["per_query"].values():
+                assert not set(entry) & TEXT_FIELDS, (path, sorted(entry))
+                assert all(set(c) == {"paragraph_id"} for c in entry.get("cited", [])), path
