@@ -56,11 +56,11 @@ def parser_for(path: Path) -> Parser:
     return parser
 
 
-def read_source(path: Path) -> bytes:
-    """Read a file's bytes, refusing what cannot be a document.
+def check_size(path: Path) -> None:
+    """Refuse, before reading, a file that cannot be a document: missing, empty or oversized.
 
     Raises:
-        ParseError: missing, unreadable, empty or oversized files.
+        ParseError: with the reason in Vietnamese.
     """
     try:
         size = path.stat().st_size
@@ -73,6 +73,15 @@ def read_source(path: Path) -> bytes:
             f"{path}: {size} bytes exceeds {MAX_FILE_BYTES}",
             f"Tệp quá lớn ({size // (1024 * 1024)} MB; tối đa {MAX_FILE_BYTES // (1024 * 1024)} MB).",
         )
+
+
+def read_source(path: Path) -> bytes:
+    """Read a file's bytes, refusing what cannot be a document.
+
+    Raises:
+        ParseError: missing, unreadable, empty or oversized files.
+    """
+    check_size(path)
     try:
         return path.read_bytes()
     except OSError as exc:

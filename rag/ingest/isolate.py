@@ -49,7 +49,6 @@ from pathlib import Path
 
 import rag
 from rag.config import (
-    MAX_FILE_BYTES,
     MAX_TEXT_CHARS,
     PARSE_MAX_BLOCKS,
     PARSE_MEMORY_BYTES,
@@ -59,7 +58,7 @@ from rag.config import (
     PARSE_WORKER_MAX_TASKS,
 )
 from rag.errors import ParseError, UnsupportedFormat
-from rag.ingest import parser_for, wire
+from rag.ingest import check_size, parser_for, wire
 from rag.ingest.common import KnownSource, Unchanged, source_key_for
 from rag.ingest.worker import (
     IDLE_EXIT,
@@ -514,21 +513,6 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_size(path: Path) -> None:
-    """The checks of `rag.ingest.read_source` that need no reading: missing, empty, oversized."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ParseError(f"{path}: {exc}", "Không mở được tệp.") from exc
-    if size == 0:
-        raise ParseError(f"{path}: empty file", "Tệp rỗng.")
-    if size > MAX_FILE_BYTES:
-        raise ParseError(
-            f"{path}: {size} bytes exceeds {MAX_FILE_BYTES}",
-            f"Tệp quá lớn ({size // (1024 * 1024)} MB; tối đa {MAX_FILE_BYTES // (1024 * 1024)} MB).",
-        )
-
-
 def parse_file_isolated(
     path: Path,
     known: KnownSource | None = None,
@@ -552,7 +536,7 @@ def parse_file_isolated(
             in Vietnamese).
     """
     parser_for(path)  # unsupported extensions are refused here, without a worker
-    _check_size(path)
+    check_size(path)
     ask_known = False
     if known is not None:
         if path.suffix.lower() == ".jsonl":
