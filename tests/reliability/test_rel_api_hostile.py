@@ -17,9 +17,6 @@ import json
 import os
 import re
 import secrets
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -30,7 +27,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis import Case
@@ -47,43 +43,19 @@ from service.limits import check_text_length
 from service.routers.openai_compat import conversation
 from service.schemas import ChatMessage
 from service.settings import Settings
-from tests.service.conftest import CANARIES, add_key, bearer, build_index, settings_for, wait_job, write_sources
+from tests.service.conftest import (
+    CANARIES,
+    LiveServer,
+    add_key,
+    bearer,
+    build_index,
+    settings_for,
+    wait_job,
+    write_sources,
+)
 
 CI_EXAMPLES = 12
 SLOW_EXAMPLES = int(os.environ.get("VANKIEN_SCHEMATHESIS_EXAMPLES", "100"))
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class LiveServer:
-    """The app under uvicorn on a free 127.0.0.1 port, in a thread."""
-
-    def __init__(self, index: Path, **overrides: Any) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.settings = settings_for(index, port=self.port, **overrides)
-        config = uvicorn.Config(
-            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 def _index_with_vectors(root: Path) -> Path:

@@ -13,13 +13,11 @@ The service part checks that an upload being parsed does not hold any lock searc
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,10 +25,10 @@ from fastapi.testclient import TestClient
 from rag.errors import NotFound
 from rag.pipeline import Library
 from rag.types import Principal
+from scripts import load_mixed
 from service.app import create_app
 from tests.service.conftest import add_key, bearer, settings_for, wait_job
 
-ROOT = Path(__file__).resolve().parents[2]
 SHARED = "quyloan"  # in every paragraph of every version: a search for it returns paragraphs of both documents
 CANARY = {"A": "zorvak", "B": "qelmix"}
 CLASSIFICATION = {"A": "cong-khai", "B": "mat"}
@@ -238,22 +236,13 @@ def test_upload_parsing_does_not_block_searches(tmp_path: Path, monkeypatch: pyt
         assert any("nq-84" in h["doc_id"] for h in r.json()["hits"]), r.json()
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("load_mixed", ROOT / "scripts" / "load_mixed.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_mixed_load_short_run(tmp_path: Path) -> None:
     """20 seconds of scripts/load_mixed.py over corpus/ (the 5-minute run and its figures: docs/reliability.md).
 
     A short run's memory reading is dominated by allocator warm-up, so it is held to a looser bound here; the
     10 % bound applies to the 5-minute run."""
-    result = _load_script().run(duration=20.0, clients=4, warmup=10.0, seed=5, with_shared=False, work=tmp_path)
+    result = load_mixed.run(duration=20.0, clients=4, warmup=10.0, seed=5, with_shared=False, work=tmp_path)
     assert result["server_errors_5xx"] == 0 and result["errors"] == 0, result["endpoints"]
     assert result["requests"] >= 50, result
     assert {"GET /api/v1/search", "POST /api/v1/ask", "POST /api/v1/documents"} <= set(result["endpoints"]), result

@@ -4,15 +4,19 @@ index building, API keys, and reading server-sent events."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from rag.pipeline import Library
 from rag.types import CLASSIFICATIONS
+from service.app import create_app
 from service.keys import KeyStore
 from service.settings import Settings
 
@@ -87,6 +91,39 @@ def settings_for(index: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"index_dir": index, "host": "127.0.0.1", "rate_limit_per_minute": 0}
     values.update(overrides)
     return Settings(**values)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """The app under uvicorn on a free 127.0.0.1 port, in a thread (for clients that need real HTTP)."""
+
+    def __init__(self, index: Path, **overrides: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = settings_for(index, port=self.port, **overrides)
+        config = uvicorn.Config(
+            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
 
 
 def add_key(index: Path, role: str, clearance: str, name: str | None = None) -> str:
