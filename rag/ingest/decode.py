@@ -28,6 +28,20 @@ def looks_binary(data: bytes) -> bool:
     return controls / len(sample) > 0.05
 
 
+def _plausible_text(text: str) -> bool:
+    """Whether text decoded from UTF-16/32 reads as text: few control characters, and mostly Latin letters
+    (Vietnamese is written in Latin script; binary bytes read as UTF-16 come out as CJK and other scripts)."""
+    sample = text[:32768]
+    if not sample:
+        return True
+    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\n\f\r\x1b")
+    if controls / len(sample) > 0.05:
+        return False
+    letters = [ch for ch in sample if ch.isalpha()]
+    latin = sum(1 for ch in letters if ch < "\u0250" or "\u1e00" <= ch <= "\u1eff")
+    return not letters or latin >= 0.5 * len(letters)
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
     """Decode the bytes of a text file.
 
@@ -43,9 +57,13 @@ def decode_text(data: bytes) -> tuple[str, str]:
     for bom, name in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(name), name
+                text = data.decode(name)
             except UnicodeDecodeError as exc:
                 raise ParseError(f"bad {name} text: {exc}", "Tệp văn bản bị hỏng (mã hóa không hợp lệ).") from exc
+            if name != "utf-8-sig" and not _plausible_text(text):
+                # Two bytes of anything pass for a UTF-16 mark, and any even-length bytes then decode.
+                raise ParseError(f"{name} mark but no readable text", "Tệp không phải văn bản (nội dung nhị phân).")
+            return text, name
     if looks_binary(data):
         raise ParseError("binary content in a text file", "Tệp không phải văn bản (nội dung nhị phân).")
     try:

@@ -56,6 +56,30 @@ def test_binary_with_txt_name_rejected(tmp_path: Path) -> None:
     assert "nhị phân" in err.value.user_message
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_with_a_mark_are_read(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "u.txt"
+    text = "Thành ủy Hà Nội ban hành Chỉ thị số 05-CT/TU"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    path.write_bytes(data)
+    assert _only(path).blocks[0].text == text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xfe\x00\x01binary", b"\xfe\xff" + bytes(range(0x40, 0x80)) * 8, b"\xff\xfe" + bytes([7, 0, 8, 0]) * 50],
+)
+def test_binary_behind_a_utf16_mark_is_rejected(tmp_path: Path, data: bytes) -> None:
+    # Two bytes of anything pass for a UTF-16 mark; what follows decodes to CJK or control characters.
+    path = tmp_path / "gia.txt"
+    path.write_bytes(data)
+    with pytest.raises(ParseError) as err:
+        parse_file(path)
+    assert "nhị phân" in err.value.user_message
+
+
 def test_empty_and_unsupported(tmp_path: Path) -> None:
     empty = tmp_path / "empty.md"
     empty.write_bytes(b"")
