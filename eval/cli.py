@@ -25,7 +25,7 @@ from eval.datasets import load_beir, load_mcq, load_peer_runs, load_qa
 from eval.errors import ConfigError
 from eval.report import write_report
 from eval.runners import run_mcq, run_qa, run_retrieval, score_peer
-from rag.errors import VanKienError
+from rag import VanKienError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -44,7 +44,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text).strip("-") or "x"
 
 
-def _configs(paths: Sequence[Path]) -> list[RunConfig]:
+def load_run_configs(paths: Sequence[Path]) -> list[RunConfig]:
     """Load the configurations (the offline default when none); names must be distinct."""
     configs = [load_config(p) for p in paths] or [RunConfig()]
     seen: dict[str, Path] = {}
@@ -115,7 +115,7 @@ def _emit(args: argparse.Namespace, results: list[dict[str, Any]], heading: str,
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     dataset = load_beir(args.dataset, args.split)
-    configs = _configs(args.config)
+    configs = load_run_configs(args.config)
     results: list[dict[str, Any]] = []
     status = EXIT_OK
     try:
@@ -157,7 +157,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
 
 def cmd_eval_qa(args: argparse.Namespace) -> int:
     items = load_qa(args.qa)
-    configs = _configs(args.config)
+    configs = load_run_configs(args.config)
     results: list[dict[str, Any]] = []
     try:
         with _work_dir(args) as work:
@@ -199,7 +199,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
 
 def cmd_eval_mcq(args: argparse.Namespace) -> int:
     items = load_mcq(args.quiz)
-    configs = _configs(args.config)
+    configs = load_run_configs(args.config)
     results: list[dict[str, Any]] = []
     try:
         with _work_dir(args) as work:

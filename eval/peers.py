@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eval.datasets import CorpusDoc, MCQItem, QAItem
-from rag.errors import MissingDependency
+from rag import MissingDependency
 
 PEERS = ("langchain-bm25", "bm25s")
 
@@ -139,7 +139,7 @@ def mcq_peer(name: str, paragraphs: Sequence[tuple[str, str]], k: int = 10) -> C
 
     The chooser is the same for everyone, so the difference to our run is what retrieval finds.
     """
-    from rag.answer.mcq import choose_option
+    from rag import choose_option
 
     corpus = {pid: CorpusDoc("", text) for pid, text in paragraphs}
     retriever = _PeerRetriever(FACTORIES[name](corpus), dict(paragraphs))

@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 from eval import metrics as m
 from eval.config import RunConfig
 from eval.datasets import BeirDataset, MCQItem, PeerRun, QAItem, option_letter
-from rag.errors import VanKienError
+from rag import VanKienError, track
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +100,8 @@ def git_revision(cwd: str | Path | None = None) -> str | None:
 
 
 def _progress(items: Sequence[T], label: str, enabled: bool) -> Iterator[T]:
-    """Iterate with a tqdm bar on stderr (nothing when disabled)."""
-    if not enabled:
-        yield from items
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(
-        items, desc=label, total=len(items), unit="câu", file=sys.stderr, dynamic_ncols=True, mininterval=0.5
-    )
+    """Iterate with a bar on stderr (nothing when disabled)."""
+    return track(items, label, "câu", sys.stderr if enabled else None)
 
 
 def _limited(items: Iterable[T], limit: int | None) -> list[T]:

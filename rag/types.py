@@ -15,25 +15,61 @@ from types import MappingProxyType
 CLASSIFICATIONS: tuple[str, ...] = ("cong-khai", "noi-bo", "mat", "toi-mat")
 DEFAULT_CLASSIFICATION = "cong-khai"
 
-#: Document types the header reader recognises (lower-case Vietnamese, as shown to users).
-DOC_TYPES: tuple[str, ...] = (
-    "nghị quyết",
-    "kết luận",
-    "chỉ thị",
-    "chương trình",
-    "kế hoạch",
-    "quyết định",
-    "quy định",
-    "hướng dẫn",
-    "thông báo",
-    "báo cáo",
-    "công văn",
-    "tờ trình",
-    "đề án",
-    "phụ lục",
-    "tin bài",
-    "văn bản",
+
+@dataclass(frozen=True, slots=True)
+class DocType:
+    """One document type and the ways documents and questions write it.
+
+    The derived forms (header words, symbol lookups, folded names, regex alternations) are built from
+    `DOC_TYPE_TABLE` by `rag.text.doctypes`; nothing else lists the types.
+
+    Attributes:
+        name: the type as stored, filtered on and shown (lower-case Vietnamese): "nghị quyết".
+        prefix: ASCII abbreviation opening the ids of documents of this type ("nq-57-2024"); for a type
+            with a `symbol` it is that symbol without diacritics, in lower case.
+        symbol: the type's symbol in a số/ký hiệu, upper case ("NQ" in "57-NQ/TW", "CTR" for "CTr"); None
+            when documents of this type carry no number of their own.
+        heading: whether a header names the type on a line of its own ("NGHỊ QUYẾT").
+        aliases: longer names of the same type ("chương trình hành động"); headers and questions use them.
+        cited: whether questions and answers name documents of this type by number ("Kết luận số 210").
+        abbreviated: whether questions write the bare symbol for the name ("NQ 57", "KL 210").
+    """
+
+    name: str
+    prefix: str
+    symbol: str | None = None
+    heading: bool = True
+    aliases: tuple[str, ...] = ()
+    cited: bool = False
+    abbreviated: bool = False
+
+
+#: News articles, and documents whose header names no type: the types `analyse` falls back on.
+NEWS_DOC_TYPE = "tin bài"
+OTHER_DOC_TYPE = "văn bản"
+
+#: The document-type vocabulary. The store codes types by their position here: add new types at the end.
+DOC_TYPE_TABLE: tuple[DocType, ...] = (
+    DocType("nghị quyết", "nq", "NQ", cited=True, abbreviated=True),
+    DocType("kết luận", "kl", "KL", cited=True, abbreviated=True),
+    DocType("chỉ thị", "ct", "CT", cited=True, abbreviated=True),
+    DocType("chương trình", "ctr", "CTR", aliases=("chương trình hành động",), cited=True, abbreviated=True),
+    DocType("kế hoạch", "kh", "KH", cited=True, abbreviated=True),
+    DocType("quyết định", "qd", "QĐ", cited=True),
+    DocType("quy định", "qdi", "QĐI", cited=True),
+    DocType("hướng dẫn", "hd", "HD", cited=True),
+    DocType("thông báo", "tb", "TB", cited=True),
+    DocType("báo cáo", "bc", "BC"),
+    DocType("công văn", "cv", "CV", cited=True),
+    DocType("tờ trình", "ttr", "TTR"),
+    DocType("đề án", "da", "ĐA"),
+    DocType("phụ lục", "pl"),
+    DocType(NEWS_DOC_TYPE, "tin", heading=False),
+    DocType(OTHER_DOC_TYPE, "vb", heading=False),
 )
+
+#: Names of the document types (lower-case Vietnamese, as shown to users), in `DOC_TYPE_TABLE` order.
+DOC_TYPES: tuple[str, ...] = tuple(t.name for t in DOC_TYPE_TABLE)
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 

@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.pipeline import Library
+from rag import open_library
 from service import openapi
 from service.audit import AuditLog, JsonLines
 from service.errors import install_error_handlers
@@ -83,15 +83,18 @@ def open_state(settings: Settings) -> ServiceState:
 
     Raises:
         ServiceConfigError: a non-loopback host without API keys.
+        ConfigError: the pipeline configuration is invalid.
         StoreError: the index cannot be opened.
     """
     keys = KeyStore(settings.keys_path)
     check_startup(settings, keys)
-    library = Library(settings.index_dir, create=True, embedder=settings.embedder)
+    config = settings.pipeline_config()
+    library = open_library(config, settings.index_dir, create=True)
     try:
         library.refresh()  # loads the search indexes and brings them up to the catalog
         state = ServiceState(
             settings=settings,
+            config=config,
             library=library,
             keys=keys,
             audit=AuditLog(settings.audit_path),

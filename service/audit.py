@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rag.types import Principal
+from rag import Principal
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from rag.pipeline import Library, QAPipeline
-from rag.types import Principal
+from rag import Library, Principal, QAPipeline
 from service.audit import AuditLog
 from service.errors import ApiError
 from service.keys import role_rank

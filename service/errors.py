@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import InvalidRequest, MissingDependency, NotFound, ParseError, StoreError, VanKienError
+from rag import InvalidRequest, MissingDependency, NotFound, ParseError, StoreError, VanKienError
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 
-from rag.index.store import SharedLock
+from rag import SharedLock
 
 
 class Gate:

@@ -25,8 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.errors import InvalidRequest, NotFound, StoreError
-from rag.types import CLASSIFICATIONS
+from rag import CLASSIFICATIONS, InvalidRequest, NotFound, StoreError
 
 #: Roles, from least to most powerful: readers ask and search, editors also upload, admins also delete.
 ROLES: tuple[str, ...] = ("reader", "editor", "admin")

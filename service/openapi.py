@@ -16,8 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from rag.retrieve.query import MAX_QUERY_CHARS
-from rag.types import CLASSIFICATIONS, DOC_TYPES
+from rag import CLASSIFICATIONS, DOC_TYPES, MAX_QUERY_CHARS
 from service.settings import Settings
 
 #: A question or query must contain a letter or a digit (`rag.retrieve.query.check_query`, Python's `isalnum`).

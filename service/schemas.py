@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.types import Filters
+from rag import Filters
 
 #: Hard caps checked by validation (422); the configurable question limit is checked by the routers (400).
 MAX_TEXT = 20_000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from service.keys import KeyStore
 from service.settings import Settings
@@ -12,16 +11,18 @@ from service.state import check_startup
 logger = logging.getLogger(__name__)
 
 
-def serve(index_dir: Path, host: str, port: int, *, log_level: str = "info") -> None:
+def serve(settings: Settings, *, log_level: str = "info") -> None:
     """Serve the API and the chat page until interrupted.
 
     Raises:
         ServiceConfigError: `host` is not a loopback address and no API key is configured.
+        ConfigError: the pipeline configuration is invalid.
     """
     import uvicorn
 
     from service.app import create_app
 
-    settings = Settings(index_dir=index_dir, host=host, port=port)
+    settings.pipeline_config()  # a bad configuration stops here, before the server starts
     check_startup(settings, KeyStore(settings.keys_path))
+    host, port = settings.host, settings.port
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=True)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag import PipelineConfig, load_config
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -22,7 +24,13 @@ class Settings(BaseSettings):
         index_dir: the index directory (env `VANKIEN_INDEX`).
         host, port: where `vankien serve` listens. On a non-loopback host the service refuses to start
             without API keys.
-        embedder: embedder spec to open the index with (None: the one it was built with).
+        config: a pipeline configuration file (TOML, the format of eval/configs/; env `VANKIEN_CONFIG`); None:
+            the defaults.
+        embedder: embedder spec to open the index with (None: the configuration's, else the one it was built
+            with).
+        llm_url, llm_model: an OpenAI-compatible LLM server and model to answer with (env `VANKIEN_LLM_URL`,
+            `VANKIEN_LLM_MODEL`); they override the configuration file, and a URL selects the LLM generator.
+        llm_api_key: that server's key (env `VANKIEN_LLM_API_KEY`); never logged.
         rate_limit_per_minute: requests per minute per API key (per client address for anonymous callers);
             0 disables the limit.
         rate_limit_burst: requests a caller may make at once before the per-minute rate applies (0: the
@@ -43,7 +51,11 @@ class Settings(BaseSettings):
     index_dir: Path = Field(default=Path("index"), validation_alias=AliasChoices("VANKIEN_INDEX", "index_dir"))
     host: str = "127.0.0.1"
     port: int = 8000
+    config: Path | None = None
     embedder: str | None = None
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
     rate_limit_per_minute: int = Field(default=120, ge=0)
     rate_limit_burst: int = Field(default=0, ge=0)
     max_question_chars: int = Field(default=1000, ge=10)
@@ -72,6 +84,21 @@ class Settings(BaseSettings):
             ):
                 raise ValueError(f"CORS origin {origin!r} must be an exact scheme://host[:port], never a wildcard")
         return [o.rstrip("/") for o in origins]
+
+    def pipeline_config(self) -> PipelineConfig:
+        """The pipeline this service answers with: the configuration file, then these settings over it.
+
+        Raises:
+            ConfigError: the file or a value is invalid (the message names which).
+        """
+        return load_config(
+            self.config,
+            embedder=self.embedder,
+            generator="llm" if self.llm_url else None,
+            llm_url=self.llm_url,
+            llm_model=self.llm_model,
+            llm_api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
+        )
 
     @property
     def keys_path(self) -> Path:

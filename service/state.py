@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.errors import VanKienError
-from rag.pipeline import Library, QAPipeline
-from rag.types import Principal, classification_rank
+from rag import (
+    Library,
+    PipelineConfig,
+    Principal,
+    QAPipeline,
+    Retriever,
+    VanKienError,
+    build_pipeline,
+    build_retriever,
+    classification_rank,
+)
 from service.audit import AuditLog, JsonLines
 from service.gate import Gate
 from service.jobs import Job, JobManager
@@ -56,6 +65,7 @@ class ServiceState:
     """The objects one running application shares between requests."""
 
     settings: Settings
+    config: PipelineConfig
     library: Library
     keys: KeyStore
     audit: AuditLog
@@ -65,16 +75,29 @@ class ServiceState:
     jobs: JobManager | None = None
     ready: bool = False
     _pipelines: dict[int, QAPipeline] = field(default_factory=dict)
+    _retrievers: dict[str, Retriever] = field(default_factory=dict)
     _pipelines_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pipeline(self, k: int | None = None) -> QAPipeline:
-        """The question-answering pipeline giving `k` paragraphs to the generator (default: the library's)."""
-        key = k or 0
+        """The configured question-answering pipeline, giving `k` paragraphs to the generator (default: the
+        configuration's)."""
+        key = k or self.config.k
         with self._pipelines_lock:
             found = self._pipelines.get(key)
             if found is None:
-                found = QAPipeline(self.library) if k is None else QAPipeline(self.library, k=k)
+                found = build_pipeline(dataclasses.replace(self.config, k=key), self.library)
                 self._pipelines[key] = found
+            return found
+
+    def retriever(self, mode: str | None = None) -> Retriever:
+        """The configured retriever, or the configuration's with another mode ("hybrid", "lexical", "dense")."""
+        if mode is None or mode == self.config.mode:
+            return self.pipeline().retriever
+        with self._pipelines_lock:
+            found = self._retrievers.get(mode)
+            if found is None:
+                found = build_retriever(dataclasses.replace(self.config, mode=mode), self.library.store)
+                self._retrievers[mode] = found
             return found
 
     def catch_up(self) -> None:

@@ -1,4 +1,10 @@
-"""Shared fixtures. The network is blocked for every test: nothing here may reach outside 127.0.0.1."""
+"""Shared fixtures and the test tiers. The network is blocked for every test: nothing here may reach outside
+127.0.0.1. Free ports for test servers come from tests/ports.py; the sample corpus is found through tests/samples.py.
+
+Tiers: `make test` runs everything. `make test-fast` leaves out what is marked `slow` or `browser` (`pytest -m
+"not slow and not browser"`): the tests marked one by one, and the directories and modules in `SLOW_PATHS`.
+Every directory keeps its cheap tests in the fast tier.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,30 @@ from typing import Any
 import pytest
 
 from tests.samples import NEWS_SAMPLE, NQ_SAMPLE
+
+#: Markers added by path (relative to tests/), to a whole directory or module. Slow tests in otherwise quick
+#: modules are marked where they are defined; whole modules may also set `pytestmark = pytest.mark.slow`.
+SLOW_PATHS: dict[str, tuple[str, ...]] = {
+    "browser/": ("browser", "slow"),  # chromium driven through Playwright
+    "reliability/test_rel_concurrency.py": ("slow",),  # threads racing writers for seconds, a 20 s load run
+    "reliability/test_rel_kill.py": ("slow",),  # ingest processes killed and restarted
+    "reliability/test_rel_malformed.py": ("slow",),  # generates and ingests the malformed-file sample
+}
+_TESTS = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            relative = item.path.resolve().relative_to(_TESTS).as_posix()
+        except ValueError:  # a test file given from outside tests/
+            continue
+        for prefix, markers in SLOW_PATHS.items():
+            if relative.startswith(prefix):
+                for marker in markers:
+                    item.add_marker(marker)
+
 
 _ALLOWED_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 _real_connect = socket.socket.connect

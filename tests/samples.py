@@ -1,4 +1,18 @@
-"""Tiny Vietnamese documents written for the tests (not official texts)."""
+"""Where the tests find the repository's sample corpus, and tiny Vietnamese documents written for the tests (not
+official texts)."""
+
+from pathlib import Path
+
+#: The repository's root, for the files tests read from it (eval/data, docs/, tools/) and as a subprocess's cwd.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The sample corpus `make run` serves: the documents, and a README.md that is not one of them.
+SAMPLE_CORPUS = REPO_ROOT / "corpus"
+
+
+def sample_corpus_files() -> list[Path]:
+    """The documents of the sample corpus, sorted by name (its README.md left out)."""
+    return sorted(p for p in SAMPLE_CORPUS.iterdir() if p.is_file() and not p.name.startswith("README"))
+
 
 # A small resolution in the usual layout, written for the tests (not an official text).
 NQ_SAMPLE = """**BAN CHẤP HÀNH TRUNG ƯƠNG**

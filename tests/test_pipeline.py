@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from rag import Library
 from rag.errors import InvalidRequest, NotFound
-from rag.pipeline import Library
 from tests.samples import NQ_SAMPLE
 
 

@@ -1,6 +1,6 @@
 """Deciding to abstain: the documents do not answer this question.
 
-The decision is a logistic model over evidence features, fitted by `scripts/calibrate_abstention.py` on the
+The decision is a logistic model over evidence features, fitted by `eval/calibrate_abstention.py` on the
 team's own questions (eval/data/corpus_qa.jsonl over corpus/, and eval/data/offtopic_qa.jsonl) and stored in
 `abstention.json` beside this module. It is never fitted on the evaluation sets it is reported on.
 

@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer.sentences import Span, split_clauses, split_sentences, trim_marker
+from rag.text.doctypes import CITED_NAMES
 from rag.text.normalize import fold
 from rag.text.tokenize import phrases
 from rag.types import Citation, Hit
 
 #: Share of a sentence's content syllables that must occur in the cited paragraph. Calibrated on 4,547 labelled
-#: (sentence, cited paragraph) pairs built from corpus/ (`.venv/bin/python scripts/calibrate_support.py`; table in
+#: (sentence, cited paragraph) pairs built from corpus/ (`.venv/bin/python -m eval.calibrate_support`; table in
 #: docs/answers.md): with the number rule, 0.60 gives precision 0.959 / recall 0.995 (F1 0.976, the best; 0.55:
 #: 0.946 / 0.998, 0.65: 0.966 / 0.983). Precision is a lower bound: about half the wrong citations it accepts
 #: are paragraphs of other documents that restate the sentence.
@@ -43,7 +44,7 @@ _LEADING_ENUM_RE = re.compile(
 # A reference to a document by its number ("Nghị quyết số 57", "Kết luận 210", "57-NQ/TW"): the number names a
 # document rather than stating a figure.
 _DOC_REF_RE = re.compile(
-    r"\b(?:nghị quyết|kết luận|chỉ thị|chương trình|kế hoạch|quyết định|quy định|thông báo|hướng dẫn|công văn)"
+    r"\b(?:" + "|".join(map(re.escape, CITED_NAMES)) + ")"
     r"(?:\s+số)?\s+(\d+)(?:-[\w/]+)?|\b(\d+)-[A-ZĐ]{1,6}/[A-ZĐ]{1,6}\b",
     re.I,
 )

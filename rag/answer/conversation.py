@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rag.retrieve.query import doc_refs
+from rag.text.doctypes import label, type_for_prefix
 from rag.text.normalize import fold
+from rag.types import OTHER_DOC_TYPE
 
 # Folded cues that a question leans on the previous turn.
 _FOLLOW_UP_RE = re.compile(
@@ -33,8 +35,8 @@ def _turn_refs(turn: Mapping[str, Any]) -> list[str]:
         refs.append(m.group(0))
     if not refs:
         for ref in doc_refs(question):
-            kind = {"nq": "Nghị quyết", "kl": "Kết luận", "ct": "Chỉ thị", "ctr": "Chương trình", "kh": "Kế hoạch"}
-            refs.append(f"{kind.get(ref.symbol or '', 'văn bản')} {ref.number}")
+            doc_type = type_for_prefix(ref.symbol or "")
+            refs.append(f"{label(doc_type) if doc_type else OTHER_DOC_TYPE} {ref.number}")
     for citation in turn.get("citations") or []:
         if isinstance(citation, Mapping) and citation.get("number"):
             refs.append(str(citation["number"]))

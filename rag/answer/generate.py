@@ -7,7 +7,8 @@ goes through `rag.answer.citations.verify`, whatever produced it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator as Gen
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,7 +38,7 @@ class Generator(Protocol):
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Draft: ...
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]: ...
+    def stream(self, question: str, hits: Sequence[Hit]) -> Gen[str, None, Draft]: ...
 
 
 class ExtractiveGenerator:
@@ -64,10 +65,11 @@ class ExtractiveGenerator:
         # The best answer first; close alternatives from other paragraphs follow as a list.
         return Draft(lines[0] + "\n" + "\n".join(f"- {line}" for line in lines[1:]), quotes)
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
+    def stream(self, question: str, hits: Sequence[Hit]) -> Gen[str, None, Draft]:
         draft = self.generate(question, hits)
         # Extractive answers exist whole at once; stream them word by word so the chat page behaves the
         # same with every generator.
         words = draft.text.split(" ")
         for i, word in enumerate(words):
             yield word if i == 0 else " " + word
+        return draft

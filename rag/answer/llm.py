@@ -397,7 +397,6 @@ class FallbackGenerator:
     def __init__(self, primary: Generator, fallback: Generator | None = None, *, retry_after: float = 30.0) -> None:
         self.primary = primary
         self.fallback = fallback or ExtractiveGenerator()
-        # Never "extractive": the pipeline would then re-generate the draft instead of verifying the stream.
         self.name = f"{primary.name}+{self.fallback.name}"
         self.retry_after = retry_after
         self._down_until = 0.0
@@ -437,6 +436,8 @@ class FallbackGenerator:
             if pieces:
                 pieces.append("\n")
                 yield "\n"
+        if not pieces:
+            return (yield from self.fallback.stream(question, hits))  # the fallback's draft, with its quotes
         for piece in self.fallback.stream(question, hits):
             pieces.append(piece)
             yield piece

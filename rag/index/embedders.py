@@ -40,7 +40,11 @@ Vectors = npt.NDArray[np.float32]
 
 #: Environment variable that lets `make_embedder` download a model that is not on this machine.
 ENV_ALLOW_DOWNLOAD: Final = "VANKIEN_ALLOW_DOWNLOAD"
-DEFAULT_EMBEDDER: Final = "hash"
+#: The spec of "no embedder": an index with lexical search only.
+NO_EMBEDDER: Final = "none"
+#: The one default: the embedder a new index gets when none is asked for (`vankien ingest`, the service, eval
+#: configurations without `embedder`). No vectors until a real multilingual model ships (docs/decisions.md).
+DEFAULT_EMBEDDER: Final = NO_EMBEDDER
 
 
 @runtime_checkable
@@ -497,7 +501,7 @@ def _invalid_spec(spec: str, why: str) -> InvalidRequest:
     )
 
 
-def make_embedder(spec: str = DEFAULT_EMBEDDER) -> Embedder:
+def make_embedder(spec: str) -> Embedder:
     """Build an embedder from its name: the one place where names map to implementations.
 
     Accepted: "hash" (offline default, `DEFAULT_HASH_DIM` dimensions), "hash:<dim>", the exact `name` of a hash

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import StoreError
+from rag.index.durable import fsync_dir, pause_point, write_atomic
 from rag.text.tokenize import BIGRAM_JOINER, TOKENIZER_VERSION, fold_term, query_terms, tokenize
 
 log = logging.getLogger(__name__)
@@ -582,10 +583,10 @@ class LexicalIndex:
             for seg in self._segments:
                 if seg.name not in have or not (directory / f"{seg.name}.docs.npy").exists():
                     for part in _PARTS:
-                        _write_atomic(directory / f"{seg.name}.{part}.npy", getattr(seg, part))
+                        write_atomic(directory / f"{seg.name}.{part}.npy", getattr(seg, part), pause="lexical.temp_written")
                     have.add(seg.name)
                 live_file = f"{seg.name}.live.{token}.npy"
-                _write_atomic(directory / live_file, seg.live)
+                write_atomic(directory / live_file, seg.live, pause="lexical.temp_written")
                 pause_point("lexical.segment_written")
                 entries.append(
                     {
@@ -609,8 +610,8 @@ class LexicalIndex:
                 "segments": entries,
             }
             pause_point("lexical.before_manifest")
-            _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
-            _fsync_dir(directory)
+            write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"), pause="lexical.temp_written")
+            fsync_dir(directory)
             pause_point("lexical.before_cleanup")
             self._generation = int(generation)
             keep = {MANIFEST, *(e["live"] for e in entries)}
@@ -740,32 +741,3 @@ def _load_segment(directory: Path, entry: dict[str, Any]) -> _Segment:
         avgdl_ref,
         live,
     )
-
-
-def _write_atomic(path: Path, data: bytes | npt.NDArray[Any]) -> None:
-    """Write to a temp file beside `path`, fsync it, and rename it over `path`."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        if isinstance(data, bytes):
-            f.write(data)
-        else:
-            np.save(f, data, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    pause_point("lexical.temp_written")
-    os.replace(tmp, path)
-
-
-def pause_point(name: str) -> None:
-    """The crash-test hook of `rag.index.store.pause_point` (imported late: the store imports this module)."""
-    from rag.index.store import pause_point as pause
-
-    pause(name)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

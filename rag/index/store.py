@@ -17,70 +17,48 @@ Files:
     catalog.sqlite        the catalog (WAL mode)
     lexical/              `LexicalIndex` snapshot
     vectors/              `VectorIndex` snapshot (absent when the index has no embedder)
+    manifest.json         what the snapshots are: embedder, each derived index's format and generation
     lock                  serialises snapshot writers across processes
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
-import os
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from rag.errors import InvalidRequest, StoreError
+from rag.errors import EmbedderMismatch, IndexMismatch, InvalidRequest, StoreError
 from rag.index.catalog import Catalog, Change
+from rag.index.durable import fsync_dir, pause_point, write_atomic
+from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
 from rag.types import CLASSIFICATIONS, DOC_TYPES, Filters, Hit, Paragraph, Principal, classification_rank
 
 if TYPE_CHECKING:
     from rag.index.embedders import Embedder
-    from rag.index.lexical import LexicalIndex, TokenizedBatch
+    from rag.index.lexical import BM25Params, LexicalIndex
     from rag.index.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
-#: The embedder an index gets when none is asked for. "none" builds no vectors (see docs/decisions.md).
-DEFAULT_EMBEDDER = "none"
-NO_EMBEDDER = "none"
 #: Paragraphs added to the derived indexes per batch while replaying the change log (bounds peak memory).
 SYNC_BATCH = 20_000
-LEXICAL_DIR, VECTORS_DIR, LOCK_FILE = "lexical", "vectors", "lock"
+LEXICAL_DIR, VECTORS_DIR, LOCK_FILE, MANIFEST_FILE = "lexical", "vectors", "lock", "manifest.json"
+#: Version of the top-level manifest's layout.
+MANIFEST_VERSION = 1
 _META_EMBEDDER = "embedder"
 
 Int64Array = npt.NDArray[np.int64]
 SyncProgress = Callable[[int, int], None]
-
-#: Test hook for the crash-safety script (scripts/kill_ingest.py): "point" or "point@n" makes the process announce
-#: the n-th arrival (default 1st) at that named point on stderr and sleep there, so it can be killed mid-write.
-#: Unset in production: each point then costs one dictionary lookup.
-PAUSE_ENV = "VANKIEN_PAUSE_AT"
-_pause_hits: dict[str, int] = {}
-
-
-def pause_point(name: str) -> None:
-    """Announce and sleep at a named point when `PAUSE_ENV` asks for it (see there); otherwise do nothing."""
-    wanted = os.environ.get(PAUSE_ENV)
-    if not wanted:
-        return
-    point, _, nth = wanted.partition("@")
-    if point != name:
-        return
-    _pause_hits[name] = _pause_hits.get(name, 0) + 1
-    if _pause_hits[name] == (int(nth) if nth.isdigit() else 1):
-        sys.stderr.write(f"VANKIEN_PAUSED {name}\n")
-        sys.stderr.flush()
-        time.sleep(120.0)
-
 
 class SharedLock:
     """Many readers or one writer; a waiting writer keeps new readers out (a stream of searches cannot starve it).
@@ -133,14 +111,116 @@ class SharedLock:
 
 
 @dataclass(frozen=True, slots=True)
-class _PreparedAdds:
-    """Paragraphs to add, with their expensive parts (tokens, vectors) computed before any lock is taken."""
+class Batch:
+    """Paragraphs on their way into the derived indexes: pids (ascending), texts, and the indexed context
+    (`lexical_title`: document title, number and section headings) of each."""
 
     pids: list[int]
     texts: list[str]
     titles: list[str]
-    tokens: TokenizedBatch
-    vectors: npt.NDArray[np.float32] | None
+
+
+class DerivedIndex(Protocol):
+    """One index derived from the catalog (lexical, vectors, later others); the catalog stays the truth.
+
+    Contract: `prepare(batch)` computes the expensive part of adding (tokens, vectors) without any lock, while
+    searches go on; `add(batch, prepared)` and `remove(pids)` change the in-memory index while the store holds its
+    exclusive lock, and must be quick; `save(directory, generation)` writes a crash-safe snapshot that includes
+    every catalog change up to `generation`; `generation` is that of the snapshot loaded or last saved (0 for
+    none); `describe()` is this index's entry in the store's top-level manifest. `name` is its subdirectory.
+    """
+
+    name: str
+
+    @property
+    def generation(self) -> int: ...
+
+    def prepare(self, batch: Batch) -> Any: ...
+
+    def add(self, batch: Batch, prepared: Any) -> None: ...
+
+    def remove(self, pids: Int64Array) -> None: ...
+
+    def save(self, directory: Path, generation: int) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class LexicalPart:
+    """The lexical (BM25) index as a `DerivedIndex`."""
+
+    name = LEXICAL_DIR
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self.index = index
+
+    @property
+    def generation(self) -> int:
+        return self.index.generation
+
+    def prepare(self, batch: Batch) -> Any:
+        return self.index.tokenize(batch.texts, batch.titles)
+
+    def add(self, batch: Batch, prepared: Any) -> None:
+        self.index.add(batch.pids, batch.texts, batch.titles, tokens=prepared)
+
+    def remove(self, pids: Int64Array) -> None:
+        self.index.remove(pids.tolist())
+
+    def save(self, directory: Path, generation: int) -> None:
+        self.index.save(directory, generation)
+
+    def describe(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        from rag.index.lexical import FORMAT_VERSION
+        from rag.text.tokenize import TOKENIZER_VERSION
+
+        return {
+            "format": FORMAT_VERSION,
+            "tokenizer": TOKENIZER_VERSION,
+            "params": asdict(self.index.params),
+            "generation": self.generation,
+        }
+
+
+class VectorPart:
+    """The FAISS vector index and the embedder that fills it, as a `DerivedIndex`."""
+
+    name = VECTORS_DIR
+
+    def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+
+    @property
+    def generation(self) -> int:
+        return self.index.generation
+
+    def prepare(self, batch: Batch) -> Any:
+        return self.embedder.embed_documents(
+            [f"{title}\n{text}" for title, text in zip(batch.titles, batch.texts, strict=True)]
+        )
+
+    def add(self, batch: Batch, prepared: Any) -> None:
+        self.index.add(np.asarray(batch.pids, dtype=np.int64), prepared)
+
+    def remove(self, pids: Int64Array) -> None:
+        self.index.remove(pids)
+
+    def save(self, directory: Path, generation: int) -> None:
+        self.index.save(directory, generation)
+
+    def describe(self) -> dict[str, Any]:
+        return {"embedder": self.embedder.name, "dim": self.embedder.dim, "generation": self.generation}
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedAdds:
+    """Paragraphs to add, with each derived index's expensive part computed before any lock is taken."""
+
+    batch: Batch
+    prepared: list[Any]
     docs: dict[str, DocRow]
     per_doc: dict[str, list[int]]
 
@@ -291,32 +371,45 @@ def lexical_title(row: DocRow, headings: str) -> str:
 
 
 class IndexStore:
-    """Catalog, lexical index and (optionally) vector index of one directory.
+    """Catalog and the indexes derived from it (lexical, and vectors when there is an embedder), kept in step.
+
+    The derived indexes are `DerivedIndex` parts, handled alike: loaded from their snapshots (or rebuilt from the
+    catalog), updated by `sync`, saved by `save`, described in the top-level manifest (`manifest.json`). Retrievers
+    read `lexical` and `vectors` directly.
 
     Args:
         index_dir: the index directory.
         embedder: embedder spec ("hash", "st:/path", "none"); None means the one the index was built with,
             or `DEFAULT_EMBEDDER` for a new index. Asking for another one than the index was built with is
-            a `StoreError` (rebuild into a new directory instead).
+            an `EmbedderMismatch` (rebuild into a new directory instead).
         create: create the directory and an empty catalog when missing.
         catalog: an already open catalog of `index_dir` to share (its owner closes it).
+        lexical_params: BM25 constants for a lexical index built from scratch; None: the defaults, or those the
+            index was built with. Others than an existing snapshot's are an `IndexMismatch`.
     """
 
     def __init__(
-        self, index_dir: Path, *, embedder: str | None = None, create: bool = True, catalog: Catalog | None = None
+        self,
+        index_dir: Path,
+        *,
+        embedder: str | None = None,
+        create: bool = True,
+        catalog: Catalog | None = None,
+        lexical_params: BM25Params | None = None,
     ) -> None:
-        from rag.index.lexical import LexicalIndex
-
         self.index_dir = index_dir
         self.catalog = catalog or Catalog.open(index_dir, create=create)
         self._lock = threading.RLock()  # one sync or save at a time
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
         self.embedder = self._resolve_embedder(embedder)
-        self.lexical = self._load_lexical(LexicalIndex)
+        self.lexical = self._load_lexical(lexical_params)
         self.vectors = self._load_vectors()
+        self.parts: list[DerivedIndex] = [LexicalPart(self.lexical)]
+        if self.vectors is not None and self.embedder is not None:
+            self.parts.append(VectorPart(self.vectors, self.embedder))
         self.table = DocTable()
         self._headings_cache: dict[str, dict[str, str]] = {}
-        self._applied = min(self.lexical.generation, self.vectors.generation if self.vectors else 1 << 62)
+        self._applied = min(part.generation for part in self.parts)
         self._fill_table()
         self.sync()
 
@@ -333,26 +426,37 @@ class IndexStore:
             embedder = make_embedder(wanted)
         name = embedder.name if embedder is not None else NO_EMBEDDER
         if recorded is not None and recorded != name and not empty:
-            raise StoreError(
+            raise EmbedderMismatch(
                 f"index built with embedder {recorded!r}, asked for {name!r}",
                 f"Chỉ mục được tạo bằng bộ nhúng '{recorded}', nhưng đang dùng '{name}'; hãy dùng đúng bộ nhúng "
                 "hoặc xây lại chỉ mục vào một thư mục mới.",
+                built_with=recorded,
+                asked=name,
             )
         if recorded != name:
             self.catalog.set_meta(_META_EMBEDDER, name)
         return embedder
 
-    def _load_lexical(self, cls: type[LexicalIndex]) -> LexicalIndex:
+    def _load_lexical(self, params: BM25Params | None) -> LexicalIndex:
+        from rag.index.lexical import LexicalIndex
+
         directory = self.index_dir / LEXICAL_DIR
         if (directory / "manifest.json").exists():
             try:
-                index = cls.load(directory)
+                index = LexicalIndex.load(directory)
+            except StoreError as exc:
+                logger.warning("lexical snapshot unusable (%s); rebuilding from the catalog", exc)
+            else:
+                if params is not None and index.params != params and self.catalog.last_change() > 0:
+                    raise IndexMismatch(
+                        f"lexical index built with {index.params}, asked for {params}",
+                        "Chỉ mục từ khóa được xây với tham số BM25 khác cấu hình đang dùng; hãy bỏ bảng [lexical] "
+                        "khỏi cấu hình hoặc xây lại chỉ mục vào một thư mục mới.",
+                    )
                 if index.generation <= self.catalog.last_change():
                     return index
                 logger.warning("lexical snapshot is ahead of the catalog; rebuilding it")
-            except StoreError as exc:
-                logger.warning("lexical snapshot unusable (%s); rebuilding from the catalog", exc)
-        return cls()
+        return LexicalIndex(params)
 
     def _load_vectors(self) -> VectorIndex | None:
         if self.embedder is None:
@@ -363,13 +467,14 @@ class IndexStore:
         if (directory / MANIFEST).exists():
             try:
                 index = VectorIndex.load(directory, self.embedder.name, self.embedder.dim)
+            except EmbedderMismatch:
+                raise
+            except StoreError as exc:
+                logger.warning("vector snapshot unusable (%s); rebuilding from the catalog", exc)
+            else:
                 if index.generation <= self.catalog.last_change():
                     return index
                 logger.warning("vector snapshot is ahead of the catalog; rebuilding it")
-            except StoreError as exc:
-                if "bộ nhúng" in exc.user_message:
-                    raise
-                logger.warning("vector snapshot unusable (%s); rebuilding from the catalog", exc)
         return VectorIndex(self.embedder.dim, self.embedder.name)
 
     def _fill_table(self) -> None:
@@ -473,38 +578,32 @@ class IndexStore:
                 self._remove_range(change.doc_id, change.pid_min, change.pid_max)
             if prepared is None:
                 return 0
-            self.lexical.add(prepared.pids, prepared.texts, prepared.titles, tokens=prepared.tokens)
-            if self.vectors is not None and prepared.vectors is not None:
-                self.vectors.add(np.asarray(prepared.pids, dtype=np.int64), prepared.vectors)
+            for part, data in zip(self.parts, prepared.prepared, strict=True):
+                part.add(prepared.batch, data)
             for doc_id, doc_pids in prepared.per_doc.items():
                 self._headings_cache.pop(doc_id, None)
                 self.table.add(prepared.docs[doc_id], doc_pids)
-        return len(prepared.pids)
+        return len(prepared.batch.pids)
 
     def _remove_range(self, doc_id: str, pid_min: int, pid_max: int) -> None:
         self._headings_cache.pop(doc_id, None)
         pids = np.arange(pid_min, pid_max + 1, dtype=np.int64)
-        self.lexical.remove(pids.tolist())
-        if self.vectors is not None:
-            self.vectors.remove(pids)
+        for part in self.parts:
+            part.remove(pids)
         self.table.remove_pids(pid_min, pid_max)
         row = self.table.index_of.get(doc_id)
         if row is not None and not np.any(self.table.doc_of == row):
             self.table.remove_doc(doc_id)
 
     def _prepare(self, ranges: list[tuple[int, int]]) -> _PreparedAdds | None:
-        """Read the paragraphs in `ranges` from the catalog and compute their tokens and vectors (no lock held)."""
-        from rag.index.lexical import LexicalIndex
-
+        """Read the paragraphs in `ranges` from the catalog and prepare each derived index's part (no lock held)."""
         if not ranges:
             return None
         rows = self.catalog.paragraph_rows(ranges)
         if not rows:
             return None
         docs: dict[str, DocRow] = {}
-        pids: list[int] = []
-        texts: list[str] = []
-        titles: list[str] = []
+        batch = Batch([], [], [])
         headings = _HeadingTracker()
         per_doc: dict[str, list[int]] = {}
         for pid, doc_id, text, section, kind in rows:
@@ -516,28 +615,26 @@ class IndexStore:
                 row = docs[doc_id] = DocRow(
                     d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification
                 )
-            pids.append(pid)
-            texts.append(text)
-            titles.append(lexical_title(row, headings.context(doc_id, section, kind, text)))
+            batch.pids.append(pid)
+            batch.texts.append(text)
+            batch.titles.append(lexical_title(row, headings.context(doc_id, section, kind, text)))
             per_doc.setdefault(doc_id, []).append(pid)
-        if not pids:
+        if not batch.pids:
             return None
-        tokens = LexicalIndex.tokenize(texts, titles)
-        vectors = None
-        if self.vectors is not None and self.embedder is not None:
-            vectors = self.embedder.embed_documents(
-                [f"{title}\n{text}" for title, text in zip(titles, texts, strict=True)]
-            )
-        return _PreparedAdds(pids, texts, titles, tokens, vectors, docs, per_doc)
+        return _PreparedAdds(batch, [part.prepare(batch) for part in self.parts], docs, per_doc)
 
     def save(self) -> None:
-        """Write snapshots of the derived indexes (crash-safe), under the directory's writer lock."""
+        """Write snapshots of the derived indexes (crash-safe), then the top-level manifest, under the directory's
+        writer lock."""
         with self._lock, self._file_lock():
             self.sync()
-            self.lexical.save(self.index_dir / LEXICAL_DIR, self._applied)
-            pause_point("store.between_snapshots")
-            if self.vectors is not None:
-                self.vectors.save(self.index_dir / VECTORS_DIR, self._applied)
+            for i, part in enumerate(self.parts):
+                if i == 1:
+                    pause_point("store.between_snapshots")
+                part.save(self.index_dir / part.name, self._applied)
+            data = json.dumps(self._snapshot_manifest(), indent=1, ensure_ascii=False).encode("utf-8")
+            write_atomic(self.index_dir / MANIFEST_FILE, data)
+            fsync_dir(self.index_dir)
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -606,17 +703,25 @@ class IndexStore:
         i = self.table.index_of.get(doc_id)
         return None if i is None else self.table.docs[i]
 
-    def manifest(self) -> dict[str, Any]:
-        """What this index is: embedder, tokenizer and format versions, counts, applied change."""
-        from rag.index.lexical import FORMAT_VERSION
-        from rag.text.tokenize import TOKENIZER_VERSION
+    def _snapshot_manifest(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "embedder": self.embedder.name if self.embedder else NO_EMBEDDER,
+            "generation": self._applied,
+            "parts": {part.name: part.describe() for part in self.parts},
+        }
 
+    def manifest(self) -> dict[str, Any]:
+        """What this index is: the top-level manifest (embedder, each derived index's format, parameters and
+        generation), with the directory and the catalog's counts. The flat keys `lexical_format` and `tokenizer`
+        are kept for readers of earlier results."""
+        data = self._snapshot_manifest()
+        lexical = data["parts"][LEXICAL_DIR]
         return {
             "index_dir": str(self.index_dir),
-            "embedder": self.embedder.name if self.embedder else NO_EMBEDDER,
-            "lexical_format": FORMAT_VERSION,
-            "tokenizer": TOKENIZER_VERSION,
-            "generation": self._applied,
+            **data,
+            "lexical_format": lexical["format"],
+            "tokenizer": lexical["tokenizer"],
             **self.catalog.counts(),
         }
 

@@ -3,7 +3,7 @@
 The index is exact inner-product search (`IndexIDMap2` over `IndexFlatIP`): the vectors are L2-normalised, so
 the score is cosine similarity. Exact search was chosen over HNSW because paragraphs are deleted and replaced in
 place (HNSW cannot remove vectors) and because at the scale of this product (up to ~100k paragraphs) a flat scan
-is fast enough; scripts/bench_vectors.py measures both (docs/embedder-notes.md).
+is fast enough; benchmarks/bench_vectors.py measures both (docs/embedder-notes.md).
 
 Files in the index directory:
 
@@ -31,7 +31,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from rag.errors import MissingDependency, StoreError
+from rag.errors import EmbedderMismatch, MissingDependency, StoreError
+from rag.index.durable import fsync_dir, pause_point, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -71,36 +72,9 @@ def _as_pids(pids: Sequence[int] | Int64Array) -> Int64Array:
     return arr
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def pause_point(name: str) -> None:
-    """The crash-test hook of `rag.index.store.pause_point` (imported late: the store imports this module)."""
-    from rag.index.store import pause_point as pause
-
-    pause(name)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class VectorIndex:
@@ -311,8 +285,8 @@ class VectorIndex:
                 "sha256": _sha256(final),
             }
             pause_point("vectors.before_manifest")
-            _write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
-            _fsync_dir(directory)
+            write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+            fsync_dir(directory)
             pause_point("vectors.before_cleanup")
             self._generation = int(generation)
             for path in directory.iterdir():
@@ -367,11 +341,13 @@ class VectorIndex:
         manifest = cls.read_manifest(directory)
         built_with = manifest.get("embedder")
         if built_with != expected_embedder:
-            raise StoreError(
+            raise EmbedderMismatch(
                 f"vector index in {directory} was built with embedder {built_with!r}, "
                 f"but {expected_embedder!r} is in use",
                 f"Chỉ mục được tạo bằng bộ nhúng {built_with}, nhưng đang dùng {expected_embedder}; "
                 f"{_REBUILD_HINT}, hoặc chọn lại bộ nhúng {built_with}.",
+                built_with=str(built_with),
+                asked=expected_embedder,
             )
         try:
             dim = int(manifest["dim"])
@@ -383,7 +359,7 @@ class VectorIndex:
         except (KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"incomplete vector manifest in {directory}: {exc}", _CORRUPT_USER) from exc
         if expected_dim is not None and dim != expected_dim:
-            raise StoreError(
+            raise EmbedderMismatch(
                 f"vector index in {directory} has dimension {dim}, the embedder gives {expected_dim}",
                 f"Chỉ mục vectơ có {dim} chiều nhưng bộ nhúng đang dùng cho {expected_dim} chiều; {_REBUILD_HINT}.",
             )

@@ -29,6 +29,7 @@ from xml.etree import ElementTree
 from rag.config import MAX_TEXT_CHARS
 from rag.errors import ParseError
 from rag.ingest.common import make_raw
+from rag.text.roman import MAX_ROMAN, to_roman
 from rag.types import Block, RawDocument
 
 logger = logging.getLogger(__name__)
@@ -196,35 +197,12 @@ def _format_number(value: int, fmt: str) -> str:
             n, rem = divmod(n - 1, 26)
             letters = chr(ord("a") + rem) + letters
         return letters.upper() if fmt == "upperLetter" else letters
-    if fmt in ("lowerRoman", "upperRoman") and 0 < value < 4000:
-        roman = _roman(value)
+    if fmt in ("lowerRoman", "upperRoman") and 0 < value <= MAX_ROMAN:
+        roman = to_roman(value)
         return roman.lower() if fmt == "lowerRoman" else roman
     if fmt == "decimalZero":
         return f"{value:02d}"
     return str(value)
-
-
-def _roman(value: int) -> str:
-    out = []
-    for number, letters in (
-        (1000, "M"),
-        (900, "CM"),
-        (500, "D"),
-        (400, "CD"),
-        (100, "C"),
-        (90, "XC"),
-        (50, "L"),
-        (40, "XL"),
-        (10, "X"),
-        (9, "IX"),
-        (5, "V"),
-        (4, "IV"),
-        (1, "I"),
-    ):
-        while value >= number:
-            out.append(letters)
-            value -= number
-    return "".join(out)
 
 
 def _num_pr(ppr: Any) -> tuple[str, int | None] | None:

@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import rag
 from rag.config import (
     MAX_TEXT_CHARS,
     PARSE_MAX_BLOCKS,
@@ -60,15 +59,8 @@ from rag.config import (
 from rag.errors import ParseError, UnsupportedFormat
 from rag.ingest import check_size, parser_for, wire
 from rag.ingest.common import KnownSource, Unchanged, source_key_for
-from rag.ingest.worker import (
-    IDLE_EXIT,
-    MEMORY_MESSAGE,
-    TOO_MANY_LINES_MESSAGE,
-    TOO_MUCH_TEXT_MESSAGE,
-    Failure,
-    Init,
-    Task,
-)
+from rag.ingest.wire import Failure, Init, Task
+from rag.ingest.worker import IDLE_EXIT, MEMORY_MESSAGE, TOO_MANY_LINES_MESSAGE, TOO_MUCH_TEXT_MESSAGE
 from rag.types import RawDocument
 
 logger = logging.getLogger(__name__)
@@ -169,7 +161,7 @@ def _rebuild(failure: Failure) -> ParseError:
 
 def _import_root() -> str:
     """The folder `rag` is imported from (the worker must import the same code)."""
-    return str(Path(rag.__file__).resolve().parent.parent)
+    return str(Path(__file__).resolve().parents[2])
 
 
 class _Worker:
@@ -503,14 +495,11 @@ def default_pool() -> WorkerPool:
 
 def _fingerprint(path: Path) -> str:
     """SHA-256 of a file, read in chunks (the file may be large and the parent long-lived)."""
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError as exc:
         raise ParseError(f"{path}: {exc}", "Không đọc được tệp.") from exc
-    return digest.hexdigest()
 
 
 def parse_file_isolated(

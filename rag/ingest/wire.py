@@ -16,7 +16,11 @@ import json
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from rag.ingest.common import Unchanged
+from rag.types import Block, RawDocument
 
 #: Deepest nesting a message may have (a document is message -> record -> tuple of blocks -> block).
 MAX_DEPTH = 8
@@ -25,20 +29,62 @@ _TAG = "$"
 
 
 def records() -> dict[str, type]:
-    """The only types a message may carry besides JSON scalars, tuples and str -> str mappings, by name.
-
-    Resolved on first use: `rag.ingest.worker` defines some of them and imports this module.
-    """
-    if not _RECORDS:
-        from rag.ingest.common import Unchanged
-        from rag.ingest.worker import Failure, Init, Task
-        from rag.types import Block, RawDocument
-
-        _RECORDS.update({cls.__name__: cls for cls in (Block, RawDocument, Unchanged, Failure, Init, Task)})
+    """The only types a message may carry besides JSON scalars, tuples and str -> str mappings, by name."""
     return _RECORDS
 
 
-_RECORDS: dict[str, type] = {}
+@dataclass(frozen=True, slots=True)
+class Init:
+    """What the parent tells a new child: its limits and where to import from."""
+
+    memory_bytes: int
+    sys_path: tuple[str, ...]
+    log_level: int
+    idle_s: float
+    max_tasks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One file to parse, with the limits that apply to it.
+
+    Attributes:
+        path: the file.
+        ask_known: look records up in the parent's catalog (.jsonl) through "known" messages.
+        cpu_s: CPU seconds allowed for this file.
+        max_doc_chars: most characters of text one document may have.
+        max_doc_blocks: most blocks (lines) one document may have.
+        max_total_chars: most characters all documents of the file may have together.
+        max_message_bytes: largest result message.
+    """
+
+    path: str
+    ask_known: bool
+    cpu_s: float
+    max_doc_chars: int
+    max_doc_blocks: int
+    max_total_chars: int
+    max_message_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A `ParseError` in transit (an exception does not travel; this record does).
+
+    Attributes:
+        kind: "parse", "unsupported" or "record" (which class to rebuild).
+        message: the English message for logs.
+        user_message: the Vietnamese sentence for users.
+        memory: the failure came from running out of memory.
+    """
+
+    kind: str
+    message: str
+    user_message: str
+    memory: bool = False
+
+
+_RECORDS: dict[str, type] = {cls.__name__: cls for cls in (Block, RawDocument, Unchanged, Failure, Init, Task)}
 
 
 class WireError(ValueError):

@@ -23,13 +23,14 @@ import logging
 import os
 import resource
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ParseError
 from rag.ingest import wire
+from rag.ingest.wire import Failure, Init, Task
 
 #: Exit status of a child that stopped because it had no work for `idle_s` seconds.
 IDLE_EXIT = 75
@@ -44,57 +45,6 @@ MAX_LOG_CHARS = 2000
 MEMORY_MESSAGE = "Tệp cần quá nhiều bộ nhớ để đọc."
 TOO_MUCH_TEXT_MESSAGE = "Tệp có quá nhiều chữ để xử lý."
 TOO_MANY_LINES_MESSAGE = "Tệp có quá nhiều dòng để xử lý."
-
-
-@dataclass(frozen=True, slots=True)
-class Init:
-    """What the parent tells a new child: its limits and where to import from."""
-
-    memory_bytes: int
-    sys_path: tuple[str, ...]
-    log_level: int
-    idle_s: float
-    max_tasks: int
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One file to parse, with the limits that apply to it.
-
-    Attributes:
-        path: the file.
-        ask_known: look records up in the parent's catalog (.jsonl) through "known" messages.
-        cpu_s: CPU seconds allowed for this file.
-        max_doc_chars: most characters of text one document may have.
-        max_doc_blocks: most blocks (lines) one document may have.
-        max_total_chars: most characters all documents of the file may have together.
-        max_message_bytes: largest result message.
-    """
-
-    path: str
-    ask_known: bool
-    cpu_s: float
-    max_doc_chars: int
-    max_doc_blocks: int
-    max_total_chars: int
-    max_message_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A `ParseError` in transit (an exception does not travel; this record does).
-
-    Attributes:
-        kind: "parse", "unsupported" or "record" (which class to rebuild).
-        message: the English message for logs.
-        user_message: the Vietnamese sentence for users.
-        memory: the failure came from running out of memory.
-    """
-
-    kind: str
-    message: str
-    user_message: str
-    memory: bool = False
 
 
 def _caused_by_memory(exc: BaseException) -> bool:

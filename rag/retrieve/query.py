@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rag.errors import InvalidRequest
+from rag.text.doctypes import QUERY_NAMES
 from rag.text.normalize import clean, fold
 
 #: Longest query accepted (characters). Longer texts are documents, not questions.
@@ -15,26 +16,9 @@ MAX_QUERY_CHARS = 2000
 MAX_K = 200
 
 # Names of document types as typed in questions (folded) -> the symbol of their ký hiệu (folded, lower).
-_TYPE_SYMBOLS: tuple[tuple[str, str], ...] = (
-    ("nghi quyet", "nq"),
-    ("nq", "nq"),
-    ("ket luan", "kl"),
-    ("kl", "kl"),
-    ("chi thi", "ct"),
-    ("chuong trinh hanh dong", "ctr"),
-    ("chuong trinh", "ctr"),
-    ("ctr", "ctr"),
-    ("ke hoach", "kh"),
-    ("kh", "kh"),
-    ("quyet dinh", "qd"),
-    ("quy dinh", "qdi"),
-    ("thong bao", "tb"),
-    ("huong dan", "hd"),
-    ("cong van", "cv"),
-    ("ct", "ct"),
-)
+_TYPE_SYMBOLS: dict[str, str] = dict(QUERY_NAMES)
 _NAMED_RE = re.compile(
-    r"\b(" + "|".join(re.escape(name) for name, _ in _TYPE_SYMBOLS) + r")\s*(?:so\s*)?(\d{1,5})(?![\d/-])"
+    r"\b(" + "|".join(re.escape(name) for name, _ in QUERY_NAMES) + r")\s*(?:so\s*)?(\d{1,5})(?![\d/-])"
 )
 _NUMBER_RE = re.compile(r"\b(\d{1,5})\s*[-/]\s*([a-z]{1,6})(?:\s*[-/]\s*[a-z0-9]{1,12})?\b")
 
@@ -77,7 +61,7 @@ def doc_refs(query: str) -> list[DocRef]:
     for m in _NUMBER_RE.finditer(folded):
         refs.append(DocRef(int(m.group(1)), m.group(2)))
     for m in _NAMED_RE.finditer(folded):
-        symbol = dict(_TYPE_SYMBOLS)[m.group(1)]
+        symbol = _TYPE_SYMBOLS[m.group(1)]
         refs.append(DocRef(int(m.group(2)), symbol))
     unique: list[DocRef] = []
     for ref in refs:

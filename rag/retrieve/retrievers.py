@@ -7,7 +7,6 @@ engines apply it inside their search: a paragraph the caller may not see is neve
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -213,23 +212,3 @@ def make_retriever(name: str, store: IndexStore, *, rerank: bool = False) -> Ret
         )
     retriever: Retriever = cls(store, rerank=rerank)  # type: ignore[assignment]
     return retriever
-
-
-def hits_to_dicts(hits: Sequence[Hit]) -> list[dict[str, object]]:
-    """The contract's JSON form of hits (`vankien search --json`, `GET /api/v1/search`)."""
-    return [
-        {
-            "rank": h.rank,
-            "score": round(h.score, 6),
-            "doc_id": h.doc_id,
-            "paragraph_id": h.paragraph_id,
-            "title": h.title,
-            "section": h.paragraph.section,
-            "text": h.paragraph.text,
-            "number": h.number,
-            "issued": h.issued,
-            "type": h.doc_type,
-            "page": h.paragraph.page,
-        }
-        for h in hits
-    ]

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from rag.errors import ParseError
 from rag.text.cleanup import merge_lines
+from rag.text.doctypes import label as type_label
 from rag.text.header import read_header
 from rag.text.ids import base_doc_id
 from rag.text.structure import structure
-from rag.types import DocHeader, RawDocument
+from rag.types import NEWS_DOC_TYPE, OTHER_DOC_TYPE, DocHeader, RawDocument
 
 PARAGRAPH_SEPARATOR = "\n\n"
 MAX_TITLE_CHARS = 300
@@ -82,7 +83,7 @@ def analyse(raw: RawDocument) -> AnalysedDoc:
     official = header.headline is None
     if official and header.doc_type:
         doc_type = header.doc_type
-        label = doc_type[:1].upper() + doc_type[1:]
+        label = type_label(doc_type)
         if header.summary:
             title = f"{label} {header.summary}"
         elif header.number:
@@ -90,7 +91,7 @@ def analyse(raw: RawDocument) -> AnalysedDoc:
         else:
             title = raw.title_hint or label
     else:
-        doc_type = header.doc_type or ("tin bài" if header.issued or raw.fmt == "jsonl" else "văn bản")
+        doc_type = header.doc_type or (NEWS_DOC_TYPE if header.issued or raw.fmt == "jsonl" else OTHER_DOC_TYPE)
         title = header.headline or raw.title_hint or blocks[0].text
     title = _shorten(" ".join(title.split()))
     return AnalysedDoc(

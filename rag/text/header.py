@@ -13,44 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from rag.text.cleanup import is_upper_line
+from rag.text.doctypes import HEADER_WORDS, type_for_symbol
 from rag.text.normalize import fold
 from rag.types import Block, DocHeader
 
 HEADER_SCAN_LINES = 30
 
-_TYPE_WORDS: tuple[tuple[str, str], ...] = (
-    ("CHƯƠNG TRÌNH HÀNH ĐỘNG", "chương trình"),
-    ("CHƯƠNG TRÌNH", "chương trình"),
-    ("NGHỊ QUYẾT", "nghị quyết"),
-    ("KẾT LUẬN", "kết luận"),
-    ("CHỈ THỊ", "chỉ thị"),
-    ("KẾ HOẠCH", "kế hoạch"),
-    ("QUYẾT ĐỊNH", "quyết định"),
-    ("QUY ĐỊNH", "quy định"),
-    ("HƯỚNG DẪN", "hướng dẫn"),
-    ("THÔNG BÁO", "thông báo"),
-    ("BÁO CÁO", "báo cáo"),
-    ("CÔNG VĂN", "công văn"),
-    ("TỜ TRÌNH", "tờ trình"),
-    ("ĐỀ ÁN", "đề án"),
-    ("PHỤ LỤC", "phụ lục"),
-)
-# Symbol of the ký hiệu -> document type, used when no type line is found.
-_SYMBOL_TYPES = {
-    "NQ": "nghị quyết",
-    "KL": "kết luận",
-    "CT": "chỉ thị",
-    "CTR": "chương trình",
-    "KH": "kế hoạch",
-    "QĐ": "quyết định",
-    "QĐI": "quy định",
-    "HD": "hướng dẫn",
-    "TB": "thông báo",
-    "BC": "báo cáo",
-    "CV": "công văn",
-    "TTR": "tờ trình",
-    "ĐA": "đề án",
-}
 _MOTTOS = (
     "ĐẢNG CỘNG SẢN VIỆT NAM",
     "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
@@ -157,7 +125,7 @@ def match_type_line(text: str) -> str | None:
         return None
     upper = " ".join(text.upper().split())
     upper_folded = fold(upper)
-    for word, doc_type in _TYPE_WORDS:
+    for word, doc_type in HEADER_WORDS:
         if upper == word or upper.startswith(word + " ") or upper_folded == fold(word):
             return doc_type
     return None
@@ -178,7 +146,7 @@ def type_from_number(number: str) -> str | None:
     _, symbols = parse_number(number)
     if not symbols:
         return None
-    return _SYMBOL_TYPES.get(symbols[0].upper())
+    return type_for_symbol(symbols[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 import re
 
+from rag.text.doctypes import id_prefix
 from rag.text.header import parse_number
 from rag.text.normalize import fold
 
-_TYPE_ABBREV = {
-    "nghị quyết": "nq",
-    "kết luận": "kl",
-    "chỉ thị": "ct",
-    "chương trình": "ctr",
-    "kế hoạch": "kh",
-    "quyết định": "qd",
-    "quy định": "qdi",
-    "hướng dẫn": "hd",
-    "thông báo": "tb",
-    "báo cáo": "bc",
-    "công văn": "cv",
-    "tờ trình": "ttr",
-    "đề án": "da",
-    "phụ lục": "pl",
-    "tin bài": "tin",
-    "văn bản": "vb",
-}
 MAX_DOC_ID = 80
 
 
@@ -44,13 +27,13 @@ def base_doc_id(doc_type: str, number: str | None, issued: str | None, title: st
     year = issued[:4] if issued else None
     if number:
         num, symbols = parse_number(number)
-        parts = [fold(symbols[0]).lower() if symbols else _TYPE_ABBREV.get(doc_type, "vb"), fold(num).lower()]
+        parts = [fold(symbols[0]).lower() if symbols else id_prefix(doc_type), fold(num).lower()]
         parts += [fold(s).lower() for s in symbols[1:] if s.upper() != "TW"]
         if year:
             parts.append(year)
         doc_id = "-".join(p for p in parts if p)
     else:
-        parts = [_TYPE_ABBREV.get(doc_type, "vb"), issued or "khong-ngay", slug(title, 6) or "van-ban"]
+        parts = [id_prefix(doc_type), issued or "khong-ngay", slug(title, 6) or "van-ban"]
         doc_id = "-".join(parts)
     doc_id = re.sub(r"[^a-z0-9-]+", "-", doc_id).strip("-")
     return doc_id[:MAX_DOC_ID].rstrip("-")

@@ -15,13 +15,12 @@ import re
 from dataclasses import dataclass
 
 from rag.text.cleanup import is_upper_line
+from rag.text.roman import roman_value
 from rag.types import Block
 
 # Rank of each kind of marker: a marker closes every open level of equal or deeper rank.
 RANK_PART, RANK_CHAPTER, RANK_SECTION, RANK_ARTICLE = 0, 1, 2, 3
 RANK_ROMAN, RANK_ARABIC, RANK_DOTTED, RANK_LETTER = 4, 5, 6, 7
-
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 _PART_RE = re.compile(r"^(phần)\s+(thứ\s+[^\W\d_]+|[IVXLC]+|\d+)\b\s*[.:\-–—]?\s*(.*)$", re.IGNORECASE)
 _CHAPTER_RE = re.compile(r"^(chương)\s+([IVXLC]+|\d+)\b\s*[.:\-–—]?\s*(.*)$", re.IGNORECASE)
@@ -32,43 +31,6 @@ _DOTTED_RE = re.compile(r"^(\d{1,3}(?:\.\d{1,3})+)\.?(?:\s+(.*)|$)")
 _ARABIC_RE = re.compile(r"^(\d{1,3})\s*[.)](?:\s+(.*)|$)")
 _LETTER_RE = re.compile(r"^([a-zđ])\s*\)\s*(.*)$")
 _DASH_RE = re.compile(r"^[-–—•+*]\s*")
-
-
-def roman_value(text: str) -> int | None:
-    """Value of a Roman numeral, or None when `text` is not a well-formed one (up to 399)."""
-    total = 0
-    prev = 0
-    for ch in reversed(text.upper()):
-        value = _ROMAN_VALUES.get(ch)
-        if value is None:
-            return None
-        if value < prev:
-            total -= value
-        else:
-            total += value
-            prev = value
-    if total <= 0 or total >= 400:
-        return None
-    return total if to_roman(total) == text.upper() else None
-
-
-def to_roman(value: int) -> str:
-    out = []
-    for number, letters in (
-        (100, "C"),
-        (90, "XC"),
-        (50, "L"),
-        (40, "XL"),
-        (10, "X"),
-        (9, "IX"),
-        (5, "V"),
-        (4, "IV"),
-        (1, "I"),
-    ):
-        while value >= number:
-            out.append(letters)
-            value -= number
-    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)

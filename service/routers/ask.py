@@ -9,11 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from rag.errors import VanKienError
-from rag.index.store import validate_filters
-from rag.pipeline import StreamEvent, answer_to_dict
-from rag.retrieve.query import check_query
-from rag.types import Answer, Filters, Principal
+from rag import Answer, Filters, Principal, StreamEvent, VanKienError, answer_to_dict, check_query, validate_filters
 from service.audit import AuditLog
 from service.deps import AuditDep, CallerDep, ClientDep, PipelinesDep, StateDep
 from service.gate import Gate

@@ -10,9 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from rag.errors import NotFound
-from rag.pipeline import supported_extensions
-from rag.types import CLASSIFICATIONS, DEFAULT_CLASSIFICATION, DocumentInfo, SourceDoc
+from rag import CLASSIFICATIONS, DEFAULT_CLASSIFICATION, NotFound, SourceDoc, document_to_dict, supported_extensions
 from service.deps import AdminDep, AuditDep, CallerDep, ClientDep, EditorDep, StateDep
 from service.errors import ApiError, not_found
 from service.jobs import Job, new_job_id
@@ -27,22 +25,9 @@ router = APIRouter(prefix="/documents", tags=["tài liệu"])
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 
 
-def document_dict(d: DocumentInfo | SourceDoc, paragraphs: int) -> dict[str, Any]:
-    return {
-        "doc_id": d.doc_id,
-        "title": d.title,
-        "number": d.number,
-        "type": d.doc_type,
-        "issuer": d.issuer,
-        "issued": d.issued,
-        "classification": d.classification,
-        "paragraphs": paragraphs,
-    }
-
-
 @router.get("", response_model=DocumentList, responses=_ERRORS, summary="Danh sách tài liệu được phép xem")
 def list_documents(state: StateDep, caller: CallerDep, audit: AuditDep, client: ClientDep) -> dict[str, Any]:
-    docs = [document_dict(d, d.paragraphs) for d in state.library.documents() if can_see(caller, d.classification)]
+    docs = [document_to_dict(d, d.paragraphs) for d in state.library.documents() if can_see(caller, d.classification)]
     audit.record(caller, "GET /api/v1/documents", client=client, count=len(docs))
     return {"documents": docs}
 
@@ -64,9 +49,7 @@ def get_document(doc_id: str, state: StateDep, caller: CallerDep, audit: AuditDe
     paragraphs = state.library.paragraphs(doc_id)
     audit.record(caller, "GET /api/v1/documents/{doc_id}", doc_ids=[doc_id], client=client)
     return {
-        **document_dict(doc, len(paragraphs)),
-        "place": doc.place,
-        "summary": doc.summary,
+        **document_to_dict(doc, len(paragraphs), detail=True),
         "paragraph_ids": [p.paragraph_id for p in paragraphs[: state.settings.paragraph_ids_shown]],
     }
 

@@ -6,27 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from rag.errors import NotFound
-from rag.types import Paragraph
+from rag import NotFound, document_to_dict, paragraph_to_dict
 from service.deps import AuditDep, CallerDep, ClientDep, StateDep
 from service.errors import not_found
 from service.schemas import ErrorOut, ParagraphContext
 from service.state import can_see
 
 router = APIRouter(prefix="/paragraphs", tags=["tài liệu"])
-
-
-def paragraph_dict(p: Paragraph) -> dict[str, Any]:
-    return {
-        "paragraph_id": p.paragraph_id,
-        "doc_id": p.doc_id,
-        "section": p.section,
-        "page": p.page,
-        "kind": p.kind,
-        "text": p.text,
-        "start": p.start,
-        "end": p.end,
-    }
 
 
 @router.get(
@@ -59,17 +45,8 @@ def get_paragraph(
     ids = [p.paragraph_id for p in (*shown_before, paragraph, *shown_after)]
     audit.record(caller, "GET /api/v1/paragraphs/{paragraph_id}", paragraph_ids=ids, client=client)
     return {
-        "paragraph": paragraph_dict(paragraph),
-        "document": {
-            "doc_id": doc.doc_id,
-            "title": doc.title,
-            "number": doc.number,
-            "type": doc.doc_type,
-            "issuer": doc.issuer,
-            "issued": doc.issued,
-            "place": doc.place,
-            "classification": doc.classification,
-        },
-        "before": [paragraph_dict(p) for p in shown_before],
-        "after": [paragraph_dict(p) for p in shown_after],
+        "paragraph": paragraph_to_dict(paragraph),
+        "document": document_to_dict(doc, len(paragraphs), detail=True),
+        "before": [paragraph_to_dict(p) for p in shown_before],
+        "after": [paragraph_to_dict(p) for p in shown_after],
     }

@@ -6,8 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from rag.retrieve.retrievers import hits_to_dicts
-from rag.types import Filters
+from rag import Filters, hits_to_dicts
 from service.deps import AuditDep, CallerDep, ClientDep, StateDep
 from service.limits import check_text_length
 from service.schemas import MAX_TEXT, ErrorOut, SearchResponse
@@ -32,7 +31,10 @@ def search(
     date_from: Annotated[str | None, Query(alias="from", max_length=10, description="NNNN-TT-NN")] = None,
     date_to: Annotated[str | None, Query(alias="to", max_length=10, description="NNNN-TT-NN")] = None,
     docs: Annotated[list[str] | None, Query(alias="doc", max_length=100, description="mã tài liệu")] = None,
-    mode: Literal["hybrid", "lexical", "dense"] = "hybrid",
+    mode: Annotated[
+        Literal["hybrid", "lexical", "dense"] | None,
+        Query(description="cách tìm; mặc định: theo cấu hình của dịch vụ (thường là hybrid)"),
+    ] = None,
 ) -> dict[str, Any]:
     check_text_length(q, state.settings.max_question_chars, "Truy vấn")
     filters = Filters(
@@ -43,6 +45,6 @@ def search(
     )
     state.catch_up()
     with state.gate.read():
-        hits = state.library.search(q, k, filters, caller, mode)
+        hits = state.retriever(mode).retrieve(q, k, filters, caller)
     audit.record(caller, "GET /api/v1/search", question=q, paragraph_ids=[h.paragraph_id for h in hits], client=client)
     return {"query": q, "hits": hits_to_dicts(hits)}

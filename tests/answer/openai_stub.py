@@ -43,6 +43,7 @@ class OpenAIStub:
         self.status = status
         self.delay = delay
         self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="openai-stub", daemon=True
@@ -94,6 +95,7 @@ class OpenAIStub:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 stub.requests.append(body)
+                stub.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if stub.delay:
                     time.sleep(stub.delay)
                 if not self.path.rstrip("/").endswith("/chat/completions"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.outputs import ChatResult
 
+from rag import ABSTAIN_TEXT, Library, QAPipeline
 from rag.answer.citations import verify
 from rag.answer.generate import Draft, ExtractiveGenerator
 from rag.answer.llm import (
@@ -32,8 +32,8 @@ from rag.answer.llm import (
     make_llm_generator,
 )
 from rag.errors import InvalidRequest, MissingDependency
-from rag.pipeline import ABSTAIN_TEXT, Library, QAPipeline
 from rag.types import Hit, Paragraph
+from tests.samples import REPO_ROOT
 
 NQ45 = """BAN CHẤP HÀNH TRUNG ƯƠNG
 Số 45-NQ/TW
@@ -385,6 +385,5 @@ def test_import_rag_does_not_import_langchain() -> None:
         "import sys, rag, rag.pipeline, rag.answer.llm, rag.integrations; "
         "assert 'langchain_core' not in sys.modules and 'langchain_openai' not in sys.modules, 'langchain imported'"
     )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

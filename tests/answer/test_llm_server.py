@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,9 +10,10 @@ import pytest
 
 pytest.importorskip("langchain_openai")
 
+from rag import Library, QAPipeline
 from rag.answer.llm import DATA_CLOSE, DATA_OPEN, FallbackGenerator, LLMError, LLMUnavailable, make_llm_generator
-from rag.pipeline import Library, QAPipeline
 from tests.answer.openai_stub import OpenAIStub
+from tests.ports import free_port
 
 NQ46 = """BAN CHẤP HÀNH TRUNG ƯƠNG
 Số 46-NQ/TW
@@ -59,10 +59,7 @@ def _cite(phrase: str, sentence: str) -> Any:
 
 
 def _dead_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"  # closed again: connections are refused
+    return f"http://127.0.0.1:{free_port()}/v1"  # closed again: connections are refused
 
 
 def test_answers_through_the_real_client(library: Library) -> None:

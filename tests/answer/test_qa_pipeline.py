@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.pipeline import Library, QAPipeline, answer_to_dict
+from rag import Library, QAPipeline, answer_to_dict
+from tests.samples import REPO_ROOT, SAMPLE_CORPUS
 
 NQ31 = """BAN CHẤP HÀNH TRUNG ƯƠNG
 Số 31-NQ/TW
@@ -117,12 +118,11 @@ def test_stream_ends_with_the_verified_answer(qa: QAPipeline) -> None:
 
 def test_every_quote_is_verbatim_over_the_team_qa_set(tmp_path: Path) -> None:
     """The citation invariant over a whole run: our QA set (eval/data) against the sample corpus."""
-    root = Path(__file__).resolve().parents[2]
     library = Library(tmp_path / "ix")
-    library.ingest([root / "corpus"])
+    library.ingest([SAMPLE_CORPUS])
     qa = QAPipeline(library)
     checked = 0
-    for line in (root / "eval/data/corpus_qa.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (REPO_ROOT / "eval/data/corpus_qa.jsonl").read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
         answer = qa.ask(item["question"], history=item.get("history"))
         for c in answer.citations:

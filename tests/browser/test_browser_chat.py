@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,15 +50,15 @@ from rag.pipeline import Library  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.keys import KeyStore  # noqa: E402
 from service.settings import Settings  # noqa: E402
+from tests.ports import bound_socket, port_of  # noqa: E402
+from tests.samples import REPO_ROOT, SAMPLE_CORPUS  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route
 
 expect = sync_api.expect
 
-REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
-SAMPLE_CORPUS = REPO / "corpus"
+SHOTS = REPO_ROOT / "docs" / "screenshots"
 
 #: What a strict deployment would send: scripts, styles and connections from the page's own origin only.
 CSP = (
@@ -193,10 +192,8 @@ def build_tiny_index(root: Path) -> Path:
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
     """Run the real app with uvicorn in a thread on a free port of 127.0.0.1; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock = bound_socket()
+    port = port_of(sock)
     config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

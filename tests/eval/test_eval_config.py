@@ -27,20 +27,22 @@ dense = 0.3
 
 [lexical]
 k1 = 1.5
-fold = true
+b = 0.7
 """
 
 
 def test_defaults_are_the_offline_setup() -> None:
-    from rag.index.store import DEFAULT_EMBEDDER
+    from rag import DEFAULT_ANSWER_K
     from rag.retrieve.retrievers import LEXICAL_WEIGHT
 
     config = RunConfig()
-    assert (config.embedder, config.fusion, config.generator, config.k, config.rrf_k) == (
-        DEFAULT_EMBEDDER,
+    # embedder None: a new index gets DEFAULT_EMBEDDER, an existing one keeps its own.
+    assert (config.embedder, config.mode, config.fusion, config.generator, config.k, config.rrf_k) == (
+        None,
+        "hybrid",
         "convex",
         "extractive",
-        10,
+        DEFAULT_ANSWER_K,
         60,
     )
     assert config.rerank is False and config_from_mapping({"rerank": True}).rerank is True
@@ -53,9 +55,10 @@ def test_load_full_config(tmp_path: Path) -> None:
     config = load_config(path)
     assert config.name == "lai-ghep" and config.embedder == "hash:512" and config.fusion == "convex"
     assert dict(config.weights) == {"lexical": 0.7, "dense": 0.3}
-    assert dict(config.lexical) == {"k1": 1.5, "fold": True}
+    assert dict(config.lexical) == {"k1": 1.5, "b": 0.7}
+    assert config.bm25 is not None and (config.bm25.k1, config.bm25.b) == (1.5, 0.7)
     data = config.to_dict()
-    assert data["llm_model"] == "mo-hinh-thu" and data["lexical"] == {"k1": 1.5, "fold": True}
+    assert data["llm_model"] == "mo-hinh-thu" and data["lexical"] == {"k1": 1.5, "b": 0.7}
     assert set(data) == set(VALID_KEYS)
 
 
@@ -103,8 +106,13 @@ def test_toml_syntax_error_has_line(tmp_path: Path) -> None:
         ({"weights": {"lexical": -1}}, "weights"),
         ({"weights": {"bm25": 1}}, "weights"),
         ({"lexical": 3}, "lexical"),
+        ({"lexical": {"fold": True}}, "lexical"),
+        ({"mode": "semantic"}, "mode"),
+        ({"llm_timeout": 0}, "llm_timeout"),
+        ({"llm_fallback": "yes"}, "llm_fallback"),
         ({"name": 5}, "name"),
         ({"generator": "llm"}, "llm_url"),
+        ({"generator": "llm", "llm_url": "http://127.0.0.1:9/v1"}, "llm_model"),
     ],
 )
 def test_bad_values(data: dict[str, object], field: str) -> None:
@@ -122,3 +130,30 @@ def test_valid_embedders(spec: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "khong-co.toml")
+
+
+def test_api_key_is_never_read_from_a_file_nor_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "llm.toml"
+    path.write_text('generator = "llm"\nllm_url = "http://127.0.0.1:9/v1"\nllm_model = "m"\nllm_api_key = "bi-mat"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.field == "llm_api_key" and "VANKIEN_LLM_API_KEY" in info.value.user_message
+    path.write_text('generator = "llm"\nllm_url = "http://127.0.0.1:9/v1"\nllm_model = "m"\n')
+    monkeypatch.setenv("VANKIEN_LLM_API_KEY", "khoa-tu-moi-truong")
+    config = load_config(path)
+    assert config.llm_api_key == "khoa-tu-moi-truong"
+    assert "llm_api_key" not in config.to_dict() and "khoa-tu-moi-truong" not in repr(config)
+    assert load_config(path, llm_api_key="khoa-co").llm_api_key == "khoa-co"  # a flag wins over the environment
+
+
+def test_overrides_are_validated_like_file_keys(tmp_path: Path) -> None:
+    path = tmp_path / "x.toml"
+    path.write_text("k = 5\n", encoding="utf-8")
+    assert load_config(path, k=None).k == 5  # a flag not given changes nothing
+    assert load_config(path, k=3).k == 3
+    with pytest.raises(ConfigError) as info:
+        load_config(path, k=0)
+    assert info.value.field == "k"
+    with pytest.raises(ConfigError) as info:
+        load_config(None, generator="llm", llm_url="http://127.0.0.1:9/v1")
+    assert info.value.field == "llm_model" and info.value.user_message.startswith("Cấu hình, trường «llm_model»")

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from eval.cli import main
+from tests.samples import REPO_ROOT, SAMPLE_CORPUS
 
-ROOT = Path(__file__).resolve().parents[2]
-BASELINE = ROOT / "eval/baselines/corpus_qa.json"
+BASELINE = REPO_ROOT / "eval/baselines/corpus_qa.json"
 
 
 @pytest.mark.slow
 def test_team_qa_set_has_not_regressed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["qa", "--docs", str(ROOT / "corpus"), "--qa", str(ROOT / "eval/data/corpus_qa.jsonl")]
+    args = ["qa", "--docs", str(SAMPLE_CORPUS), "--qa", str(REPO_ROOT / "eval/data/corpus_qa.jsonl")]
     assert main([*args, "--json", "--no-progress", "--work", str(tmp_path / "work")]) == 0
     current = tmp_path / "current.json"
     current.write_text(capsys.readouterr().out, encoding="utf-8")
@@ -32,6 +32,6 @@ def test_gold_paragraph_ids_are_current() -> None:
     import sys
 
     res = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/annotate_corpus_qa.py"), "--check"], capture_output=True, text=True
+        [sys.executable, "-m", "tools.annotate_corpus_qa", "--check"], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert res.returncode == 0, res.stdout + res.stderr

@@ -12,6 +12,7 @@ from eval.datasets import MCQItem, PeerRun, QAItem, load_beir, load_mcq, load_qa
 from eval.report import TEXT_FIELDS, worst_retrieval, write_report
 from eval.runners import run_mcq, run_qa, run_retrieval, score_peer
 from rag.types import Answer
+from tests.samples import REPO_ROOT
 
 pytest.importorskip("matplotlib")
 
@@ -113,8 +114,7 @@ def test_redacted_report_keeps_ids_and_results_but_no_data_text(
 
 def test_committed_reports_on_third_party_data_are_redacted() -> None:
     """docs/eval may not copy the shared data sets: every report there but the team's own QA set is redacted."""
-    root = Path(__file__).resolve().parents[2] / "docs" / "eval"
-    reports = sorted(root.glob("*/report.json"))
+    reports = sorted((REPO_ROOT / "docs" / "eval").glob("*/report.json"))
     if not reports:
         pytest.skip("no committed reports")
     for path in reports:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.pipeline import Library, QAPipeline
+from rag import Library, QAPipeline
+from tests.samples import REPO_ROOT
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+SHARED = REPO_ROOT.parent / "shared"
 NQ57 = SHARED / "eval/nq57"
 OOD = SHARED / "eval/out_of_domain/qa.jsonl"
 DISTRACTORS = SHARED / "corpora/party_politics/docs_party_politics.jsonl"

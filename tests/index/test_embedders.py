@@ -23,10 +23,10 @@ from rag.index.embedders import (
     default_prefixes,
     make_embedder,
 )
+from tests.samples import REPO_ROOT
 
 pytestmark = pytest.mark.usefixtures("no_download")
 
-ROOT = Path(__file__).resolve().parents[2]
 ST_OK = embedders._installed("torch") and embedders._installed("sentence_transformers")
 
 
@@ -97,7 +97,7 @@ def test_hash_is_deterministic_across_processes() -> None:
         "print(json.dumps(HashEmbedder(256).embed_documents(json.loads(sys.argv[1])).tolist()))"
     )
     for seed in ("0", "12345"):  # a different str hash seed must not change anything
-        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO_ROOT)}
         out = subprocess.run(
             [sys.executable, "-c", code, json.dumps(texts)], capture_output=True, text=True, check=True, env=env
         )
@@ -166,8 +166,8 @@ def test_make_embedder_errors_list_the_valid_names(spec: str) -> None:
     assert "Các lựa chọn" in info.value.user_message
 
 
-def test_make_embedder_default_is_the_offline_hash_embedder() -> None:
-    emb = make_embedder()
+def test_make_embedder_hash_is_the_offline_hash_embedder() -> None:
+    emb = make_embedder("hash")
     assert isinstance(emb, HashEmbedder) and emb.dim == DEFAULT_HASH_DIM
     assert isinstance(make_embedder("  HASH  "), HashEmbedder)
 
@@ -228,7 +228,7 @@ def test_import_rag_stays_light() -> None:
         "heavy = [m for m in ('torch', 'faiss', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
 
 
 # ------------------------------------------------------------------------------------- sentence-transformers
@@ -313,5 +313,5 @@ def test_st_constructor_is_cheap_and_loads_lazily(tiny_st_model: Path) -> None:
         "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules\n"
         "assert emb.dim == 32 and 'torch' in sys.modules\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)

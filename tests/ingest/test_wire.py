@@ -7,7 +7,7 @@ import pytest
 
 from rag.ingest import wire
 from rag.ingest.common import Unchanged
-from rag.ingest.worker import Failure, Task
+from rag.ingest.wire import Failure, Task
 from rag.types import Block, RawDocument
 
 DOC = RawDocument(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,11 +20,12 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
+from rag import Library
 from rag.errors import InvalidRequest
 from rag.index.embedders import make_embedder
 from rag.integrations.langchain import VanKienEmbeddings, VanKienRetriever
-from rag.pipeline import Library
 from rag.types import Filters, Principal
+from tests.samples import REPO_ROOT
 
 NQ47 = """BAN CHẤP HÀNH TRUNG ƯƠNG
 Số 47-NQ/TW
@@ -186,6 +186,5 @@ def test_adapter_module_is_not_imported_by_rag() -> None:
     import sys
 
     code = "import sys, rag, rag.pipeline, rag.integrations; assert 'langchain_core' not in sys.modules"
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

@@ -7,6 +7,10 @@ free, resource availability, ignored authentication, object-level authorisation)
 small and derandomised; the slow variant takes `VANKIEN_SCHEMATHESIS_EXAMPLES` (default 100) per operation and
 explores at random.
 
+The fuzzing is the slow tier (`pytest -m slow`); the tests that judge a whole fuzzing run (it got past
+authentication, restricted text did not leak after it) fuzz a server of their own in the `fuzzed` fixture, so that
+they do not depend on which other tests ran before them.
+
 The hand-written tests cover what a generator would not aim at: path traversal in upload names, oversized and
 deeply nested JSON, security headers on every response, the CORS policy, and an offline /docs page.
 """
@@ -18,8 +22,9 @@ import os
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,13 +33,13 @@ import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from schemathesis import Case
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from rag import Library
 from rag.errors import InvalidRequest
-from rag.pipeline import Library
 from rag.retrieve.query import check_query
 from service.app import create_app
 from service.errors import ApiError
@@ -56,6 +61,8 @@ from tests.service.conftest import (
 
 CI_EXAMPLES = 12
 SLOW_EXAMPLES = int(os.environ.get("VANKIEN_SCHEMATHESIS_EXAMPLES", "100"))
+#: Cases per operation in the `fuzzed` fixture's own run.
+FUZZED_EXAMPLES = 5
 
 
 def _index_with_vectors(root: Path) -> Path:
@@ -67,9 +74,10 @@ def _index_with_vectors(root: Path) -> Path:
     return index
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, str]]]:
-    index = _index_with_vectors(tmp_path_factory.mktemp("hostile"))
+@contextmanager
+def _fuzz_target(root: Path) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """A server on a fresh index with vectors, and the secrets of its admin, editor and reader keys."""
+    index = _index_with_vectors(root)
     _store_admin_key(index)
     keys = {
         "admin": ADMIN_SECRET,
@@ -78,6 +86,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
     }
     with LiveServer(index) as server:
         yield server, keys
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """The server the schemathesis tests share: each judges only the responses to its own cases."""
+    with _fuzz_target(tmp_path_factory.mktemp("hostile")) as target:
+        yield target
 
 
 CONFIG = """
@@ -195,6 +210,7 @@ def _call(case: Case, live: tuple[LiveServer, dict[str, str]]) -> None:
     STATUSES[str(response.status_code)] += 1
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=CI_EXAMPLES, derandomize=True, **_COMMON)  # type: ignore[arg-type]
 def test_schemathesis_all_checks(case: Case, live: tuple[LiveServer, dict[str, str]]) -> None:
@@ -211,23 +227,29 @@ def test_schemathesis_all_checks_long(case: Case, live: tuple[LiveServer, dict[s
     _call(case, live)
 
 
-def _stateful(live: tuple[LiveServer, dict[str, str]], **hypothesis_settings: Any) -> None:
-    server, _ = live
+def _count_stateful(response: Any, case: Case) -> None:
+    CASES[f"stateful {case.operation.label}"] += 1
 
+
+def _stateful(
+    url: str, record: Callable[[Any, Case], None], *, validate: bool = True, **hypothesis_settings: Any
+) -> None:
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Case) -> dict[str, Any]:
-            return {"base_url": server.url, "timeout": 60}
+            return {"base_url": url, "timeout": 60}
 
         def validate_response(self, response: Any, case: Case, additional_checks: Any = None, **kwargs: Any) -> None:
-            CASES[f"stateful {case.operation.label}"] += 1
-            case.validate_response(response, transport_kwargs=kwargs, **_CHECKS)
+            record(response, case)
+            if validate:
+                case.validate_response(response, transport_kwargs=kwargs, **_CHECKS)
 
     Machine.run(settings=settings(**_COMMON, **hypothesis_settings))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_schemathesis_stateful(live: tuple[LiveServer, dict[str, str]]) -> None:
     """Sequences that follow the schema's links (upload -> job, document -> paragraphs, delete -> get)."""
-    _stateful(live, max_examples=CI_EXAMPLES, stateful_step_count=5, derandomize=True)
+    _stateful(live[0].url, _count_stateful, max_examples=CI_EXAMPLES, stateful_step_count=5, derandomize=True)
 
 
 @pytest.mark.slow
@@ -235,17 +257,51 @@ def test_schemathesis_stateful(live: tuple[LiveServer, dict[str, str]]) -> None:
     not os.environ.get("VANKIEN_SCHEMATHESIS_EXAMPLES"), reason="long run: set VANKIEN_SCHEMATHESIS_EXAMPLES"
 )
 def test_schemathesis_stateful_long(live: tuple[LiveServer, dict[str, str]]) -> None:
-    _stateful(live, max_examples=SLOW_EXAMPLES, stateful_step_count=10)
+    _stateful(live[0].url, _count_stateful, max_examples=SLOW_EXAMPLES, stateful_step_count=10)
 
 
-def test_fuzzing_reached_past_authentication() -> None:
-    """Most cases above were authenticated: a fuzzer that only ever got 401 would pass every check vacuously. (Some
-    401s are expected: schemathesis also sends cases with a deliberately broken Authorization header.)"""
-    if not STATUSES:
-        pytest.skip("the schemathesis tests did not run in this session")
-    authenticated = sum(n for status, n in STATUSES.items() if status != "401")
-    assert authenticated > 0.5 * sum(STATUSES.values()), STATUSES
-    assert any(status.startswith("2") for status in STATUSES), STATUSES
+@dataclass(frozen=True)
+class Fuzzed:
+    server: LiveServer
+    keys: dict[str, str]
+    #: How many responses of the run had each status.
+    statuses: Counter[str]
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
+    """A server of its own, fuzzed with the admin key (cases for every operation, then link-following sequences),
+    for the tests that judge a whole run. They used to read the counters that the parametrised tests above fill as
+    they happen to run: alone, first, or without those tests, one skipped and the other checked an unfuzzed server.
+    """
+    with _fuzz_target(tmp_path_factory.mktemp("fuzzed")) as (server, keys):
+        statuses: Counter[str] = Counter()
+        for result in schema.get_all_operations():
+
+            @given(case=result.ok().as_strategy(auth_storage=schema.auth))
+            @settings(max_examples=FUZZED_EXAMPLES, derandomize=True, **_COMMON)  # type: ignore[arg-type]
+            def call(case: Case) -> None:
+                statuses[str(case.call(base_url=server.url, timeout=60).status_code)] += 1
+
+            call()
+        _stateful(
+            server.url,
+            lambda response, _: statuses.update([str(response.status_code)]),
+            validate=False,
+            max_examples=FUZZED_EXAMPLES,
+            stateful_step_count=5,
+            derandomize=True,
+        )
+        yield Fuzzed(server, keys, statuses)
+
+
+@pytest.mark.slow
+def test_fuzzing_reached_past_authentication(fuzzed: Fuzzed) -> None:
+    """Most fuzzed cases were authenticated: a fuzzer that only ever got 401 would pass every check vacuously."""
+    statuses = fuzzed.statuses
+    authenticated = sum(n for status, n in statuses.items() if status != "401")
+    assert authenticated > 0.5 * sum(statuses.values()), statuses
+    assert any(status.startswith("2") for status in statuses), statuses
 
 
 def test_served_schema_is_the_one_fuzzed(live: tuple[LiveServer, dict[str, str]]) -> None:
@@ -467,11 +523,10 @@ def test_cors_is_same_origin_unless_exact_origins_are_configured(tmp_path: Path)
         assert r.headers.get("access-control-allow-origin") == allowed
 
 
-def test_restricted_canaries_never_reach_an_anonymous_fuzzed_client(
-    live: tuple[LiveServer, dict[str, str]],
-) -> None:
-    """After the fuzzing above, a public-clearance key still sees no restricted text anywhere it can look."""
-    server, keys = live
+@pytest.mark.slow
+def test_restricted_canaries_never_reach_an_anonymous_fuzzed_client(fuzzed: Fuzzed) -> None:
+    """After a fuzzing run with the admin key, a public-clearance key still sees no restricted text anywhere."""
+    server, keys = fuzzed.server, fuzzed.keys
     reader = bearer(keys["reader"])
     with httpx.Client(base_url=server.url, headers=reader, timeout=60) as client:
         texts = [

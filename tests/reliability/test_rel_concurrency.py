@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from rag import Library
 from rag.errors import NotFound
-from rag.pipeline import Library
 from rag.types import Principal
-from scripts import load_mixed
 from service.app import create_app
 from tests.service.conftest import add_key, bearer, settings_for, wait_job
+from tools import load_mixed
 
 SHARED = "quyloan"  # in every paragraph of every version: a search for it returns paragraphs of both documents
 CANARY = {"A": "zorvak", "B": "qelmix"}
@@ -238,7 +238,7 @@ def test_upload_parsing_does_not_block_searches(tmp_path: Path, monkeypatch: pyt
 
 @pytest.mark.slow
 def test_mixed_load_short_run(tmp_path: Path) -> None:
-    """20 seconds of scripts/load_mixed.py over corpus/ (the 5-minute run and its figures: docs/reliability.md).
+    """20 seconds of tools/load_mixed.py over corpus/ (the 5-minute run and its figures: docs/reliability.md).
 
     A short run's memory reading is dominated by allocator warm-up, so it is held to a looser bound here; the
     10 % bound applies to the 5-minute run."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import ingest
+from rag import Library, ingest
 from rag.errors import ParseError, UnsupportedFormat
 from rag.ingest import parse_file
 from rag.ingest.common import Unchanged, source_key_for
@@ -32,10 +32,9 @@ from rag.ingest.isolate import (
 )
 from rag.ingest.jsonl import RecordError
 from rag.ingest.worker import EXTRA_PARSERS_ENV
-from rag.pipeline import Library
 from rag.types import Block, RawDocument
+from tests.samples import REPO_ROOT, sample_corpus_files
 
-ROOT = Path(__file__).resolve().parents[2]
 MODULE = "tests.reliability.test_rel_isolation"
 TEXT = "Nghị quyết số 99-NQ/TW về thử nghiệm.\nI. NHIỆM VỤ\n1. Mỗi tệp được đọc trong một tiến trình riêng.\n"
 
@@ -106,8 +105,8 @@ def hostile(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[WorkerP
     monkeypatch.setenv(EXTRA_PARSERS_ENV, spec)
     for ext, func in PARSERS.items():
         monkeypatch.setitem(ingest._PARSERS, ext, f"{MODULE}:{func}")
-    if str(ROOT) not in sys.path:
-        monkeypatch.syspath_prepend(str(ROOT))
+    if str(REPO_ROOT) not in sys.path:
+        monkeypatch.syspath_prepend(str(REPO_ROOT))
     pool = WorkerPool()
     yield pool
     pool.close()
@@ -207,14 +206,10 @@ def test_worker_output_and_logs_stay_out_of_stdout(
 # -- behaviour equal to in-process parsing ------------------------------------------------------------------------
 
 
-def _corpus_files() -> list[Path]:
-    return sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file() and not p.name.startswith("README"))
-
-
 def test_isolated_results_equal_in_process_results() -> None:
     pool = WorkerPool()
     try:
-        for path in _corpus_files():
+        for path in sample_corpus_files():
             try:
                 expected = parse_file(path)
             except ParseError as exc:

@@ -1,10 +1,10 @@
-"""Crash safety in CI: a few runs of scripts/kill_ingest.py (the full campaign is in docs/reliability.md)."""
+"""Crash safety in CI: a few runs of tools/kill_ingest.py (the full campaign is in docs/reliability.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from scripts import kill_ingest
+from tools import kill_ingest
 
 
 def test_sigkill_during_ingest_loses_nothing_and_leaks_nothing(tmp_path: Path) -> None:

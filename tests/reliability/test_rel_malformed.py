@@ -1,9 +1,9 @@
 """The CI-sized sample of the malformed-file corpus, ingested with isolation: every file ends ok or rejected.
 
-The sample (`scripts/make_malformed_corpus.py --sample`) takes about one small file of every category: truncated,
-bit-flipped, encrypted, nested and bomb PDFs, DOCX zip bombs, broken XML and entity tricks, deep and odd HTML,
-binary and empty files, odd encodings, legacy fonts, pathological markdown, broken .jsonl, and valid controls.
-The whole corpus runs through `scripts/ingest_malformed.py` (docs/reliability.md has its figures).
+The sample (`python -m tools.make_malformed_corpus --sample`) takes about one small file of every category:
+truncated, bit-flipped, encrypted, nested and bomb PDFs, DOCX zip bombs, broken XML and entity tricks, deep and odd
+HTML, binary and empty files, odd encodings, legacy fonts, pathological markdown, broken .jsonl, and valid controls.
+The whole corpus runs through `tools/ingest_malformed.py` (docs/reliability.md has its figures).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from rag import Library
 from rag.ingest.isolate import isolation_stats
-from rag.pipeline import Library
-from scripts.make_malformed_corpus import all_cases, generate
+from tests.samples import REPO_ROOT
+from tools.make_malformed_corpus import all_cases, generate
 
-ROOT = Path(__file__).resolve().parents[2]
 UNEXPECTED = "Lỗi không mong đợi"
 
 
@@ -84,7 +84,7 @@ def test_the_ingest_command_survives_the_worst_of_the_sample(
     proc = subprocess.run(
         [sys.executable, "-m", "rag", "ingest", *map(str, worst), "--index", str(tmp_path / "cli"), "--json",
          "--no-progress"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
     )  # fmt: skip
     assert proc.returncode in (0, 3), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr

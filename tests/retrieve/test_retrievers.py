@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from rag import Library
 from rag.errors import InvalidRequest, StoreError
-from rag.pipeline import Library
 from rag.retrieve.query import doc_refs
 from rag.types import Filters, Principal
 

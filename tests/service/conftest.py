@@ -4,7 +4,6 @@ index building, API keys, and reading server-sent events."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -14,11 +13,12 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from rag.pipeline import Library
+from rag import Library
 from rag.types import CLASSIFICATIONS
 from service.app import create_app
 from service.keys import KeyStore
 from service.settings import Settings
+from tests.ports import bound_socket, port_of
 
 # Documents written for the tests (not official texts). Each restricted one carries its canary in its title
 # and in every body paragraph: if any of its text reached a caller without clearance, the canary would show.
@@ -93,37 +93,38 @@ def settings_for(index: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class LiveServer:
     """The app under uvicorn on a free 127.0.0.1 port, in a thread (for clients that need real HTTP)."""
 
     def __init__(self, index: Path, **overrides: Any) -> None:
-        self.port = free_port()
+        self.socket = bound_socket()  # held until exit: no other process can take the port meanwhile
+        self.port = port_of(self.socket)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.settings = settings_for(index, port=self.port, **overrides)
-        config = uvicorn.Config(
-            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
+        try:
+            self.settings = settings_for(index, port=self.port, **overrides)
+            config = uvicorn.Config(create_app(self.settings), log_level="warning", lifespan="on")
+        except BaseException:
+            self.socket.close()
+            raise
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
         deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
+        try:
+            while not self.server.started:
+                assert self.thread.is_alive() and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.05)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        self.socket.close()
 
 
 def add_key(index: Path, role: str, clearance: str, name: str | None = None) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from rag import StreamEvent
 from rag.errors import InvalidRequest
-from rag.pipeline import StreamEvent
 from service.app import create_app
 from service.deps import get_pipelines
 from tests.service.conftest import DOC_IDS, add_key, audit_lines, bearer, question_for, settings_for, sse_events

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.cli import main
 from service.app import create_app
 from service.keys import KeyStore, digest
 from service.settings import Settings
 from service.state import ServiceConfigError
 from tests.service.conftest import CANARIES, DOC_IDS, add_key, bearer, settings_for
+from vankien.cli import main
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "vankien.noi-bo.vn", "::"])

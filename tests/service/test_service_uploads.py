@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.pipeline import Library
+from rag import Library
 from service.app import create_app
 from service.uploads import display_name
 from tests.service.conftest import add_key, bearer, resolution, settings_for, wait_job

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import time
 import unicodedata
 from pathlib import Path
@@ -23,10 +22,11 @@ from rag.text.legacy import (
     to_vni,
 )
 from rag.types import RawDocument
+from tests.samples import REPO_ROOT, SAMPLE_CORPUS
+from tools import build_legacy_sample
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_SOURCE = ROOT / "scripts" / "samples" / "chi-thi-12-ct-tu-tcvn3.source.md"
-SAMPLE_FILE = ROOT / "corpus" / "chi-thi-12-ct-tu-tcvn3.txt"
+SAMPLE_SOURCE = REPO_ROOT / "tools" / "samples" / "chi-thi-12-ct-tu-tcvn3.source.md"
+SAMPLE_FILE = SAMPLE_CORPUS / "chi-thi-12-ct-tu-tcvn3.txt"
 
 _TONE_MARKS = ("\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
 
@@ -411,9 +411,5 @@ def test_corpus_sample_reads_back_as_its_source() -> None:
 
 
 def test_corpus_sample_is_up_to_date() -> None:
-    spec = importlib.util.spec_from_file_location("build_legacy_sample", ROOT / "scripts" / "build_legacy_sample.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.build() == SAMPLE_FILE.read_bytes()
+    assert build_legacy_sample.build() == SAMPLE_FILE.read_bytes()
     assert not SAMPLE_FILE.read_bytes().isascii()  # really legacy bytes, not UTF-8 text

@@ -2,7 +2,8 @@ import pytest
 
 from rag.ingest.markdown import markdown_to_blocks
 from rag.text.document import analyse
-from rag.text.structure import find_marker, roman_value, structure
+from rag.text.roman import roman_value
+from rag.text.structure import find_marker, structure
 from rag.types import Block, RawDocument
 from tests.samples import NQ_SAMPLE
 

@@ -1,4 +1,4 @@
-"""The library's front door: an index directory with its documents, and the ingest workflow.
+"""An index directory with its documents: the ingest workflow and catalog access.
 
 `Library` ties the stages together for callers (CLI, service, evaluation): files are parsed
 (`rag.ingest`), analysed (`rag.text`), and committed to the catalog (`rag.index`), one document per
@@ -8,33 +8,27 @@ transaction. One bad file never stops a batch and never leaves half a document b
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
-from rag.answer.abstain import AbstentionModel, Decision, default_model
-from rag.answer.citations import verify
-from rag.answer.conversation import focus, needs_context, rewrite
-from rag.answer.generate import Draft, ExtractiveGenerator, Generator
-from rag.answer.question import analyse_question
 from rag.config import default_index_dir
-from rag.errors import InvalidRequest, ParseError, StoreError, VanKienError
+from rag.errors import InvalidRequest, ParseError, VanKienError
 from rag.index.catalog import Catalog
-from rag.index.store import IndexStore, pause_point
-from rag.ingest import parse_file, supported_extensions
+from rag.index.durable import pause_point
+from rag.index.lexical import BM25Params
+from rag.index.store import IndexStore
+from rag.ingest import parse_file
 from rag.ingest.common import Unchanged
 from rag.ingest.isolate import parse_file_isolated
-from rag.retrieve.query import check_query
-from rag.retrieve.retrievers import Retriever, make_retriever
+from rag.progress import NoProgress, Progress
+from rag.retrieve.retrievers import make_retriever
 from rag.text.document import AnalysedDoc, analyse
 from rag.text.ids import paragraph_id
 from rag.types import (
     CLASSIFICATIONS,
     DEFAULT_CLASSIFICATION,
-    Answer,
     DocumentInfo,
     Filters,
     Hit,
@@ -46,31 +40,6 @@ from rag.types import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class Progress(Protocol):
-    """Receives progress of a long operation (the CLI shows a bar; the service records a status).
-
-    `start` may be called again for a new phase (parsing documents, then indexing paragraphs); `unit` names
-    what is counted, for display.
-    """
-
-    def start(self, total: int, label: str, unit: str = "tài liệu") -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-    def finish(self) -> None: ...
-
-
-class _NoProgress:
-    def start(self, total: int, label: str, unit: str = "tài liệu") -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
 
 
 @dataclass(slots=True)
@@ -167,6 +136,8 @@ class Library:
     Args:
         index_dir: where the index lives (default: `$VANKIEN_INDEX` or ./index).
         create: create an empty index when none exists; with False a missing index is a `StoreError`.
+        embedder: embedder spec for a new index (None: `DEFAULT_EMBEDDER`, or the one an existing index has).
+        lexical_params: BM25 constants for a new index (None: the defaults, or those an existing index has).
         isolate: parse files in worker processes under time and memory limits (`rag.ingest.isolate`); False
             parses in this process (tests that patch a parser, tools that cannot start processes).
     """
@@ -177,19 +148,23 @@ class Library:
         *,
         create: bool = True,
         embedder: str | None = None,
+        lexical_params: BM25Params | None = None,
         isolate: bool = True,
     ) -> None:
         self.index_dir = index_dir or default_index_dir()
         self.isolate = isolate
         self.catalog = Catalog.open(self.index_dir, create=create)
         self._embedder = embedder
+        self._lexical_params = lexical_params
         self._store: IndexStore | None = None
 
     @property
     def store(self) -> IndexStore:
         """The search indexes, loaded on first use (listing documents does not need them)."""
         if self._store is None:
-            self._store = IndexStore(self.index_dir, embedder=self._embedder, catalog=self.catalog)
+            self._store = IndexStore(
+                self.index_dir, embedder=self._embedder, catalog=self.catalog, lexical_params=self._lexical_params
+            )
         return self._store
 
     def close(self) -> None:
@@ -223,7 +198,7 @@ class Library:
                 f"unknown classification {classification!r}",
                 f"Mức phân loại '{classification}' không hợp lệ; chọn một trong: {', '.join(CLASSIFICATIONS)}.",
             )
-        bar = progress or _NoProgress()
+        bar = progress or NoProgress()
         store = self.store  # fails early when the index was built with another embedder
         items = list(collect_files(paths, exclude))
         bar.start(sum(_units(i) if isinstance(i, Path) else 1 for i in items), "Nạp tài liệu")
@@ -247,7 +222,7 @@ class Library:
         store = self.store
         if store.catalog.last_change() == store.applied:
             return
-        bar = progress or _NoProgress()
+        bar = progress or NoProgress()
         started = False
         last = 0
 
@@ -314,7 +289,7 @@ class Library:
         except Exception as exc:
             logger.exception("unexpected failure ingesting %s", label)
             return IngestResult(label, "rejected", f"Lỗi không mong đợi khi phân tích tài liệu ({type(exc).__name__}).")
-        # Logged only once the transaction is durable: scripts/kill_ingest.py holds a killed ingest to these lines.
+        # Logged only once the transaction is durable: tools/kill_ingest.py holds a killed ingest to these lines.
         logger.info("committed %s as %s (%s, %d paragraphs)", label, doc.doc_id, status, len(paragraphs))
         pause_point("ingest.committed")
         note = "; ".join(raw.warnings)
@@ -360,235 +335,3 @@ class Library:
     def check(self) -> list[str]:
         """Integrity problems of the index (empty when sound)."""
         return self.catalog.integrity_problems()
-
-
-__all__ = [
-    "IngestReport",
-    "Library",
-    "Progress",
-    "StoreError",
-    "build_document",
-    "collect_files",
-    "supported_extensions",
-]
-
-
-# -- question answering -------------------------------------------------------------------------------
-
-ABSTAIN_TEXT = "Không tìm thấy thông tin trả lời câu hỏi này trong các văn bản hiện có."
-#: Paragraphs retrieved for the generator.
-DEFAULT_ANSWER_K = 8
-#: Paragraphs fetched per paragraph kept: headings and bare questions are dropped before the generator.
-FETCH_FACTOR = 3
-_QUESTION_ONLY_RE = re.compile(r"\?\s*[\"”']?\s*$")
-
-
-def answerable_hits(hits: Sequence[Hit], k: int) -> list[Hit]:
-    """The first k hits that can hold an answer: not a section heading, not a question restated.
-
-    Headings stay available to the generator as context of the paragraphs below them (`Hit.headings`); a
-    paragraph that is itself a question (quiz pages, FAQ articles) repeats the user's words without answering.
-    """
-    kept = [
-        h
-        for h in hits
-        if h.paragraph.kind != "heading"
-        and not (_QUESTION_ONLY_RE.search(h.paragraph.text) and len(h.paragraph.text) < 400)
-    ]
-    return [replace(h, rank=i) for i, h in enumerate(kept[:k], start=1)]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One event of a streamed answer: "delta" (a piece of text), "answer" (the verified answer, which
-    replaces the streamed text), then "done"."""
-
-    kind: str
-    text: str = ""
-    answer: Answer | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """What the pipeline knows before writing: the question, the query it retrieved with, the question as
-    the answerer reads it (a follow-up with its document), the paragraphs, and the abstention decision."""
-
-    question: str
-    rewritten: str
-    focused: str
-    hits: list[Hit]
-    decision: Decision
-
-
-class QAPipeline:
-    """Answers questions from a `Library` with checked citations, or abstains.
-
-    Args:
-        library: the documents.
-        retriever: how paragraphs are found (default: hybrid over the library's indexes).
-        generator: who writes the answer (default: the extractive generator; no model needed).
-        k: paragraphs given to the generator.
-        abstention: the calibrated abstention model (default: the one shipped with the library).
-    """
-
-    def __init__(
-        self,
-        library: Library,
-        *,
-        retriever: Retriever | None = None,
-        generator: Generator | None = None,
-        k: int = DEFAULT_ANSWER_K,
-        abstention: AbstentionModel | None = None,
-    ) -> None:
-        self.library = library
-        self.retriever = retriever or make_retriever("hybrid", library.store)
-        self.generator = generator or ExtractiveGenerator()
-        self.k = k
-        self.abstention = abstention or default_model()
-
-    def prepare(
-        self,
-        question: str,
-        history: Sequence[Mapping[str, Any]] | None = None,
-        filters: Filters | None = None,
-        principal: Principal | None = None,
-    ) -> Prepared:
-        """Check, rewrite, retrieve and decide whether to answer (the steps before the generator)."""
-        text = check_query(question)
-        if history and needs_context(text, history):
-            history = self._with_context(history, filters, principal)
-        rewritten = rewrite(text, history)
-        focused = focus(text, history)
-        hits = answerable_hits(self.retriever.retrieve(rewritten, self.k * FETCH_FACTOR, filters, principal), self.k)
-        decision = self.abstention.decide(analyse_question(focused), hits, focused)
-        logger.debug("abstention p=%.3f features=%s", decision.probability, decision.features)
-        return Prepared(text, rewritten, focused, hits, decision)
-
-    def _with_context(
-        self, history: Sequence[Mapping[str, Any]], filters: Filters | None, principal: Principal | None
-    ) -> list[Mapping[str, Any]]:
-        """The history with the document the last turn was about, found by retrieving its question."""
-        last = history[-1]
-        previous = str(last.get("question") or "").strip()
-        if not previous:
-            return list(history)
-        try:
-            top = self.retriever.retrieve(previous, 1, filters, principal)
-        except InvalidRequest:
-            return list(history)
-        if not top or not top[0].number:
-            return list(history)
-        return [*history[:-1], {**last, "citations": [{"number": top[0].number, "doc_id": top[0].doc_id}]}]
-
-    def _abstain(self, question: str, rewritten: str, hits: Sequence[Hit]) -> Answer:
-        nearest: list[Hit] = []
-        for hit in hits:
-            if all(h.doc_id != hit.doc_id for h in nearest):
-                nearest.append(hit)
-            if len(nearest) == 3:
-                break
-        text = ABSTAIN_TEXT
-        if nearest:
-            listed = "; ".join(_doc_label(h) for h in nearest)
-            text += f" Các văn bản gần nhất: {listed}."
-        return Answer(question, text, True, (), rewritten if rewritten != question else None, tuple(nearest))
-
-    def _finish(self, question: str, rewritten: str, hits: list[Hit], draft: Draft) -> Answer:
-        checked = verify(draft.text, hits, draft.quotes)
-        if not checked.citations:
-            return self._abstain(question, rewritten, hits)
-        return Answer(question, checked.text, False, checked.citations, rewritten if rewritten != question else None)
-
-    def ask(
-        self,
-        question: str,
-        history: Sequence[Mapping[str, Any]] | None = None,
-        filters: Filters | None = None,
-        principal: Principal | None = None,
-    ) -> Answer:
-        """Answer a question (see the class docstring).
-
-        Args:
-            question: the question as typed.
-            history: earlier turns, oldest first; each a mapping with "question" and optionally "citations"
-                (as in the JSON answer), used to understand follow-ups.
-            filters: document restrictions applied inside retrieval.
-            principal: the caller; paragraphs above their clearance are never seen.
-
-        Raises:
-            InvalidRequest: empty or over-long question, bad filters.
-        """
-        p = self.prepare(question, history, filters, principal)
-        if not p.decision.answer:
-            return self._abstain(p.question, p.rewritten, p.hits)
-        return self._finish(p.question, p.rewritten, p.hits, self.generator.generate(p.focused, p.hits))
-
-    def ask_stream(
-        self,
-        question: str,
-        history: Sequence[Mapping[str, Any]] | None = None,
-        filters: Filters | None = None,
-        principal: Principal | None = None,
-    ) -> Iterator[StreamEvent]:
-        """Like `ask`, yielding the text as the generator produces it, then the verified answer."""
-        p = self.prepare(question, history, filters, principal)
-        if not p.decision.answer:
-            answer = self._abstain(p.question, p.rewritten, p.hits)
-            yield StreamEvent("delta", answer.text)
-        else:
-            pieces: list[str] = []
-            for piece in self.generator.stream(p.focused, p.hits):
-                pieces.append(piece)
-                yield StreamEvent("delta", piece)
-            # The extractive generator knows its quotes; for others the streamed text is the draft.
-            if self.generator.name == "extractive":
-                draft = self.generator.generate(p.focused, p.hits)
-            else:
-                draft = Draft("".join(pieces))
-            answer = self._finish(p.question, p.rewritten, p.hits, draft)
-        yield StreamEvent("answer", answer=answer)
-        yield StreamEvent("done")
-
-
-def _doc_label(hit: Hit) -> str:
-    parts = [hit.title]
-    meta = ", ".join(x for x in (hit.number, hit.issued) if x)
-    return f"{parts[0]} ({meta})" if meta else parts[0]
-
-
-def answer_to_dict(answer: Answer) -> dict[str, object]:
-    """The contract's JSON form of an answer (`vankien ask --json`, `POST /api/v1/ask`)."""
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "citations": [
-            {
-                "marker": c.marker,
-                "doc_id": c.hit.doc_id,
-                "paragraph_id": c.hit.paragraph_id,
-                "title": c.hit.title,
-                "number": c.hit.number,
-                "issued": c.hit.issued,
-                "section": c.hit.paragraph.section,
-                "quote": c.quote,
-                "text": c.hit.paragraph.text,
-                "quote_start": c.quote_start,
-                "page": c.hit.paragraph.page,
-                "type": c.hit.doc_type,
-                "issuer": c.hit.issuer,
-            }
-            for c in answer.citations
-        ],
-        "rewritten_question": answer.rewritten_question,
-        "nearest": [
-            {
-                "doc_id": h.doc_id,
-                "title": h.title,
-                "number": h.number,
-                "issued": h.issued,
-                "paragraph_id": h.paragraph_id,
-            }
-            for h in answer.nearest
-        ],
-    }

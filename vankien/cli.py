@@ -1,4 +1,4 @@
-"""The `vankien` command line (also `python -m rag`).
+"""The `vankien` command line (also `python -m rag` and `python -m vankien`).
 
 Every command takes `--index DIR` (default `$VANKIEN_INDEX`, else ./index) and `--json` for
 machine-readable output on stdout. Human output and messages are in Vietnamese; progress bars and
@@ -13,11 +13,28 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from rag.config import ENV_INDEX, default_index_dir
-from rag.errors import MissingDependency, VanKienError
-from rag.types import CLASSIFICATIONS, DEFAULT_CLASSIFICATION
+from rag import (
+    CLASSIFICATIONS,
+    DEFAULT_CLASSIFICATION,
+    ENV_INDEX,
+    ENV_LLM_API_KEY,
+    Filters,
+    Library,
+    MissingDependency,
+    PipelineConfig,
+    TerminalProgress,
+    VanKienError,
+    answer_to_dict,
+    build_pipeline,
+    default_index_dir,
+    document_to_dict,
+    hits_to_dicts,
+    load_config,
+    open_library,
+    paragraph_to_dict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -26,49 +43,60 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 _STATUS_LABELS = {"ok": "đã nạp", "unchanged": "không đổi", "replaced": "đã thay", "rejected": "từ chối"}
 
 
-class _TqdmProgress:
-    """Progress bar on stderr (hidden when stderr is not a terminal and the run is short)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._bar: Any = None
-
-    def start(self, total: int, label: str, unit: str = "tài liệu") -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(
-            total=total, desc=label, unit=f" {unit}", file=self._stream, dynamic_ncols=True, mininterval=0.5
-        )
-
-    def advance(self, n: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def finish(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-
 def _print_json(data: object) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
-def _open_library(args: argparse.Namespace, *, create: bool) -> Any:
-    from rag.pipeline import Library
+def _config(args: argparse.Namespace) -> PipelineConfig:
+    """The pipeline configuration: `--config FILE` (or the defaults), the command's flags over it."""
+    llm_url = getattr(args, "llm_url", None)
+    return load_config(
+        getattr(args, "config", None),
+        embedder=getattr(args, "embedder", None),
+        mode=getattr(args, "mode", None),
+        k=getattr(args, "answer_k", None),
+        generator="llm" if llm_url else None,
+        llm_url=llm_url,
+        llm_model=getattr(args, "llm_model", None),
+        llm_api_key=getattr(args, "llm_key", None),
+    )
 
-    return Library(args.index, create=create, embedder=getattr(args, "embedder", None))
+
+def _open_library(args: argparse.Namespace, *, create: bool) -> Library:
+    return open_library(_config(args), args.index, create=create)
 
 
-def _filters(args: argparse.Namespace) -> Any:
-    from rag.types import Filters
-
+def _filters(args: argparse.Namespace) -> Filters:
     return Filters(
         doc_types=tuple(args.type or ()),
         issued_from=args.date_from,
         issued_to=args.date_to,
         doc_ids=tuple(args.doc or ()),
+    )
+
+
+def _add_config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="TỆP",
+        help="tệp cấu hình TOML của quy trình hỏi đáp (cùng định dạng với eval/configs/; mặc định: cấu hình mặc định)",
+    )
+
+
+def _add_llm_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--llm-url",
+        metavar="URL",
+        help="máy chủ mô hình ngôn ngữ tương thích OpenAI (vLLM, llama.cpp, Ollama), ví dụ http://127.0.0.1:8080/v1; "
+        "có tham số này thì câu trả lời do mô hình viết, vẫn kiểm tra trích dẫn",
+    )
+    p.add_argument("--llm-model", metavar="TÊN", help="tên mô hình trên máy chủ đó (bắt buộc khi có --llm-url)")
+    p.add_argument(
+        "--llm-key",
+        metavar="KHÓA",
+        help=f"khóa API của máy chủ mô hình, nếu cần (mặc định: biến môi trường {ENV_LLM_API_KEY})",
     )
 
 
@@ -83,7 +111,7 @@ def _add_filter_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    progress = None if args.no_progress else _TqdmProgress(sys.stderr)
+    progress = None if args.no_progress else TerminalProgress(sys.stderr)
     with _open_library(args, create=True) as library:
         report = library.ingest([Path(p) for p in args.paths], args.classification, progress, args.exclude)
     files = [
@@ -112,24 +140,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     with _open_library(args, create=False) as library:
         docs = library.documents()
     if args.json:
-        _print_json(
-            {
-                "documents": [
-                    {
-                        "doc_id": d.doc_id,
-                        "title": d.title,
-                        "number": d.number,
-                        "type": d.doc_type,
-                        "issuer": d.issuer,
-                        "issued": d.issued,
-                        "classification": d.classification,
-                        "paragraphs": d.paragraphs,
-                        "path": d.path,
-                    }
-                    for d in docs
-                ]
-            }
-        )
+        _print_json({"documents": [{**document_to_dict(d, d.paragraphs), "path": d.path} for d in docs]})
     else:
         if not docs:
             print("Chỉ mục chưa có tài liệu nào.")
@@ -147,27 +158,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(
             {
-                "doc_id": doc.doc_id,
-                "title": doc.title,
-                "number": doc.number,
-                "type": doc.doc_type,
-                "issuer": doc.issuer,
-                "issued": doc.issued,
-                "place": doc.place,
-                "classification": doc.classification,
+                **document_to_dict(doc, len(paragraphs), detail=True),
                 "path": doc.path,
-                "paragraphs": [
-                    {
-                        "paragraph_id": p.paragraph_id,
-                        "section": p.section,
-                        "page": p.page,
-                        "kind": p.kind,
-                        "start": p.start,
-                        "end": p.end,
-                        "text": p.text,
-                    }
-                    for p in paragraphs
-                ],
+                "paragraphs": [paragraph_to_dict(p) for p in paragraphs],
             }
         )
     else:
@@ -183,10 +176,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from rag.retrieve.retrievers import hits_to_dicts
-
-    with _open_library(args, create=False) as library:
-        hits = library.search(args.query, args.k, _filters(args), None, args.mode)
+    config = _config(args)
+    with open_library(config, args.index, create=False) as library:
+        qa = build_pipeline(config, library)
+        hits = qa.retriever.retrieve(args.query, args.k, _filters(args))
     if args.json:
         _print_json({"query": args.query, "hits": hits_to_dicts(hits)})
     else:
@@ -203,11 +196,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.pipeline import QAPipeline, answer_to_dict
-
-    with _open_library(args, create=False) as library:
-        qa = QAPipeline(library, k=args.k)
-        answer = qa.ask(args.question, filters=_filters(args))
+    config = _config(args)
+    with open_library(config, args.index, create=False) as library:
+        answer = build_pipeline(config, library).ask(args.question, filters=_filters(args))
     if args.json:
         _print_json(answer_to_dict(answer))
         return EXIT_OK
@@ -232,7 +223,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    # The service sits downstream of the library: imported here, only when asked for.
+    # The service sits beside the evaluation toolkit above the library: imported here, only when asked for.
     try:
         from service.server import serve
     except ImportError as exc:
@@ -240,8 +231,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"service dependencies missing: {exc}",
             "Thiếu các gói của dịch vụ web; hãy cài: pip install -e '.[service]'.",
         ) from exc
-    serve(args.index, args.host, args.port, log_level="debug" if args.verbose > 1 else "info")
+    serve(serve_settings(args), log_level="debug" if args.verbose > 1 else "info")
     return EXIT_OK
+
+
+def serve_settings(args: argparse.Namespace) -> Any:
+    """The service settings `vankien serve` runs with: the environment (`VANKIEN_*`), then the flags over it."""
+    from service.settings import Settings
+
+    given = {
+        "index_dir": args.index,
+        "host": args.host,
+        "port": args.port,
+        "config": args.config,
+        "llm_url": args.llm_url,
+        "llm_model": args.llm_model,
+        "llm_api_key": args.llm_key,
+    }
+    return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
 def _keystore(args: argparse.Namespace) -> Any:
@@ -353,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TÊN",
         help="bộ nhúng khi tạo chỉ mục mới: none (mặc định), hash, st:/đường/dẫn/mô-hình",
     )
+    _add_config_option(p)
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser(
@@ -364,9 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", metavar="TRUY_VẤN", help="nội dung cần tìm")
     p.add_argument("--k", type=int, default=10, help="số đoạn trả về (1-200, mặc định 10)")
     p.add_argument(
-        "--mode", default="hybrid", choices=("hybrid", "lexical", "dense"), help="cách tìm (mặc định hybrid)"
+        "--mode", choices=("hybrid", "lexical", "dense"), help="cách tìm (mặc định: theo cấu hình, thường là hybrid)"
     )
     _add_filter_options(p)
+    _add_config_option(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("docs", parents=[common], help="liệt kê tài liệu trong chỉ mục", description="Liệt kê tài liệu.")
@@ -380,8 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
         "hoặc báo không tìm thấy khi văn bản không nói đến.",
     )
     p.add_argument("question", metavar="CÂU_HỎI", help="câu hỏi (có thể gõ không dấu)")
-    p.add_argument("--k", type=int, default=8, help="số đoạn đưa cho bộ trả lời (mặc định 8)")
+    p.add_argument(
+        "--k", dest="answer_k", type=int, help="số đoạn đưa cho bộ trả lời (mặc định: theo cấu hình, thường là 8)"
+    )
     _add_filter_options(p)
+    _add_config_option(p)
+    _add_llm_options(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser(
@@ -407,8 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Chạy dịch vụ HTTP (API, trang hỏi đáp, tài liệu OpenAPI tại /docs). Trên địa chỉ khác 127.0.0.1 "
         "dịch vụ cần có khóa API (vankien keys create).",
     )
-    p.add_argument("--host", default="127.0.0.1", help="địa chỉ lắng nghe (mặc định 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="cổng (mặc định 8000)")
+    p.add_argument("--host", help="địa chỉ lắng nghe (mặc định 127.0.0.1, hoặc biến môi trường VANKIEN_HOST)")
+    p.add_argument("--port", type=int, help="cổng (mặc định 8000, hoặc biến môi trường VANKIEN_PORT)")
+    _add_config_option(p)
+    _add_llm_options(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(

@@ -1,6 +1,6 @@
 """Regenerate the sample PDF, DOCX and HTML documents of corpus/ from their sources.
 
-The sources are written by the Văn Kiện team in scripts/samples/<name>.source.md, in a small
+The sources are written by the Văn Kiện team in tools/samples/<name>.source.md, in a small
 markdown subset:
 
 * ``## text`` / ``### text``: section heading (I./II.) / sub-heading (1./2.);
@@ -13,7 +13,7 @@ markdown subset:
 Output is deterministic: creation dates and other metadata are fixed, and DOCX zip entries carry a
 fixed timestamp, so running the script twice gives identical files.
 
-Usage: .venv/bin/python scripts/build_sample_formats.py [--out corpus]
+Usage: .venv/bin/python -m tools.build_sample_formats [--out corpus]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "scripts" / "samples"
+SAMPLES = ROOT / "tools" / "samples"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
 FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"

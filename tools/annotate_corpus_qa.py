@@ -6,7 +6,7 @@ gold answer (exact match after normalisation) are listed in `paragraph_ids`. Par
 after changing either, and the test suite checks they still match.
 
 Usage:
-    .venv/bin/python scripts/annotate_corpus_qa.py [--check]
+    .venv/bin/python -m tools.annotate_corpus_qa [--check]
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from eval.metrics import contains_answer
+from rag.pipeline import Library
 
-from eval.metrics import contains_answer  # noqa: E402
-from rag.pipeline import Library  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 QA_FILE = ROOT / "eval/data/corpus_qa.jsonl"
 

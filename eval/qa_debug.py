@@ -2,7 +2,7 @@
 pipeline abstained or not. A development tool; numbers for docs come from `vankien eval qa`.
 
 Usage:
-    .venv/bin/python scripts/qa_debug.py --docs corpus --qa eval/data/corpus_qa.jsonl [--distractors F] \
+    .venv/bin/python -m eval.qa_debug --docs corpus --qa eval/data/corpus_qa.jsonl [--distractors F] \
         [--index /tmp/qa-debug] [--only-wrong] [--features out.jsonl]
 """
 
@@ -13,11 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from eval.datasets import load_qa
 from eval.metrics import contains_answer, contains_answer_soft
-from rag.pipeline import Library, QAPipeline
+from rag import Library, QAPipeline
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Ingest speed: load a corpus into a fresh index, then re-ingest it unchanged.
 
 Usage:
-    .venv/bin/python scripts/bench_ingest.py [--corpus ../shared/corpora/party_politics/docs_party_politics.jsonl]
+    .venv/bin/python benchmarks/bench_ingest.py [--corpus ../shared/corpora/party_politics/docs_party_politics.jsonl]
 
 Prints one JSON object with the figures recorded in docs/benchmarks.md.
 """

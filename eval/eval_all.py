@@ -10,7 +10,7 @@ per evaluation under docs/eval/<name>/ and a summary docs/eval/README.md:
 * MCQ: the 112 multiple-choice questions over the same index.
 
 Needs ../shared beside the repository. Usage:
-    .venv/bin/python scripts/eval_all.py [--only NAME ...] [--work DIR]
+    .venv/bin/python -m eval.eval_all [--only NAME ...] [--work DIR]
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _readme(summary: dict[str, Any]) -> str:
         "the repository; the data sets stay there):",
         "",
         "```",
-        "make eval-all        # .venv/bin/python scripts/eval_all.py",
+        "make eval-all        # .venv/bin/python -m eval.eval_all",
         "```",
         "",
         "Rows: our configurations (`default` is the offline default that `make run` uses; the others are in",

@@ -8,7 +8,7 @@ history.
 
 Documents whose parser is not available yet (ImportError) are reported as skipped, not as failures.
 
-Usage: .venv/bin/python scripts/check_corpus_qa.py [--qa FILE] [--corpus DIR]
+Usage: .venv/bin/python -m tools.check_corpus_qa [--qa FILE] [--corpus DIR]
 Exit status: 0 when every checked answer is found, 1 otherwise.
 """
 
@@ -20,12 +20,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from rag.ingest import parse_file
+from rag.text.document import analyse
+from rag.types import RawDocument
 
-from rag.ingest import parse_file  # noqa: E402
-from rag.text.document import analyse  # noqa: E402
-from rag.types import RawDocument  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def norm(text: str) -> str:

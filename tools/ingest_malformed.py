@@ -12,8 +12,8 @@ Parser-worker deaths (killed over a limit, crashed) are counted apart from proce
 isolation doing its work. Prints the figures as JSON; exits 1 when any failure count is not zero.
 
 Usage:
-    python scripts/ingest_malformed.py [--corpus DIR | --sample] [--skip-server] [--keep DIR]
-    python scripts/ingest_malformed.py --overhead corpus ../shared/eval/nq57/docs
+    python -m tools.ingest_malformed [--corpus DIR | --sample] [--skip-server] [--keep DIR]
+    python -m tools.ingest_malformed --overhead corpus ../shared/eval/nq57/docs
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a plain script from a checkout
-    sys.path.insert(0, str(ROOT))
 
 #: Log lines of `rag.ingest.isolate` that report a parser worker ended by a limit or a crash.
 WORKER_DEATH_RE = re.compile(r"parser worker (died|killed|out of memory)")
@@ -378,7 +376,7 @@ def failures(figures: dict[str, Any]) -> int:
     count += server.get("server_errors_5xx", 0) + server.get("server_deaths", 0) + server.get("healthz_failures", 0)
     count += len(server.get("jobs_failed_without_reason", [])) + len(server.get("jobs_not_finished", []))
     count += server.get("tracebacks_in_log", 0) + len(server.get("integrity_problems", []))
-    return count
+    return int(count)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -403,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         corpus = args.corpus
         if corpus is None:
-            from scripts.make_malformed_corpus import generate
+            from tools.make_malformed_corpus import generate
 
             corpus = work / "corpus"
             generate(corpus, sample=args.sample, seed=args.seed)

@@ -9,7 +9,7 @@ Each file's name says its category; `.manifest.json` (hidden, so `vankien ingest
 with its category, what must happen to it ("ok", "rejected" or "any": either, but never a crash) and a note.
 
 Usage:
-    python scripts/make_malformed_corpus.py OUT_DIR [--seed 57] [--sample]
+    python -m tools.make_malformed_corpus OUT_DIR [--seed 57] [--sample]
         --sample   a CI-sized subset covering every category (about 40 small files)
 """
 
@@ -30,11 +30,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a plain script from a checkout
-    sys.path.insert(0, str(ROOT))
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 FIXED_DATE = datetime(2024, 12, 22, 8, 0, 0, tzinfo=UTC)
@@ -84,6 +83,21 @@ class Case:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
+def cut(build: Callable[[], bytes], fraction: float) -> bytes:
+    """The first `fraction` of the bytes `build` returns (at least one byte)."""
+    data = build()
+    return data[: max(1, int(len(data) * fraction))]
+
+
+def drop_last_byte(build: Callable[[], bytes]) -> bytes:
+    return build()[:-1]
+
+
+def rng_bytes(seed: str, n: int) -> bytes:
+    """`n` bytes from a generator seeded with `seed`."""
+    return random.Random(seed).randbytes(n)
+
+
 @contextlib.contextmanager
 def seeded_randomness(seed: str) -> Iterator[None]:
     """Make the encryption libraries' random bytes (salts, IVs, file ids) come from a seeded generator."""
@@ -94,9 +108,12 @@ def seeded_randomness(seed: str) -> Iterator[None]:
 
     import fpdf.encryption  # binds `urandom` at import: patched there too
 
-    saved = (os.urandom, secrets.token_bytes, fpdf.encryption.urandom)
+    def fake_token_bytes(nbytes: int | None = 32) -> bytes:
+        return fake_urandom(32 if nbytes is None else nbytes)
+
+    saved = (os.urandom, secrets.token_bytes, fpdf.encryption.urandom)  # type: ignore[attr-defined]
     os.urandom = fake_urandom
-    secrets.token_bytes = lambda n=32: fake_urandom(32 if n is None else n)
+    secrets.token_bytes = fake_token_bytes
     fpdf.encryption.urandom = fake_urandom  # type: ignore[attr-defined]
     try:
         yield
@@ -210,7 +227,7 @@ def base_pdf(kind: str) -> bytes:
 
             writer = PdfWriter(clone_from=PdfReader(io.BytesIO(base_pdf("fpdf"))))
             writer.add_metadata({"/Title": "Nghị quyết thử nghiệm", "/Producer": "make_malformed_corpus"})
-            writer._ID = None  # type: ignore[attr-defined]
+            writer._ID = None
             with seeded_randomness("pypdf-base"):
                 buf = io.BytesIO()
                 writer.write(buf)
@@ -376,14 +393,14 @@ def pdf_cases() -> Iterator[Case]:
             yield Case(
                 f"pdf-truncated-{kind}-{int(frac * 100):02d}pct.pdf",
                 "pdf-truncated",
-                lambda k=kind, f=frac: base_pdf(k)[: max(1, int(len(base_pdf(k)) * f))],
+                partial(cut, partial(base_pdf, kind), frac),
                 note=f"{kind} PDF cut at {frac:.0%}",
                 sample=(kind == "fpdf" and i in (2, 8)),
             )
         yield Case(
             f"pdf-truncated-{kind}-minus1.pdf",
             "pdf-truncated",
-            lambda k=kind: base_pdf(k)[:-1],
+            partial(drop_last_byte, partial(base_pdf, kind)),
             note="last byte missing",
         )
     # Bit flips and overwritten blocks.
@@ -414,7 +431,7 @@ def pdf_encrypted_cases() -> Iterator[Case]:
         yield Case(
             f"pdf-encrypted-fpdf-{method.lower()}-user-password.pdf",
             cat,
-            lambda m=method: fpdf_encrypted(m, "matkhau"),
+            partial(fpdf_encrypted, method, "matkhau"),
             "rejected",
             f"fpdf2 {method}, user password set",
             sample=method == "AES_128",
@@ -422,7 +439,7 @@ def pdf_encrypted_cases() -> Iterator[Case]:
         yield Case(
             f"pdf-encrypted-fpdf-{method.lower()}-empty-user.pdf",
             cat,
-            lambda m=method: fpdf_encrypted(m, None),
+            partial(fpdf_encrypted, method, None),
             "ok",
             f"fpdf2 {method}, owner password only (opens with the empty password)",
             sample=method == "RC4",
@@ -432,7 +449,7 @@ def pdf_encrypted_cases() -> Iterator[Case]:
             yield Case(
                 f"pdf-encrypted-pypdf-{algorithm.lower()}-{'user-password' if user else 'empty-user'}.pdf",
                 cat,
-                lambda a=algorithm, u=user: pypdf_encrypted(a, u),
+                partial(pypdf_encrypted, algorithm, user),
                 "rejected" if user else "ok",
                 f"pypdf {algorithm}, {'user password set' if user else 'empty user password'}",
             )
@@ -1039,7 +1056,7 @@ def docx_cases() -> Iterator[Case]:
         yield Case(
             f"docx-truncated-{int(frac * 1000):03d}pm.docx",
             "docx-truncated",
-            lambda f=frac: base()[: max(1, int(len(base()) * f))],
+            partial(cut, base, frac),
             "rejected",
             f"cut at {frac:.1%}",
             sample=i == 3,
@@ -1691,7 +1708,7 @@ def html_cases() -> Iterator[Case]:
         yield Case(
             f"html-encoding-charset-{codec}.html",
             cat,
-            lambda c=codec: f'<meta charset="{c}">{page}'.encode(),
+            f'<meta charset="{codec}">{page}'.encode,
             "ok",
             f"<meta charset> naming {codec!r}",
             sample=codec == "rot13",
@@ -1757,12 +1774,11 @@ def _vni(text: str) -> bytes:
 
 def text_cases() -> Iterator[Case]:
     cat = "binary-as-text"
-    rng_bytes = lambda seed, n: random.Random(seed).randbytes(n)  # noqa: E731
     for ext in (".txt", ".md", ".html", ".htm", ".jsonl", ".markdown", ".text"):
         yield Case(
             f"binary-as-text-random{ext}",
             cat,
-            lambda e=ext: rng_bytes(f"bin{e}", 32 * KB),
+            partial(rng_bytes, f"bin{ext}", 32 * KB),
             "rejected",
             f"random bytes named {ext}",
             sample=ext in (".txt", ".jsonl"),
@@ -1798,7 +1814,11 @@ def text_cases() -> Iterator[Case]:
         (".txt", b"\xef\xbb\xbf"),
     ):
         yield Case(
-            f"empty-blank-{ext[1:]}-{len(blob)}{ext}", cat, lambda b=blob: b, "rejected", "nothing but blanks or markup"
+            f"empty-blank-{ext[1:]}-{len(blob)}{ext}",
+            cat,
+            partial(bytes, blob),
+            "rejected",
+            "nothing but blanks or markup",
         )
     yield Case(
         "empty-invisible.txt",

@@ -13,7 +13,7 @@ the uit_reg_wiki paragraphs, and variant copies of the articles when more are ne
   query latency.
 
 Usage:
-    .venv/bin/python scripts/bench_search.py [--min-paragraphs 100000] [--queries 500] [--peer-queries 100]
+    .venv/bin/python benchmarks/bench_search.py [--min-paragraphs 100000] [--queries 500] [--peer-queries 100]
         [--embedder none] [--work DIR]
 
 Prints one JSON object (figures recorded in docs/benchmarks.md).

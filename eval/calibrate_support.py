@@ -17,7 +17,7 @@ rule, `numbers_supported(sentence, citation_context(hit))`. The script prints pr
 threshold with and without the number rule, and the acceptance rate per kind of pair at the chosen threshold.
 
 Usage:
-    .venv/bin/python scripts/calibrate_support.py [--corpus corpus] [--per-doc 60]
+    .venv/bin/python -m eval.calibrate_support [--corpus corpus] [--per-doc 60]
 """
 
 from __future__ import annotations
@@ -27,26 +27,22 @@ import hashlib
 import logging
 import random
 import re
-import sys
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from rag.answer.citations import (  # noqa: E402
+from rag import Filters, Hit, Library, fold
+from rag.answer.citations import (
     SUPPORT_THRESHOLD,
     citation_context,
     numbers_supported,
     support,
 )
-from rag.answer.sentences import split_sentences, trim_marker  # noqa: E402
-from rag.pipeline import Library  # noqa: E402
-from rag.text.normalize import fold  # noqa: E402
-from rag.text.tokenize import phrases  # noqa: E402
-from rag.types import Filters, Hit  # noqa: E402
+from rag.answer.sentences import split_sentences, trim_marker
+from rag.text.tokenize import phrases
+
+ROOT = Path(__file__).resolve().parents[1]
 
 THRESHOLDS = [round(0.30 + 0.05 * i, 2) for i in range(14)]
 #: Sentences shorter than this (syllables) are headings or fragments, not claims an answer would make.

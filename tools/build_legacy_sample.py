@@ -5,8 +5,8 @@ as proper Unicode. Its source is kept in Unicode so it can be read and edited; t
 bytes such a file would have had: TCVN3 (VN3) codes and Windows line ends.
 
 Usage:
-    python scripts/build_legacy_sample.py          # (re)write corpus/chi-thi-12-ct-tu-tcvn3.txt
-    python scripts/build_legacy_sample.py --check  # exit 1 when the corpus file is out of date
+    python -m tools.build_legacy_sample          # (re)write corpus/chi-thi-12-ct-tu-tcvn3.txt
+    python -m tools.build_legacy_sample --check  # exit 1 when the corpus file is out of date
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from rag.text.legacy import to_tcvn3
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a plain script from a checkout
-    sys.path.insert(0, str(ROOT))
 
-from rag.text.legacy import to_tcvn3  # noqa: E402
-
-SOURCE = ROOT / "scripts" / "samples" / "chi-thi-12-ct-tu-tcvn3.source.md"
+SOURCE = ROOT / "tools" / "samples" / "chi-thi-12-ct-tu-tcvn3.source.md"
 TARGET = ROOT / "corpus" / "chi-thi-12-ct-tu-tcvn3.txt"
 
 
@@ -45,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = TARGET.read_bytes() if TARGET.exists() else b""
         if current != data:
-            print(f"{TARGET} is out of date; run {Path(__file__).name}", file=sys.stderr)
+            print(f"{TARGET} is out of date; run python -m tools.build_legacy_sample", file=sys.stderr)
             return 1
         return 0
     TARGET.write_bytes(data)

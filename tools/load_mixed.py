@@ -14,7 +14,7 @@ A warm-up (not counted) runs first; the server's resident memory (VmRSS) is read
 and again after the measured phase (the lowest reading over 10 quiet seconds: a reading taken mid-traffic catches
 transient peaks of index maintenance); the samples taken every 5 seconds during the phase are printed too.
 
-    .venv/bin/python scripts/load_mixed.py --duration 300 --clients 8
+    .venv/bin/python -m tools.load_mixed --duration 300 --clients 8
 
 Prints one JSON object: requests and errors by endpoint and status, 5xx count (must be 0), latency percentiles per
 endpoint, RSS at start and end and the growth in percent (must be under 10). Exit status 1 when either fails.

@@ -8,8 +8,8 @@ and resident memory. For comparison, FAISS HNSW (which cannot delete) is built o
 latency and recall@10 against the exact answer.
 
 Usage:
-    .venv/bin/python scripts/bench_vectors.py                     # 100k x 1024 (the hash embedder's size)
-    .venv/bin/python scripts/bench_vectors.py --n 100000 --dim 384 --threads 1 --no-hnsw
+    .venv/bin/python benchmarks/bench_vectors.py                     # 100k x 1024 (the hash embedder's size)
+    .venv/bin/python benchmarks/bench_vectors.py --n 100000 --dim 384 --threads 1 --no-hnsw
 """
 
 from __future__ import annotations

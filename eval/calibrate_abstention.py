@@ -9,7 +9,7 @@ few unanswerable questions count as much as the many answerable ones); the thres
 accuracy on the same data, by leave-one-out estimates to keep it honest.
 
 Usage:
-    .venv/bin/python scripts/calibrate_abstention.py [--write]
+    .venv/bin/python -m eval.calibrate_abstention [--write]
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from eval.datasets import load_qa
+from rag import Library, QAPipeline
+from rag.answer.abstain import FEATURES, MODEL_FILE
 
-from eval.datasets import load_qa  # noqa: E402
-from rag.answer.abstain import FEATURES, MODEL_FILE  # noqa: E402
-from rag.pipeline import Library, QAPipeline  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 L2 = 0.01
 STEPS = 4000
@@ -94,7 +93,7 @@ def main() -> int:
             "loo_balanced_accuracy": round(balanced_accuracy(loo, y, best_t), 4),
             "loo_answered_when_answerable": round(float(answered[y == 1].mean()), 4),
             "loo_abstained_when_unanswerable": round(float((~answered[y == 0]).mean()), 4),
-            "command": "python scripts/calibrate_abstention.py --write",
+            "command": "python -m eval.calibrate_abstention --write",
         },
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))

@@ -5,8 +5,8 @@ the alqac and uit_reg_wiki corpora, replicated with small variations (every n-th
 Queries are the alqac and uit_reg_wiki questions (a fixed sample), as typed and without diacritics.
 
 Each engine runs in its own process so that its memory is measured alone:
-    .venv/bin/python scripts/bench_lexical.py                       # all engines, 100,000 paragraphs
-    .venv/bin/python scripts/bench_lexical.py --engines ours,langchain --size 100000
+    .venv/bin/python benchmarks/bench_lexical.py                       # all engines, 100,000 paragraphs
+    .venv/bin/python benchmarks/bench_lexical.py --engines ours,langchain --size 100000
 """
 
 from __future__ import annotations

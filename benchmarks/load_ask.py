@@ -4,7 +4,7 @@ Bounded on purpose: loopback addresses only, at most 256 clients and 15 minutes.
 requests, errors (non-2xx or transport failures, by kind), latency percentiles in milliseconds, throughput.
 
     vankien serve --index /tmp/vk_load --port 8000 &      # with VANKIEN_RATE_LIMIT_PER_MINUTE=0 for this test
-    .venv/bin/python scripts/load_ask.py --url http://127.0.0.1:8000 --clients 32 --duration 60
+    .venv/bin/python benchmarks/load_ask.py --url http://127.0.0.1:8000 --clients 32 --duration 60
 """
 
 from __future__ import annotations

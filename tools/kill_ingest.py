@@ -2,7 +2,7 @@
 
 Each run starts a real CLI process on an index built from small Vietnamese documents generated here (adds of new
 files, replaces of changed files, whole-folder ingests, removes), kills it with SIGKILL either after a random delay
-or deliberately inside a snapshot write (the `VANKIEN_PAUSE_AT` hook of `rag.index.store.pause_point` makes the
+or deliberately inside a snapshot write (the `VANKIEN_PAUSE_AT` hook of `rag.index.durable.pause_point` makes the
 process announce a named point on stderr and wait there), then opens the index with `Library` as a restarted
 process would and checks:
 
@@ -18,7 +18,7 @@ process would and checks:
 
 Two indexes are used, one without embedder and one with `hash:64`, so vector snapshots are exercised too.
 
-    .venv/bin/python scripts/kill_ingest.py --runs 120 --seed 7
+    .venv/bin/python -m tools.kill_ingest --runs 120 --seed 7
 
 Prints one JSON object: runs, kills, inconsistencies (must be 0) with the details of any, and counts by operation,
 by kill point and by embedder. Exit status 1 when there is any inconsistency.
@@ -44,15 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from rag.index.durable import PAUSE_ENV
+from rag.pipeline import Library
 
-from rag.index.store import PAUSE_ENV  # noqa: E402
-from rag.pipeline import Library  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 EMBEDDERS = ("none", "hash:64")
-#: Named points inside an ingest where a run may be killed (see `rag.index.store.pause_point`); "@n" = n-th arrival.
+#: Named points inside an ingest where a run may be killed (see `rag.index.durable.pause_point`); "@n" = n-th arrival.
 #: Each index goes through its list in order (snapshot writes first, so that a short run covers them), then
 #: picks at random.
 INGEST_POINTS = (
@@ -397,10 +395,10 @@ def check_world(
             if current is not None and current.sha256 == version.sha256:
                 state = library.catalog.source_state(str(world.path(version.name)))
                 assert state is not None
-                want = {p.paragraph_id for p in library.paragraphs(state.doc_id)}
-                if found != want:
+                wanted = {p.paragraph_id for p in library.paragraphs(state.doc_id)}
+                if found != wanted:
                     problems.append(
-                        f"{run_label}: canary of present {version.name} finds {len(found)} of {len(want)} paragraphs"
+                        f"{run_label}: canary of present {version.name} finds {len(found)} of {len(wanted)} paragraphs"
                     )
             elif found:
                 problems.append(f"{run_label}: canary of absent version of {version.name} finds {sorted(found)[:3]}")
@@ -505,10 +503,10 @@ def run_campaign(
                 targets[name] = (world.expected.get(name), version)
         if op == "remove":
             name = rng.choice(present)
-            version = world.expected[name]
-            assert version is not None
+            removed = world.expected[name]
+            assert removed is not None
             state_doc = _doc_id_of(world, name)
-            targets[name] = (version, None)
+            targets[name] = (removed, None)
             args = ["remove", state_doc, "--index", str(world.index), "--json"]
             world.on_disk.pop(name, None)
             world.path(name).unlink(missing_ok=True)  # a later folder ingest must not bring it back

@@ -1,0 +1,63 @@
+"""The store coordinates its derived indexes through one protocol and describes them in one manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag import DEFAULT_EMBEDDER, EmbedderMismatch, IndexMismatch, Library, StoreError
+from rag.index.lexical import BM25Params
+from rag.index.store import LexicalPart, VectorPart
+
+DOC = "NGHỊ QUYẾT\nvề chuyển đổi số\nTài liệu mẫu, không phải văn bản chính thức.\n1. Đến năm 2030, kinh tế số đạt 30% GDP.\n"
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "nq.txt").write_text(DOC, encoding="utf-8")
+    return folder
+
+
+def test_parts_and_top_level_manifest(tmp_path: Path, docs: Path) -> None:
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([docs])
+        store = library.store
+        assert [type(p) for p in store.parts] == [LexicalPart, VectorPart]
+        manifest = json.loads((tmp_path / "ix" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedder"] == "hash-v1:64"
+    assert set(manifest["parts"]) == {"lexical", "vectors"}
+    assert manifest["parts"]["vectors"] == {"embedder": "hash-v1:64", "dim": 64, "generation": manifest["generation"]}
+    assert manifest["parts"]["lexical"]["generation"] == manifest["generation"] > 0
+    assert manifest["parts"]["lexical"]["params"]["k1"] == BM25Params().k1
+
+
+def test_an_index_without_embedder_has_only_the_lexical_part(tmp_path: Path, docs: Path) -> None:
+    assert DEFAULT_EMBEDDER == "none"
+    with Library(tmp_path / "ix") as library:
+        library.ingest([docs])
+        assert [p.name for p in library.store.parts] == ["lexical"]
+        assert library.store.manifest()["embedder"] == "none"
+
+
+def test_embedder_mismatch_is_its_own_type(tmp_path: Path, docs: Path) -> None:
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([docs])
+    with pytest.raises(EmbedderMismatch) as info, Library(tmp_path / "ix", embedder="hash:128") as library:
+        library.store  # noqa: B018
+    assert isinstance(info.value, StoreError)
+    assert info.value.built_with == "hash-v1:64" and info.value.asked == "hash-v1:128"
+    assert "bộ nhúng" in info.value.user_message
+
+
+def test_other_bm25_constants_than_the_index_has_are_refused(tmp_path: Path, docs: Path) -> None:
+    with Library(tmp_path / "ix", lexical_params=BM25Params(k1=1.5)) as library:
+        library.ingest([docs])
+        assert library.store.lexical.params.k1 == 1.5
+    with pytest.raises(IndexMismatch), Library(tmp_path / "ix", lexical_params=BM25Params(k1=0.9)) as library:
+        library.store  # noqa: B018
+    with Library(tmp_path / "ix") as library:  # None: the constants it was built with
+        assert library.store.lexical.params.k1 == 1.5
