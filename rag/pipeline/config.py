@@ -5,7 +5,7 @@ Example (every key is optional; a missing key takes the default, which is what `
 
     name = "hybrid-hash"          # label in reports; defaults to the file name without ".toml"
     description = "BM25 + hash embedder, RRF"
-    embedder = "hash"             # "none" (lexical only), "hash", "hash:<dim>", "st:<model folder>"; unset: the
+    embedder = "hash"             # "none" (lexical only), "e5", "hash", "hash:<dim>", "st:<model folder>"; unset: the
                                   # index's own (a new index gets rag.index.embedders.DEFAULT_EMBEDDER)
     mode = "hybrid"               # "hybrid", "lexical" or "dense"
     fusion = "convex"             # "convex" or "rrf"
@@ -53,7 +53,7 @@ GENERATORS = ("extractive", "llm")
 MODES = tuple(sorted(RETRIEVERS))
 WEIGHT_KEYS = ("lexical", "dense")
 BM25_KEYS = tuple(f.name for f in fields(BM25Params))
-_EMBEDDER_RE = re.compile(r"^(none|hash|hash(-v\d+)?:\d+|(st|sentence-transformers):\S.*)$")
+_EMBEDDER_RE = re.compile(r"^(none|e5|e5-small-q4@\S+|hash|hash(-v\d+)?:\d+|(st|sentence-transformers):\S.*)$")
 _DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({"lexical": LEXICAL_WEIGHT, "dense": 1.0 - LEXICAL_WEIGHT})
 
 
@@ -207,8 +207,8 @@ def config_from_mapping(
         raise _bad(
             path,
             "embedder",
-            f"{data['embedder']!r} is not one of: none, hash, hash:<dim>, st:<model>",
-            f"«{data['embedder']}» không hợp lệ; dùng: none, hash, hash:<số chiều>, st:<mô hình>.",
+            f"{data['embedder']!r} is not one of: none, e5, hash, hash:<dim>, st:<model>",
+            f"«{data['embedder']}» không hợp lệ; dùng: none, e5, hash, hash:<số chiều>, st:<mô hình>.",
         )
     lexical = _number_table(data, "lexical", path, BM25_KEYS)
     weights = _number_table(data, "weights", path, WEIGHT_KEYS)

