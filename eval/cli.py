@@ -35,6 +35,11 @@ Handler = Callable[[argparse.Namespace], int]
 # -- helpers --------------------------------------------------------------------------------------------------
 
 
+#: Results ranked per query in a retrieval evaluation: the depth of the @10 metrics, and what `vankien search`
+#: returns by default. (A configuration's `k` is how many paragraphs the answerer reads, not a ranking depth.)
+RETRIEVAL_DEPTH = 10
+
+
 def _print_json(data: object) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
@@ -124,7 +129,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
                 index_dir = work / _slug(f"{dataset.name}-{dataset.split}") / _slug(config.name)
                 search = engine.make_retrieval_engine(config, dataset.corpus, index_dir)
                 run = run_retrieval(
-                    dataset, search, args.k or config.k, args.limit, not args.no_progress, config=config
+                    dataset, search, args.k or RETRIEVAL_DEPTH, args.limit, not args.no_progress, config=config
                 )
                 results.append(run.to_dict(engine.index_manifest(index_dir)))
     except NotImplementedError as exc:
@@ -137,7 +142,12 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         for peer_name, factory in FACTORIES.items():
             peer_search = factory(dataset.corpus)
             run = run_retrieval(
-                dataset, peer_search, args.k or 10, args.limit, not args.no_progress, label=f"peer:{peer_name}"
+                dataset,
+                peer_search,
+                args.k or RETRIEVAL_DEPTH,
+                args.limit,
+                not args.no_progress,
+                label=f"peer:{peer_name}",
             )
             results.append(run.to_dict(None))
         peers = load_peer_runs(args.dataset)
@@ -316,7 +326,12 @@ def add_eval_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
     )
     p.add_argument("--dataset", type=Path, required=True, metavar="DIR", help="thư mục bộ dữ liệu BEIR")
     p.add_argument("--split", default="all", metavar="S", help="tập qrels (tên tệp trong qrels/, mặc định all)")
-    p.add_argument("--k", type=_positive, metavar="K", help="số kết quả lấy mỗi câu (mặc định: k của cấu hình)")
+    p.add_argument(
+        "--k",
+        type=_positive,
+        metavar="K",
+        help=f"số kết quả lấy mỗi câu (mặc định {RETRIEVAL_DEPTH}, độ sâu của các chỉ số @10)",
+    )
     p.add_argument(
         "--peer",
         action="store_true",

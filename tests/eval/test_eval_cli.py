@@ -101,6 +101,8 @@ def test_retrieval_one_config_prints_the_contract(
     assert (result["dataset"], result["split"], result["n"]) == ("mau", "all", 3)
     assert result["metrics"]["Hit@1"] == 1.0 and result["index_manifest"] == {"embedder": "gia", "docs": 4}
     assert result["config"]["name"] == "default"
+    # The ranking depth is the @10 metrics', not the configuration's k (paragraphs the answerer reads).
+    assert result["k"] == 10 and result["config"]["k"] < 10
 
 
 def test_retrieval_sweep_with_limit_and_report(

