@@ -165,6 +165,15 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return _emit(args, results, heading, f"Đánh giá truy hồi — {dataset.name} ({dataset.split})") or status
 
 
+def _corpus_dir(work: Path, docs: Path | None, distractors: Path | None, fallback: str = "no-docs") -> Path:
+    """The folder of the indexes built over these documents: QA and MCQ runs over the same documents (and
+    distractors) share it under one `--work`, so the distractors are embedded once, not once per evaluation."""
+    if docs is None:
+        return work / _slug(fallback)
+    key = f"docs-{docs.name}" + (f"+{distractors.stem}" if distractors is not None else "")
+    return work / _slug(key)
+
+
 def cmd_eval_qa(args: argparse.Namespace) -> int:
     items = load_qa(args.qa)
     configs = load_run_configs(args.config)
@@ -172,7 +181,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = work / _slug(f"qa-{args.docs.name}") / _slug(config.name)
+                index_dir = _corpus_dir(work, args.docs, args.distractors) / _slug(config.name)
                 ask = engine.make_qa_engine(config, args.docs, args.distractors, index_dir)
                 run = run_qa(
                     items,
@@ -188,7 +197,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
                 from eval.peers import FACTORIES, qa_peer
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
-                paragraphs = engine.paragraphs(work / _slug(f"qa-{args.docs.name}") / _slug(configs[0].name))
+                paragraphs = engine.paragraphs(_corpus_dir(work, args.docs, args.distractors) / _slug(configs[0].name))
                 for peer_name in FACTORIES:
                     peer_ask = qa_peer(peer_name, paragraphs)
                     run = run_qa(
@@ -214,7 +223,7 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = work / _slug(f"mcq-{args.quiz.stem}") / _slug(config.name)
+                index_dir = _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _slug(config.name)
                 choose = engine.make_mcq_engine(config, args.docs, args.distractors, index_dir)
                 run = run_mcq(items, choose, args.limit, not args.no_progress, config=config, quiz=str(args.quiz))
                 manifest = engine.index_manifest(index_dir) if args.docs is not None else None
@@ -223,7 +232,9 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
                 from eval.peers import FACTORIES, mcq_peer
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
-                paragraphs = engine.paragraphs(work / _slug(f"mcq-{args.quiz.stem}") / _slug(configs[0].name))
+                paragraphs = engine.paragraphs(
+                    _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _slug(configs[0].name)
+                )
                 for peer_name in FACTORIES:
                     run = run_mcq(
                         items,

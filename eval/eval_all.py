@@ -28,9 +28,9 @@ SHARED = ROOT.parent / "shared"
 OUT = ROOT / "docs/eval"
 CONFIGS = [
     "eval/configs/default.toml",
+    "eval/configs/lexical.toml",
     "eval/configs/rerank.toml",
     "eval/configs/hybrid-hash.toml",
-    "eval/configs/hybrid-hash-rrf.toml",
 ]
 DISTRACTORS = "../shared/corpora/party_politics/docs_party_politics.jsonl"
 #: Evaluations over data the team wrote; every other one reads third-party data, whose text reports may not copy.

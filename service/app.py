@@ -89,9 +89,10 @@ def open_state(settings: Settings) -> ServiceState:
     keys = KeyStore(settings.keys_path)
     check_startup(settings, keys)
     config = settings.pipeline_config()
-    library = open_library(config, settings.index_dir, create=True)
+    library = open_library(config, settings.index_dir, create=True, background_vectors=True)
     try:
-        library.refresh()  # loads the search indexes and brings them up to the catalog
+        library.refresh()  # loads the search indexes, brings the lexical one up to the catalog, embeds the rest
+        # in the background (a new document is searchable at once, and by meaning once its vectors are in)
         state = ServiceState(
             settings=settings,
             config=config,

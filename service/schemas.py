@@ -207,6 +207,10 @@ class Health(_Out):
 class Ready(_Out):
     status: str
     documents: int
+    pending_vectors: int = Field(
+        0, description="Số đoạn đã tìm được theo từ khóa nhưng còn chờ vectơ (tìm theo ngữ nghĩa khi nhúng xong)"
+    )
+    vector_error: str | None = Field(None, description="Lý do việc nhúng vectơ nền dừng lại, nếu có")
 
 
 class ErrorDetail(_Out):

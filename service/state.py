@@ -108,8 +108,11 @@ class ServiceState:
         request reads the last applied state.
         """
         store = self.library.store
-        if store.catalog.last_change() != store.applied:
+        last_change = store.catalog.last_change()
+        if last_change != store.applied:
             store.sync(wait=False)
+        if store.vectors is not None and last_change != store.vectors_applied:
+            store.start_vector_worker()  # returns at once; one worker at a time
 
     def run_job(self, job: Job) -> tuple[list[dict[str, Any]], str | None]:
         """Ingest one uploaded file (the `JobManager`'s runner).

@@ -139,8 +139,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     with _open_library(args, create=False) as library:
         docs = library.documents()
+        pending = library.pending_vectors()
     if args.json:
-        _print_json({"documents": [{**document_to_dict(d, d.paragraphs), "path": d.path} for d in docs]})
+        _print_json(
+            {
+                "documents": [{**document_to_dict(d, d.paragraphs), "path": d.path} for d in docs],
+                "pending_vectors": pending,
+            }
+        )
     else:
         if not docs:
             print("Chỉ mục chưa có tài liệu nào.")
@@ -148,6 +154,11 @@ def cmd_docs(args: argparse.Namespace) -> int:
             meta = " · ".join(x for x in (d.number, d.doc_type, d.issuer, d.issued, d.classification) if x)
             print(f"{d.doc_id}\n    {d.title}\n    {meta} · {d.paragraphs} đoạn")
         print(f"Tổng: {len(docs)} tài liệu.")
+        if pending:
+            print(
+                f"Còn {pending} đoạn chờ vectơ: đã tìm được theo từ khóa, sẽ tìm được theo ngữ nghĩa khi nhúng xong "
+                "(dịch vụ tự nhúng nền; hoặc chạy `vankien ingest` với cùng chỉ mục)."
+            )
     return EXIT_OK
 
 

@@ -457,6 +457,14 @@ class Catalog:
         )
         return [Change(r["seq"], r["op"], r["doc_id"], r["pid_min"], r["pid_max"]) for r in rows]
 
+    def paragraphs_added_since(self, seq: int) -> int:
+        """Paragraph ids allocated by the additions logged after change `seq` (removed ones included)."""
+        return self._scalar(
+            "SELECT COALESCE(SUM(pid_max - pid_min + 1), 0) FROM changes "
+            "WHERE seq > ? AND op = 'add' AND pid_min IS NOT NULL AND pid_max IS NOT NULL",
+            (seq,),
+        )
+
     def counts(self) -> dict[str, int]:
         return {
             "documents": self._scalar("SELECT COUNT(*) FROM documents"),

@@ -144,6 +144,9 @@ class E5Numpy:
         ModelFormatError: the file is not an "E5S1" model.
     """
 
+    #: Tokens per padded batch (a class attribute, so that an engine with other memory needs can set its own).
+    batch_tokens: int = BATCH_TOKENS
+
     def __init__(self, path: Path) -> None:
         with open(path, "rb") as fh:
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
@@ -197,7 +200,7 @@ class E5Numpy:
             name_len = r.take("<H")
             name = bytes(self._map[r.pos : r.pos + name_len]).decode("ascii")
             r.skip(name_len)
-            dtype, count = r.take("<BI")
+            dtype, _count = r.take("<BI")
             offset, n_bytes = r.take("<QQ")
             found[name] = (offset, n_bytes, dtype)
 
@@ -285,21 +288,30 @@ class E5Numpy:
     # -- encoder --------------------------------------------------------------------------------------------------
 
     def _forward(self, batch: list[list[int]]) -> FloatArray:
-        """Mean-pooled (not normalised) hidden states of token sequences (each with <s> and </s>), (B, H).
-
-        The four linear products per layer run on the BLAS's threads over the whole batch; everything between
-        them (attention, softmax, LayerNorm, GELU: a third of the time, single-threaded in numpy) runs on row
-        blocks in `_THREADS` threads, since numpy releases the GIL inside its loops.
-        """
-        B, L, H, NH, hd, FF = len(batch), max(len(ids) for ids in batch), self.H, self.NH, self.hd, self.FF
-        T = B * L
+        """Mean-pooled (not normalised) hidden states of token sequences (each with <s> and </s>), (B, H)."""
+        B, L, H = len(batch), max(len(ids) for ids in batch), self.H
         ids = np.full((B, L), self.pad, dtype=np.int64)
         mask = np.zeros((B, L), dtype=bool)
         for b, seq in enumerate(batch):
             ids[b, : len(seq)] = seq
             mask[b, : len(seq)] = True
         words = _dequantise(self.word[ids.reshape(-1)].reshape(-1)).reshape(B, L, H)
-        x = _layernorm(words + self.pos[:L] + self.type, *self.eln, self.eps).reshape(T, H)
+        x = _layernorm(words + self.pos[:L] + self.type, *self.eln, self.eps)
+        hidden = self._encode(x, mask)
+        pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        result: FloatArray = pooled.astype(np.float32)
+        return result
+
+    def _encode(self, x: FloatArray, mask: npt.NDArray[np.bool_]) -> FloatArray:
+        """The encoder layers over embeddings `x` (B, L, H) with padding `mask` (B, L): last hidden states.
+
+        The four linear products per layer run on the BLAS's threads over the whole batch; everything between
+        them (attention, softmax, LayerNorm, GELU: a third of the time, single-threaded in numpy) runs on row
+        blocks in `_THREADS` threads, since numpy releases the GIL inside its loops.
+        """
+        B, L, H, NH, hd, FF = x.shape[0], x.shape[1], self.H, self.NH, self.hd, self.FF
+        T = B * L
+        x = x.reshape(T, H)
         bias = np.where(mask, np.float32(0.0), np.float32(-1e30))[:, None, None, :]
         scale = np.float32(1.0 / np.sqrt(hd))
         qkv = np.empty((T, 3 * H), dtype=np.float32)
@@ -342,8 +354,7 @@ class E5Numpy:
             _run(activate, row_blocks, layer.fi_b)
             np.matmul(hidden, layer.fo, out=out)
             _run(add_norm, row_blocks, layer.fo_b, layer.oln)
-        pooled = (x.reshape(B, L, H) * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        result: FloatArray = pooled.astype(np.float32)
+        result: FloatArray = x.reshape(B, L, H)
         return result
 
     def embed(self, texts: Sequence[str], prefix: str) -> FloatArray:
@@ -365,7 +376,7 @@ class E5Numpy:
             start = 0
             while start < len(order):
                 end = start + 1
-                while end < len(order) and len(segments[order[end]][1]) * (end - start + 1) <= BATCH_TOKENS:
+                while end < len(order) and len(segments[order[end]][1]) * (end - start + 1) <= self.batch_tokens:
                     end += 1
                 chosen = [segments[s] for s in order[start:end]]
                 pooled = self._forward([seq for _, seq, _ in chosen])

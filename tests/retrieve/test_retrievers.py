@@ -166,9 +166,14 @@ def test_hybrid_with_hash_embedder_and_embedder_mismatch(tmp_path: Path) -> None
     assert again.search("tủ sách điện tử", k=1, mode="dense")
 
 
-def test_dense_mode_without_vectors_is_a_clear_error(library: Library) -> None:
-    with pytest.raises(InvalidRequest) as err:
-        library.search("văn hoá đọc", mode="dense")
+def test_dense_mode_without_vectors_is_a_clear_error(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "nq31.txt").write_text(RESOLUTION, encoding="utf-8")
+    with Library(tmp_path / "ix", embedder="none") as library:
+        library.ingest([docs])
+        with pytest.raises(InvalidRequest) as err:
+            library.search("văn hoá đọc", mode="dense")
     assert "vectơ" in err.value.user_message
 
 

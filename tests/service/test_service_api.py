@@ -58,7 +58,7 @@ def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ready", "documents": 4}
+    assert r.json() == {"status": "ready", "documents": 4, "pending_vectors": 0, "vector_error": None}
 
 
 def test_readyz_is_503_before_the_index_is_open(index_dir: Path) -> None:

@@ -1,0 +1,220 @@
+"""Progressive vectors: a committed document is searchable lexically at once and joins the dense side when its
+vectors are in; the vectors follow their own cursor (foreground in `ingest`, or a background thread), removals
+leave both sides together, a stopped run resumes where its last checkpoint was and embeds only what was missing,
+and the status (`pending_vectors`) says how many paragraphs still wait."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import Library
+from rag.index import store as store_module
+from rag.index.embedders import Embedder, Vectors
+
+DOCS = {
+    "nq-so.txt": (
+        "NGHỊ QUYẾT\nvề chuyển đổi số quốc gia\nTài liệu mẫu, không phải văn bản chính thức.\n"
+        "I. MỤC TIÊU\n1. Đến năm 2030, kinh tế số đạt 30% GDP.\n2. Mọi xã có hạ tầng cáp quang.\n"
+        "II. GIẢI PHÁP\n1. Đào tạo kỹ năng số cho cán bộ.\n2. Xây dựng cơ sở dữ liệu dân cư.\n"
+        "3. Bảo đảm an toàn thông tin mạng.\n"
+    ),
+    "kl-y-te.txt": (
+        "KẾT LUẬN\nvề chăm sóc sức khỏe nhân dân\nTài liệu mẫu, không phải văn bản chính thức.\n"
+        "1. Tuổi thọ trung bình đạt 75 tuổi vào năm 2030.\n2. Bảo hiểm y tế bao phủ toàn dân.\n"
+        "3. Mỗi xã có trạm y tế đạt chuẩn.\n"
+    ),
+}
+NEW_DOC = (
+    "CHỈ THỊ\nvề phòng chống thiên tai\nTài liệu mẫu, không phải văn bản chính thức.\n"
+    "1. Các tỉnh ven biển di dời dân khỏi vùng sạt lở trước mùa mưa bão.\n"
+)
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+class GatedEmbedder:
+    """Wraps an embedder; `embed_documents` waits until `gate` is set (a slow model), counting what it embeds."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.embedded = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        self.embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.inner.embed_query(text)
+
+
+def _dense_docs(library: Library, query: str) -> set[str]:
+    return {h.paragraph.doc_id for h in library.search(query, k=20, mode="dense")}
+
+
+def _lexical_docs(library: Library, query: str) -> set[str]:
+    return {h.paragraph.doc_id for h in library.search(query, k=20, mode="lexical")}
+
+
+def test_foreground_ingest_embeds_everything_before_it_returns(tmp_path: Path) -> None:
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([_write(tmp_path / "docs", DOCS)])
+        store = library.store
+        total = library.catalog.counts()["paragraphs"]
+        assert len(store.vectors or []) == total
+        assert library.pending_vectors() == 0 and store.vectors_applied == store.applied
+    manifest = json.loads((tmp_path / "ix" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parts"]["vectors"]["generation"] == manifest["parts"]["lexical"]["generation"]
+    with Library(tmp_path / "ix", create=False) as reopened:
+        assert reopened.pending_vectors() == 0  # read from the manifest, no index loaded
+        assert reopened._store is None
+
+
+def test_background_document_is_searchable_lexically_at_once_and_densely_later(tmp_path: Path) -> None:
+    with Library(tmp_path / "ix", embedder="hash:64", background_vectors=True) as library:
+        library.ingest([_write(tmp_path / "docs", DOCS)])
+        store = library.store
+        assert store._vector_worker is not None
+        store._vector_worker.join(30)
+        assert library.pending_vectors() == 0
+        assert store._vector_part is not None
+        gated = GatedEmbedder(store._vector_part.embedder)
+        store._vector_part.embedder = gated
+
+        report = library.ingest([_write(tmp_path / "new", {"ct-thien-tai.txt": NEW_DOC})])
+        new_id = next(r.doc_id for r in report.results if r.doc_id)
+        assert gated.entered.wait(30)  # the worker is inside the (slow) model now
+        # Searches are not blocked by it: lexically the new document is there, densely not yet.
+        assert new_id in _lexical_docs(library, "di dời dân khỏi vùng sạt lở")
+        assert new_id not in _dense_docs(library, "di dời dân khỏi vùng sạt lở")
+        # In the fused ranking its lexical evidence stands in for the missing dense score: it is not pushed down.
+        assert library.search("di dời dân khỏi vùng sạt lở", k=1)[0].paragraph.doc_id == new_id
+        new_paragraphs = library.catalog.paragraph_count(new_id)
+        assert library.pending_vectors() == new_paragraphs > 0
+
+        gated.gate.set()
+        store._vector_worker.join(30)
+        assert library.pending_vectors() == 0 and gated.embedded == new_paragraphs
+        assert new_id in _dense_docs(library, "di dời dân khỏi vùng sạt lở")
+    # The worker saved the vector snapshot when it finished: a new process has nothing to redo.
+    with Library(tmp_path / "ix", create=False) as reopened:
+        assert reopened.pending_vectors() == 0
+
+
+def test_a_removed_document_leaves_the_dense_side_at_once(tmp_path: Path) -> None:
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([_write(tmp_path / "docs", DOCS)])
+        store = library.store
+        doc_id = next(d.doc_id for d in library.documents() if d.path.endswith("kl-y-te.txt"))
+        pids = store.pids_of([doc_id])
+        assert all(int(p) in store.vectors for p in pids)  # type: ignore[operator]
+        library.remove(doc_id)
+        assert not any(int(p) in store.vectors for p in pids)  # type: ignore[operator]
+        assert doc_id not in _dense_docs(library, "bảo hiểm y tế toàn dân")
+        library.refresh()
+        assert library.pending_vectors() == 0
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_and_embeds_only_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "VECTOR_BATCH", 2)
+    monkeypatch.setattr(store_module, "VECTOR_CHECKPOINT", 2)
+    docs = _write(tmp_path / "docs", DOCS)
+    with Library(tmp_path / "full", embedder="hash:64") as reference:
+        reference.ingest([docs])
+        ref_store = reference.store
+        assert ref_store.vectors is not None
+        expected = {int(p): ref_store.vectors.vectors([int(p)])[0] for p in ref_store.vectors.ids()}
+
+    with Library(tmp_path / "ix", embedder="hash:64", background_vectors=True) as library:
+        store = library.store
+        monkeypatch.setattr(store, "start_vector_worker", lambda: False)  # no worker: the test drives the vectors
+        library.ingest([docs])
+        total = library.pending_vectors()
+        assert total == library.catalog.counts()["paragraphs"]
+
+        first = library.catalog.changes_since(0)[0]
+        assert first.pid_min is not None and first.pid_max is not None
+        first_size = first.pid_max - first.pid_min + 1
+
+        def stop_inside_the_second_document(done: int, todo: int) -> None:
+            if done > first_size:
+                store._stop_vectors.set()  # as a crash after the last checkpoint: nothing is saved at the stop
+
+        store.sync_vectors(stop_inside_the_second_document)
+        store._stop_vectors.clear()
+        # The cursor moves by whole catalog changes (documents): the checkpoint holds the first one.
+        saved = _saved_generation(tmp_path / "ix")
+        assert saved == first.seq < library.catalog.last_change()
+
+    with Library(tmp_path / "ix", create=False) as resumed:
+        pending = resumed.pending_vectors()
+        assert pending == total - first_size > 0
+        embedded = resumed.store.sync_vectors()
+        assert embedded == resumed.catalog.paragraphs_added_since(saved) == pending
+        got = resumed.store.vectors
+        assert got is not None and sorted(got.ids().tolist()) == sorted(expected)
+        for pid, vector in expected.items():
+            np.testing.assert_allclose(got.vectors([pid])[0], vector, atol=1e-6)
+
+
+def _saved_generation(index_dir: Path) -> int:
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    return int(manifest["parts"]["vectors"]["generation"])
+
+
+def test_small_batches_embed_the_same_text_as_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch that starts inside a document still embeds each paragraph under its section headings."""
+    docs = _write(tmp_path / "docs", DOCS)
+    vectors = {}
+    for batch in (10_000, 1):
+        monkeypatch.setattr(store_module, "VECTOR_BATCH", batch)
+        with Library(tmp_path / f"ix{batch}", embedder="hash:64") as library:
+            library.ingest([docs])
+            index = library.store.vectors
+            assert index is not None
+            vectors[batch] = index.vectors(sorted(index.ids().tolist()))
+    np.testing.assert_array_equal(vectors[1], vectors[10_000])
+
+
+def test_docs_command_reports_paragraphs_waiting_for_vectors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vankien.cli import main
+
+    with Library(tmp_path / "ix", embedder="hash:64", background_vectors=True) as library:
+        library.store.start_vector_worker = lambda: False  # type: ignore[method-assign]
+        library.ingest([_write(tmp_path / "docs", DOCS)])
+        waiting = library.catalog.counts()["paragraphs"]
+    capsys.readouterr()
+    assert main(["docs", "--index", str(tmp_path / "ix"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pending_vectors"] == waiting
+    assert main(["docs", "--index", str(tmp_path / "ix")]) == 0
+    assert f"Còn {waiting} đoạn chờ vectơ" in capsys.readouterr().out
+    assert main(["ingest", "--index", str(tmp_path / "ix"), str(tmp_path / "docs"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["docs", "--index", str(tmp_path / "ix"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pending_vectors"] == 0
