@@ -34,6 +34,9 @@ QK: Final = 32
 META: Final = "\u2581"
 #: Tokens per padded batch (batch size x longest text); bounds memory (the attention scores are B x 12 x L x L).
 BATCH_TOKENS: Final = 2048
+#: Windows of 510 tokens embedded per text at most (about 1,500 words). A longer text is embedded from its start:
+#: a paragraph that long is rare in real documents, and without a bound one hostile 30 MB line would cost hours.
+MAX_WINDOWS: Final = 4
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
@@ -361,12 +364,13 @@ class E5Numpy:
         """L2-normalised embeddings of `prefix + text` for each text, (len(texts), H), in input order.
 
         A text longer than the model's 512 positions is cut into windows of 510 content tokens, each embedded
-        with <s> and </s>, and its vector is the token-weighted mean of the windows' (as the package's engine).
+        with <s> and </s>, and its vector is the token-weighted mean of the windows' (as the package's engine), over
+        its first `MAX_WINDOWS` windows.
         """
         window = self.MAXP - 2
         segments: list[tuple[int, list[int], int]] = []  # (text index, tokens with specials, weight)
         for i, text in enumerate(texts):
-            content = self.tokenize(prefix + text)
+            content = self._head_tokens(prefix + text, MAX_WINDOWS * window)
             for start in range(0, max(len(content), 1), window):
                 part = content[start : start + window]
                 segments.append((i, [self.bos, *part, self.eos], max(len(part), 1)))
@@ -388,5 +392,10 @@ class E5Numpy:
         return out
 
     def token_count(self, text: str, prefix: str) -> int:
-        """Tokens fed for `prefix + text` in one window, <s> and </s> included."""
-        return len(self.tokenize(prefix + text)) + 2
+        """Tokens fed for `prefix + text`, <s> and </s> included (the first `MAX_WINDOWS` windows)."""
+        return len(self._head_tokens(prefix + text, MAX_WINDOWS * (self.MAXP - 2))) + 2
+
+    def _head_tokens(self, text: str, limit: int) -> list[int]:
+        """The first `limit` content tokens of `text`, tokenising only the characters they can come from (a token
+        covers at most `max_piece_chars` characters), so the work is bounded whatever the text's length."""
+        return self.tokenize(text[: limit * self.max_piece_chars + 1])[:limit]

