@@ -25,7 +25,7 @@ from eval.datasets import load_beir, load_mcq, load_peer_runs, load_qa
 from eval.errors import ConfigError
 from eval.report import write_report
 from eval.runners import run_mcq, run_qa, run_retrieval, score_peer
-from rag import VanKienError
+from rag import DEFAULT_EMBEDDER, VanKienError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -126,7 +126,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = work / _slug(f"{dataset.name}-{dataset.split}") / _slug(config.name)
+                index_dir = work / _slug(f"{dataset.name}-{dataset.split}") / _index_name(config)
                 search = engine.make_retrieval_engine(config, dataset.corpus, index_dir)
                 run = run_retrieval(
                     dataset, search, args.k or RETRIEVAL_DEPTH, args.limit, not args.no_progress, config=config
@@ -165,6 +165,16 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return _emit(args, results, heading, f"Đánh giá truy hồi — {dataset.name} ({dataset.split})") or status
 
 
+def _index_name(config: RunConfig) -> str:
+    """The folder of a configuration's index under its corpus folder: configurations that build the same index
+    (embedder and lexical parameters; the rest is chosen at query time) share one, so a model embeds a corpus once
+    per `--work`, not once per configuration."""
+    key = config.embedder or DEFAULT_EMBEDDER
+    if config.lexical:
+        key += "-" + "-".join(f"{name}{value}" for name, value in sorted(config.lexical.items()))
+    return _slug(key)
+
+
 def _corpus_dir(work: Path, docs: Path | None, distractors: Path | None, fallback: str = "no-docs") -> Path:
     """The folder of the indexes built over these documents: QA and MCQ runs over the same documents (and
     distractors) share it under one `--work`, so the distractors are embedded once, not once per evaluation."""
@@ -181,7 +191,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = _corpus_dir(work, args.docs, args.distractors) / _slug(config.name)
+                index_dir = _corpus_dir(work, args.docs, args.distractors) / _index_name(config)
                 ask = engine.make_qa_engine(config, args.docs, args.distractors, index_dir)
                 run = run_qa(
                     items,
@@ -197,7 +207,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
                 from eval.peers import FACTORIES, qa_peer
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
-                paragraphs = engine.paragraphs(_corpus_dir(work, args.docs, args.distractors) / _slug(configs[0].name))
+                paragraphs = engine.paragraphs(_corpus_dir(work, args.docs, args.distractors) / _index_name(configs[0]))
                 for peer_name in FACTORIES:
                     peer_ask = qa_peer(peer_name, paragraphs)
                     run = run_qa(
@@ -223,7 +233,9 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _slug(config.name)
+                index_dir = _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _index_name(
+                    config
+                )
                 choose = engine.make_mcq_engine(config, args.docs, args.distractors, index_dir)
                 run = run_mcq(items, choose, args.limit, not args.no_progress, config=config, quiz=str(args.quiz))
                 manifest = engine.index_manifest(index_dir) if args.docs is not None else None
@@ -233,7 +245,7 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
                 paragraphs = engine.paragraphs(
-                    _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _slug(configs[0].name)
+                    _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _index_name(configs[0])
                 )
                 for peer_name in FACTORIES:
                     run = run_mcq(

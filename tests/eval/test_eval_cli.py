@@ -120,7 +120,8 @@ def test_retrieval_sweep_with_limit_and_report(
     assert "Dữ liệu: mau (tập all, 3 câu hỏi)" in out
     assert "tot" in out and "kem" in out and "Hit@1" in out and "Đã ghi báo cáo" in out
     assert [name for name, _ in fake_engine] == ["tot", "kem"]
-    assert fake_engine[0][1] == tmp_path / "work" / "mau-all" / "tot"
+    # Indexes are kept per embedder (and lexical parameters), shared by configurations that build the same one.
+    assert [where for _, where in fake_engine] == [tmp_path / "work" / "mau-all" / n for n in ("hash", "hash-8")]
     report = json.loads((tmp_path / "bc" / "report.json").read_text(encoding="utf-8"))
     assert [r["n"] for r in report["results"]] == [2, 2]
     assert (tmp_path / "bc" / "report.md").is_file() and (tmp_path / "bc" / "hit_curve.png").stat().st_size > 0
