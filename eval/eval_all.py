@@ -4,10 +4,11 @@ Runs, with the offline default configuration and the peers side by side, writing
 per evaluation under docs/eval/<name>/ and a summary docs/eval/README.md:
 
 * retrieval: alqac (splits all and bge146, with the published bge-m3 run), uit_reg_wiki (all), ours and
-  LangChain BM25Retriever and bm25s, plus the hybrid-hash configurations;
+  LangChain BM25Retriever and bm25s, with the previous default (lexical), rerank and hybrid-hash beside the default;
 * QA: NQ 57 quiz questions with the 1,022 party_politics articles as distractors, the 500 out-of-domain
   questions against the same index, the team's own QA set over corpus/;
-* MCQ: the 112 multiple-choice questions over the same index.
+* MCQ: the 112 multiple-choice questions over the same index;
+* QA and MCQ with the default and the previous default (lexical) beside it.
 
 Needs ../shared beside the repository. Usage:
     .venv/bin/python -m eval.eval_all [--only NAME ...] [--work DIR]
@@ -42,7 +43,7 @@ def _runs() -> dict[str, list[str]]:
     retrieval = ["eval", "retrieval", "--peer"]
     return {
         "alqac-all": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "all", *_configs()],
-        "alqac-bge146": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "bge146"],
+        "alqac-bge146": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "bge146", *_configs(BASE_CONFIGS)],
         "uit-all": [*retrieval, "--dataset", "../shared/eval/uit_reg_wiki", "--split", "all", *_configs()],
         "nq57": [
             "eval",
@@ -54,6 +55,7 @@ def _runs() -> dict[str, list[str]]:
             "../shared/eval/nq57/qa.jsonl",
             "--distractors",
             DISTRACTORS,
+            *_configs(BASE_CONFIGS),
         ],
         "out-of-domain": [
             "eval",
@@ -65,6 +67,7 @@ def _runs() -> dict[str, list[str]]:
             "../shared/eval/out_of_domain/qa.jsonl",
             "--distractors",
             DISTRACTORS,
+            *_configs(BASE_CONFIGS),
         ],
         "mcq": [
             "eval",
@@ -76,14 +79,28 @@ def _runs() -> dict[str, list[str]]:
             NQ57_DOCS,
             "--distractors",
             DISTRACTORS,
+            *_configs(BASE_CONFIGS),
         ],
-        "corpus-qa": ["eval", "qa", "--peer", "--docs", "corpus", "--qa", "eval/data/corpus_qa.jsonl"],
+        "corpus-qa": [
+            "eval",
+            "qa",
+            "--peer",
+            "--docs",
+            "corpus",
+            "--qa",
+            "eval/data/corpus_qa.jsonl",
+            *_configs(BASE_CONFIGS),
+        ],
     }
 
 
-def _configs() -> list[str]:
+#: The default and the previous default (lexical only) beside it, where every configuration would cost too much.
+BASE_CONFIGS = CONFIGS[:2]
+
+
+def _configs(configs: list[str] = CONFIGS) -> list[str]:
     out: list[str] = []
-    for c in CONFIGS:
+    for c in configs:
         out += ["--config", c]
     return out
 
