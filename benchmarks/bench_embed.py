@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.index is not None:
             library = Library(args.index, create=False)
         else:
-            library = Library(Path(tmp) / "ix")
+            library = Library(Path(tmp) / "ix", embedder="none")  # only its paragraphs are read
             library.ingest([args.docs])
         texts = paragraphs(library, args.limit)
         library.close()

@@ -12,9 +12,13 @@ the uit_reg_wiki paragraphs, and variant copies of the articles when more are ne
 * peers, on the same paragraphs: LangChain's BM25Retriever and bm25s (default tokenizer), build time and
   query latency.
 
+With `--index DIR` it only times searches over an index built beforehand (e.g. by `vankien ingest`, with its
+vectors): no build, no incremental add, no peers.
+
 Usage:
     .venv/bin/python benchmarks/bench_search.py [--min-paragraphs 100000] [--queries 500] [--peer-queries 100]
         [--embedder none] [--work DIR]
+    .venv/bin/python benchmarks/bench_search.py --index /tmp/pp-ix
 
 Prints one JSON object (figures recorded in docs/benchmarks.md).
 """
@@ -95,10 +99,13 @@ def main() -> int:
     ap.add_argument("--embedder", default=None, help="embedder for the index (default: the library default)")
     ap.add_argument("--work", type=Path, help="keep the index here (default: a temporary folder)")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--index", type=Path, help="only time searches over this existing index")
     args = ap.parse_args()
     if not SHARED.exists():
         print(f"{SHARED} not found: this benchmark needs ../shared", file=sys.stderr)
         return 2
+    if args.index is not None:
+        return _search_existing(args.index, args.queries)
     work = args.work or Path(tempfile.mkdtemp(prefix="vankien-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, object] = {"embedder": args.embedder or "default"}
@@ -168,6 +175,33 @@ def main() -> int:
         ours = latencies[: len(peer_queries)]
         result["ours_on_peer_queries_ms"] = _percentiles(ours)
     result["peak_rss_mb_total"] = _rss_mb()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _search_existing(index_dir: Path, n_queries: int) -> int:
+    """Time `Library.search` over an index built beforehand (its own embedder, vectors included)."""
+    t0 = time.perf_counter()
+    library = Library(index_dir, create=False)
+    store = library.store
+    opened = time.perf_counter() - t0
+    queries = _queries(n_queries)
+    for q in queries[:20]:  # warm caches
+        library.search(q, k=10)
+    latencies = []
+    for q in queries:
+        t0 = time.perf_counter()
+        library.search(q, k=10)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    result = {
+        "index": str(index_dir),
+        "embedder": store.manifest().get("embedder"),
+        "paragraphs": library.catalog.counts()["paragraphs"],
+        "pending_vectors": library.pending_vectors(),
+        "open_existing_index_s": round(opened, 2),
+        "search_ms": {"n": len(latencies), **_percentiles(latencies)},
+        "peak_rss_mb": _rss_mb(),
+    }
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 

@@ -50,6 +50,11 @@ Int64Array = npt.NDArray[np.int64]
 Float32Array = npt.NDArray[np.float32]
 
 
+#: Queries per search from which FAISS scans on every core; fewer run on the calling thread alone.
+_PARALLEL_QUERIES = 8
+_CORES = max(1, os.cpu_count() or 1)
+
+
 def _faiss() -> Any:
     """Import faiss on first use, so that `import rag` and modules that only name this one stay light."""
     try:
@@ -219,6 +224,9 @@ class VectorIndex:
             if not self._pids or qs.shape[0] == 0:
                 return [[] for _ in range(qs.shape[0])]
             k = min(k, len(self._pids))
+            # OpenMP's thread count is per calling thread: a few queries scan fastest on one thread (2 threads
+            # measured 16.7 ms against 5.9 for one query over 84,000 x 384 here); batches use every core.
+            _faiss().omp_set_num_threads(1 if qs.shape[0] < _PARALLEL_QUERIES else _CORES)
             scores, labels = self._index.search(qs, k, params=params)
         del selector  # kept alive until the search returned
         out: list[list[tuple[int, float]]] = []
