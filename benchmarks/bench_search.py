@@ -138,13 +138,7 @@ def main() -> int:
     }
 
     queries = _queries(args.queries)
-    for q in queries[:20]:  # warm caches
-        library.search(q, k=10)
-    latencies = []
-    for q in queries:
-        t0 = time.perf_counter()
-        library.search(q, k=10)
-        latencies.append((time.perf_counter() - t0) * 1000)
+    latencies = _search_latencies(library, queries)
     result["search_ms"] = {"n": len(latencies), **_percentiles(latencies)}
 
     # Incremental: a new document ingested through one Library, found through another (a server's view).
@@ -179,13 +173,8 @@ def main() -> int:
     return 0
 
 
-def _search_existing(index_dir: Path, n_queries: int) -> int:
-    """Time `Library.search` over an index built beforehand (its own embedder, vectors included)."""
-    t0 = time.perf_counter()
-    library = Library(index_dir, create=False)
-    store = library.store
-    opened = time.perf_counter() - t0
-    queries = _queries(n_queries)
+def _search_latencies(library: Library, queries: list[str]) -> list[float]:
+    """Milliseconds of `library.search(q, k=10)` for each query, after 20 warm-up searches."""
     for q in queries[:20]:  # warm caches
         library.search(q, k=10)
     latencies = []
@@ -193,6 +182,17 @@ def _search_existing(index_dir: Path, n_queries: int) -> int:
         t0 = time.perf_counter()
         library.search(q, k=10)
         latencies.append((time.perf_counter() - t0) * 1000)
+    return latencies
+
+
+def _search_existing(index_dir: Path, n_queries: int) -> int:
+    """Time `Library.search` over an index built beforehand (its own embedder, vectors included)."""
+    t0 = time.perf_counter()
+    library = Library(index_dir, create=False)
+    store = library.store
+    opened = time.perf_counter() - t0
+    queries = _queries(n_queries)
+    latencies = _search_latencies(library, queries)
     result = {
         "index": str(index_dir),
         "embedder": store.manifest().get("embedder"),

@@ -76,6 +76,10 @@ def build_graph(model: E5Numpy, *, int8: bool = True) -> bytes:
         scaled = node("Mul", [node("Mul", [real, step], n + ".f1"), const(n + ".s", scale)], n + ".f2")
         return node("Add", [scaled, const(n + ".b", b)], n)
 
+    def layernorm(x: str, weights: tuple[FloatArray, FloatArray], n: str, output: str) -> str:
+        w, b = const(n + ".w", weights[0]), const(n + ".b", weights[1])
+        return node("LayerNormalization", [x, w, b], output, axis=-1, epsilon=model.eps)
+
     const("scale", np.array(1.0 / np.sqrt(hd), dtype=np.float32))
     const("rows", np.array([-1, H], dtype=np.int64))
     const("last", np.array([-1], dtype=np.int64))
@@ -97,24 +101,12 @@ def build_graph(model: E5Numpy, *, int8: bool = True) -> bytes:
         context = node("Reshape", [context, "rows"], p + "ctxm")
         attended = linear(context, layer.ao, layer.ao_b, p + "ao", quantise=int8)
         residual = node("Add", [attended, x], p + "r1")
-        x1 = node(
-            "LayerNormalization",
-            [residual, const(p + "aln.w", layer.aln[0]), const(p + "aln.b", layer.aln[1])],
-            p + "x1",
-            axis=-1,
-            epsilon=model.eps,
-        )
+        x1 = layernorm(residual, layer.aln, p + "aln", p + "x1")
         inner = linear(x1, layer.fi, layer.fi_b, p + "fi", quantise=int8)
         hidden = node("Gelu", [inner], p + "g", approximate="tanh")
         outer = linear(hidden, layer.fo, layer.fo_b, p + "fo", quantise=False)
         residual = node("Add", [outer, x1], p + "r2")
-        x = node(
-            "LayerNormalization",
-            [residual, const(p + "oln.w", layer.oln[0]), const(p + "oln.b", layer.oln[1])],
-            p + "x2",
-            axis=-1,
-            epsilon=model.eps,
-        )
+        x = layernorm(residual, layer.oln, p + "oln", p + "x2")
     nodes.append(helper.make_node("Identity", [x], ["y"]))
     graph = helper.make_graph(
         nodes,
