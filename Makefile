@@ -57,6 +57,7 @@ test-fast: install-dev lint
 # Regenerate the stored QA baseline after a deliberate change of behaviour (CI compares against it).
 baseline: install-dev
 	$(BIN)/vankien eval qa --docs corpus --qa eval/data/corpus_qa.jsonl --json --no-progress > eval/baselines/corpus_qa.json
+	$(BIN)/vankien eval qa --docs corpus --qa eval/data/cadre_qa.jsonl --json --no-progress > eval/baselines/cadre_qa.json
 
 # Reproduce every quality figure in docs/eval/ (needs ../shared beside the repository).
 eval-all: install-dev

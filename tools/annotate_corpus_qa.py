@@ -1,4 +1,4 @@
-"""Add the gold paragraph ids to the team's QA set (eval/data/corpus_qa.jsonl).
+"""Add the gold paragraph ids to the team's QA sets (eval/data/corpus_qa.jsonl, eval/data/cadre_qa.jsonl).
 
 For every answerable question, the paragraphs of its document (`doc`, a file of corpus/) whose text contains a
 gold answer (exact match after normalisation) are listed in `paragraph_ids`. Paragraph ids are deterministic
@@ -22,7 +22,7 @@ from rag.pipeline import Library
 
 ROOT = Path(__file__).resolve().parents[1]
 
-QA_FILE = ROOT / "eval/data/corpus_qa.jsonl"
+QA_FILES = (ROOT / "eval/data/corpus_qa.jsonl", ROOT / "eval/data/cadre_qa.jsonl")
 
 
 def gold_paragraphs(library: Library, doc_file: str, answers: list[str]) -> list[str]:
@@ -37,24 +37,28 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="only check that the stored ids are current")
     args = ap.parse_args()
-    items = [json.loads(line) for line in QA_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
     stale: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "ix") as library:
+    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "ix", embedder="none") as library:
         library.ingest([ROOT / "corpus"])
-        for item in items:
-            if not item.get("answerable") or not item.get("doc"):
-                continue
-            ids = gold_paragraphs(library, item["doc"], item["answers"])
-            if not ids:
-                stale.append(f"{item['id']}: no paragraph of {item['doc']} contains {item['answers']}")
-            if item.get("paragraph_ids") != ids:
-                stale.append(f"{item['id']}: {item.get('paragraph_ids')} -> {ids}")
-            item["paragraph_ids"] = ids
+        for qa_file in QA_FILES:
+            items = [json.loads(line) for line in qa_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+            changes = 0
+            for item in items:
+                if not item.get("answerable") or not item.get("doc"):
+                    continue
+                ids = gold_paragraphs(library, item["doc"], item["answers"])
+                if not ids:
+                    stale.append(f"{qa_file.name} {item['id']}: no paragraph of {item['doc']} contains {item['answers']}")
+                if item.get("paragraph_ids") != ids:
+                    stale.append(f"{qa_file.name} {item['id']}: {item.get('paragraph_ids')} -> {ids}")
+                    changes += 1
+                item["paragraph_ids"] = ids
+            if not args.check:
+                qa_file.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+                print(f"{qa_file.name}: annotated {sum(1 for i in items if i.get('paragraph_ids'))} questions; changes: {changes}")
     if args.check:
         print("\n".join(stale) or "paragraph ids are current")
         return 1 if stale else 0
-    QA_FILE.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
-    print(f"annotated {sum(1 for i in items if i.get('paragraph_ids'))} questions; changes: {len(stale)}")
     return 0
 
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.answer.layout import LABEL_SECTION, label_kind
 from rag.answer.sentences import Span, split_clauses, split_sentences, trim_marker
 from rag.text.doctypes import CITED_NAMES
 from rag.text.normalize import fold
@@ -32,7 +33,7 @@ from rag.types import Citation, Hit
 SUPPORT_THRESHOLD = 0.6
 _MARKER_RE = re.compile(r"\s*\[(\d{1,3})\]")
 # "... năm 2030. [1]" -> "... năm 2030 [1]." so the marker stays with its sentence.
-_MARKER_AFTER_END_RE = re.compile(r"([.!?…])((?:\s*\[\d{1,3}\])+)")
+MARKER_AFTER_END_RE = re.compile(r"([.!?…])((?:\s*\[\d{1,3}\])+)")
 # A number as written: digits with "." or "," between groups ("1.000", "2,5"); "/" and "-" split dates apart.
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 # "22.12.2024" is a date, three numbers, not one number with separators.
@@ -72,7 +73,7 @@ class Claim:
 
 def parse_claims(answer: str) -> list[Claim]:
     """Split an answer into sentences (or list lines) with their [n] markers."""
-    answer = _MARKER_AFTER_END_RE.sub(lambda m: m.group(2) + m.group(1), answer)
+    answer = MARKER_AFTER_END_RE.sub(lambda m: m.group(2) + m.group(1), answer)
     claims: list[Claim] = []
     for line in answer.split("\n"):
         bullet = bool(re.match(r"^\s*[-•*]\s+", line))
@@ -152,6 +153,72 @@ def numbers_supported(sentence: str, passage: str, fields: str = "") -> bool:
     return True
 
 
+# Negation words (folded): a sentence that says "không đạt" where its source says "đạt" reverses it.
+_NEGATORS = ("khong", "chua", "chang", "cha", "khong he", "chua he", "chua bao gio", "khong bao gio", "khong phai")
+# Words where "không" is part of a noun, not a negation ("không gian", "hàng không").
+_NOT_NEGATION = (
+    "khong gian",
+    "khong khi",
+    "hang khong",
+    "khong quan",
+    "khong ngung",
+    "khong chi",
+    "khong the thieu",
+    "khong ke",
+)
+_NEGATION_RE = re.compile(r"\b(?:" + "|".join(sorted(_NEGATORS, key=len, reverse=True)) + r")\b")
+# Bound words before a figure, by direction: at least / at most / about.
+_BOUNDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("max", ("khong qua", "khong vuot qua", "toi da", "duoi", "chua den", "chua toi", "it hon", "thap hon", "nho hon")),
+    ("min", ("it nhat", "toi thieu", "tren", "hon", "vuot", "tu", "nhieu hon", "cao hon", "lon hon", "tro len")),
+    ("about", ("khoang", "gan", "xap xi", "chung", "uoc")),
+)
+_BOUND_WORDS = sorted((w for _, ws in _BOUNDS for w in ws), key=len, reverse=True)
+_BOUND_RE = re.compile(r"\b(" + "|".join(_BOUND_WORDS) + r")\s+(?:muc\s+|con\s+)?(\d+(?:[.,]\d+)*)")
+
+
+def negations(text: str) -> int:
+    """How many negation words a text has ("không", "chưa", "chưa bao giờ"...; "không gian" is not one)."""
+    folded = " " + " ".join(re.sub(r"[^\w\s]", " ", fold(text).lower()).split()) + " "
+    for phrase in _NOT_NEGATION:
+        folded = folded.replace(f" {phrase} ", " ")
+    return len(_NEGATION_RE.findall(folded))
+
+
+def bounds(text: str) -> dict[str, str]:
+    """The bound stated before each figure: canonical number -> "min", "max" or "about" ("dưới 30%" -> max)."""
+    folded = " ".join(re.sub(r"[^\w\s.,%]", " ", fold(text).lower()).split())
+    out: dict[str, str] = {}
+    for m in _BOUND_RE.finditer(folded):
+        word = m.group(1)
+        direction = next(d for d, ws in _BOUNDS if word in ws)
+        for number in numbers_in(m.group(2)):
+            out.setdefault(number, direction)
+    return out
+
+
+def same_sense(sentence: str, source: str) -> bool:
+    """Whether a sentence keeps its source's polarity and bounds.
+
+    Lexical support counts shared words, so "tuổi thọ không đạt 74,5 tuổi" looks like "tuổi thọ đạt khoảng 74,5
+    tuổi". The sentence must have as many negations as the source span it restates (parity: "không thể không"
+    is positive), and every figure it bounds ("dưới 30%", "ít nhất 3%") must carry the same direction in the
+    source ("about" is compatible with an unbounded figure, not with an opposite bound).
+    """
+    if negations(sentence) % 2 != negations(source) % 2:
+        return False
+    theirs = bounds(source)
+    for number, direction in bounds(sentence).items():
+        other = theirs.get(number)
+        if other == direction or (direction == "about" and other is None):
+            continue
+        if other is None and number in set(numbers_in(source)):
+            return False  # the sentence adds a bound the source does not state
+        if other is not None:
+            return False
+    return True
+
+
 def citation_context(hit: Hit) -> tuple[str, str]:
     """What a cited number may come from: (the paragraph with the section headings above it, which give a list
     item its year or target; the document's number and title, for numbers that name a document)."""
@@ -200,13 +267,23 @@ def verify(
         The cleaned text with markers renumbered in order of first use, and one citation per marker.
     """
     renumber: dict[int, int] = {}
+    labels: dict[int, str] = {}
     citations: list[Citation] = []
     lines: list[str] = []
     dropped: list[str] = []
     for claim in parse_claims(answer):
+        label = label_kind(claim.text, hits) if not claim.markers else None
+        if label is not None:
+            lines.append(claim.text)  # a section or document label over list items: structure, not a claim
+            labels[len(lines) - 1] = label
+            continue
         valid = [m for m in claim.markers if 1 <= m <= len(hits)]
         supported = [m for m in valid if support(claim.text, hits[m - 1].paragraph.text) >= SUPPORT_THRESHOLD]
         # A sentence citing two paragraphs may take one figure from each: numbers are checked against them all.
+        # The sentence must say what its source says, not the opposite or a different bound.
+        supported = [
+            m for m in supported if same_sense(claim.text, best_quote(claim.text, hits[m - 1].paragraph.text).text)
+        ]
         if supported:
             contexts = [citation_context(hits[m - 1]) for m in supported]
             passage = "\n".join(c[0] for c in contexts)
@@ -228,4 +305,10 @@ def verify(
             numbers.append(renumber[m])
         line = claim.text + " " + "".join(f"[{n}]" for n in numbers)
         lines.append(f"- {line}" if claim.bullet else line)
-    return Verified("\n".join(lines), tuple(citations), tuple(dropped))
+    # A label whose items were all dropped labels nothing (a document label may head section labels).
+    kept = [
+        ln
+        for i, ln in enumerate(lines)
+        if i not in labels or (i + 1 < len(lines) and (i + 1 not in labels or labels[i] != LABEL_SECTION))
+    ]
+    return Verified("\n".join(kept), tuple(citations), tuple(dropped))

@@ -82,3 +82,107 @@ def rewrite(question: str, history: Sequence[Mapping[str, Any]] | None) -> str:
             context = " ".join(dict.fromkeys(refs))
             return f"{question} ({context}; {previous})" if context else f"{question} ({previous})"
     return question
+
+
+# -- topic switches ---------------------------------------------------------------------------------------
+
+# Words that point back at the previous turn's document ("nghị quyết đó", "văn bản này").
+_ANAPHORA_RE = re.compile(r"\b(do|nay|tren|ay|no|van ban do|van ban nay)\b")
+# A contrast opener: the follow-up asks the same about something else ("Còn ... thì sao?", "Thế còn ...?").
+_CONTRAST_RE = re.compile(r"^(?:(?:va|vay|the|the thi|con)\s+)*con\b|\bthi sao\b|\bthi the nao\b|\bthi ra sao\b")
+_FRAMING_RE = re.compile(
+    r"^\s*(?:(?:và|vậy|thế|thế thì)\s+)?còn\s+"
+    r"|\s*(?:thì\s+(?:sao|thế nào|ra sao|như thế nào))?\s*(?:nữa)?\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+# Words that frame a question rather than name its subject (folded): asking the same frame about a new subject
+# is a topic switch, asking about a new frame of the same subject is not.
+_FRAME_WORDS = frozenset(
+    (
+        "muc tieu chi tieu nhiem vu giai phap noi dung van de quan diem chinh sach yeu cau dat ra de ra ban hanh "
+        "ky ngay nam thang hieu luc van ban nghi quyet chi thi ket luan chuong trinh ke hoach quyet dinh thong bao "
+        "so hieu giao chu tri thuc hien trien khai bao nhieu gi nao sao the con vay thi ai khi dau ra nhu "
+        "toi thieu toi da it nhat phan tram ty le ti le dong gop"
+    ).split()
+)
+# Prepositions that introduce a subject, by the role they give it: a follow-up's phrase replaces the previous
+# question's phrase of the same role ("với nhân viên y tế" replaces "cho giáo viên mầm non").
+_PREPOSITIONS: tuple[tuple[str, ...], ...] = (
+    ("về", "trong"),
+    ("cho", "với", "đối với"),
+    ("của", "ở", "tại"),
+)
+# Where a subject phrase in the previous question ends: at a question word or a verb of the frame.
+_SUBJECT_END_RE = re.compile(
+    r"\s+(?:tối thiểu|tối đa|ít nhất|bao nhiêu|là|đạt|ban hành|có|được|đến năm|vào năm|như thế nào|thế nào|theo|"
+    r"ra sao|gì|nào|khi nào|chiếm|đóng góp|phải|cần)\b|[?.!]",
+    re.IGNORECASE,
+)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.sub(r"[^\w\s]", " ", fold(text).lower()).split() if w not in _FRAME_WORDS and not w.isdigit()}
+
+
+def new_subject_words(question: str, previous: str) -> set[str]:
+    """Words naming a subject that the follow-up brings and the previous question did not have ("y tế" after a
+    question on education); frame words ("mục tiêu", "bao nhiêu") and the previous question's words are left
+    out."""
+    from rag.answer.question import STOPWORDS
+
+    return {w for w in _content_words(question) - _content_words(previous) if w not in STOPWORDS}
+
+
+def has_anaphora(question: str) -> bool:
+    """Whether the question points back at the previous document ("nghị quyết đó", "văn bản này")."""
+    return bool(_ANAPHORA_RE.search(fold(question).lower()))
+
+
+def contrasts(question: str) -> bool:
+    """Whether the question opens a contrast with the previous turn ("Còn ... thì sao?", "Thế còn ...?")."""
+    return bool(_CONTRAST_RE.search(fold(question).lower().strip(" ?.!")))
+
+
+def _strip_doc_refs(text: str) -> str:
+    out = re.sub(r"^\s*theo\s+", "", text, flags=re.IGNORECASE)
+    out = re.sub(_DOC_NAME_RE, " ", out)
+    out = re.sub(_NUMBER_TEXT_RE, " ", out)
+    return " ".join(out.replace(" ,", ",").split()).strip(" ,")
+
+
+_DOC_NAME_RE = re.compile(
+    r"(?i)(?:\btheo\s+)?\b"
+    r"(?:nghị quyết|chỉ thị|kết luận|chương trình(?: hành động)?|kế hoạch|quyết định|thông báo|NQ|CT|KL|CTr|KH)"
+    r"(?:\s+số)?\s+\d{1,5}(?:\s*[-/]\s*[A-ZĐ][\w/]*)?(?:\s*,\s*\d{1,5}(?!\d))*\s*,?"
+)
+
+
+def switch_question(question: str, previous: str) -> str:
+    """The follow-up as a standalone question about its new subject, in the previous question's frame.
+
+    "Còn cho giáo dục thì sao?" after "Nghị quyết 80 yêu cầu chi ngân sách cho văn hóa tối thiểu bao nhiêu?"
+    -> "yêu cầu chi ngân sách cho giáo dục tối thiểu bao nhiêu?": the previous document is dropped (retrieval
+    finds the document of the new subject), the subject phrase introduced by the same preposition is replaced;
+    without one, the new subject is put before the previous frame.
+    """
+    core = _FRAMING_RE.sub(" ", " " + question + " ").strip(" ,?")
+    base = _strip_doc_refs(previous)
+    if not core:
+        return base
+    lower_core = core.lower()
+    for group in _PREPOSITIONS:
+        alternatives = "|".join(sorted(group, key=len, reverse=True))
+        m_core = re.search(rf"(?:^|\s)(?:{alternatives})\s", lower_core + " ")
+        m_base = re.search(rf"(?:^|\s)(?:{alternatives})\s", base.lower())
+        if not m_core or not m_base:
+            continue
+        head = core[: m_core.start()].strip()
+        tail = core[m_core.start() :].strip()
+        p_start = m_base.start() + (1 if base[m_base.start()].isspace() else 0)
+        end = _SUBJECT_END_RE.search(base, m_base.end())
+        p_end = end.start() if end else len(base)
+        rebuilt = f"{base[:p_start]}{tail}{base[p_end:]}"
+        if head and not set(fold(head).lower().split()) <= set(fold(base).lower().split()):
+            rebuilt = f"{head} {rebuilt}"
+        return " ".join(rebuilt.split())
+    return f"{core}: {base[0].lower() + base[1:] if base else ''}".strip(" :")

@@ -22,13 +22,27 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from rag.answer.layout import (
+    ROLE_DATE,
+    ROLE_NUMBER,
+    ROLE_SUBJECT,
+    ROLE_TITLE,
+    header_role,
+    heading_label,
+    is_banner,
+    is_layout,
+    is_table_header,
+)
 from rag.answer.question import (
+    KIND_ABOUT,
     KIND_DOCNUMBER,
     KIND_LIST,
     KIND_NUMBER,
+    KIND_SUMMARY,
+    KIND_WHAT,
     KIND_WHEN,
     KIND_WHERE,
     KIND_WHO,
@@ -36,6 +50,7 @@ from rag.answer.question import (
 )
 from rag.answer.sentences import Span, split_clauses, split_sentences, trim_marker
 from rag.retrieve.query import doc_refs, matches, number_key
+from rag.text.doctypes import label as type_label
 from rag.text.normalize import fold
 from rag.text.tokenize import BIGRAM_JOINER, phrases
 from rag.types import Hit
@@ -52,10 +67,18 @@ NAMED_DOC_BONUS = 0.1
 NEAR_BEST = 0.93
 #: A sentence longer than this (characters) is also considered clause by clause.
 LONG_SENTENCE = 220
-#: At most this many quotes for list/summary questions, and only those scoring this share of the best.
+#: At most this many quotes for list questions, and only those scoring this share of the best (when the list's
+#: section is not known; a known section gives all its items, up to `LIST_SECTION_MAX`).
 LIST_MAX, LIST_MIN_SHARE = 5, 0.6
+LIST_SECTION_MAX = 16
+#: Bonus for a document's subject line (trích yếu) or a news headline when the question asks what a document is
+#: about.
+SUBJECT_BONUS = 0.6
 #: Paragraphs considered for quotes.
 MAX_PARAGRAPHS = 6
+#: Paragraphs considered for list, "về vấn đề gì" and summary questions, whose evidence the pipeline widens to a
+#: whole list section or a document's outline (`rag.retrieve.scope`).
+MAX_SCOPED_PARAGRAPHS = 32
 #: When other paragraphs hold candidates this close to the best, the answer shows up to `MAX_ALTERNATES` of
 #: them too (cited): the evidence is ambiguous and the reader should see it.
 ALT_SHARE, MAX_ALTERNATES = 0.85, 2
@@ -66,7 +89,7 @@ _DATE_RE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
-_PLACE_RE = re.compile(r"\b(?:tại|ở)\s+[A-ZĐ][\wÀ-ỹ]*")
+_PLACE_RE = re.compile(r"\b(?:tại|ở)\s+(?:[\wÀ-ỹ]+\s+){0,2}[A-ZĐ][\wÀ-ỹ]*")
 _BODY_RE = re.compile(
     r"\b(?:Ban|Bộ|Đảng đoàn|Đảng ủy|Đảng uỷ|Ủy ban|Uỷ ban|Văn phòng|Chính phủ|Quốc hội|Thành ủy|Thành uỷ|Tỉnh ủy|"
     r"Tỉnh uỷ|Mặt trận|Hội đồng|Sở|Viện|chủ trì)\b"
@@ -96,6 +119,13 @@ class Evidence:
     cov_bigram: float
     kind_match: bool
     named: bool
+    role: str | None = None
+    label: str = ""
+    prefix: str = ""
+
+    def text(self) -> str:
+        """The answer line this evidence gives (its quote, after `prefix` when it has one)."""
+        return f"{self.prefix} {self.span.text}" if self.prefix else self.span.text
 
 
 def _terms(text: str, folded: bool) -> tuple[set[str], set[str]]:
@@ -187,27 +217,87 @@ def kind_match(info: QuestionInfo, text: str, header_line: bool) -> bool:
     return False
 
 
-def _candidates(hit: Hit) -> list[tuple[Span, bool]]:
-    """Quotable spans of a hit, each with whether it is a header line."""
+def _header_candidates(text: str) -> list[tuple[Span, str | None]]:
+    """Quotable lines of a header: the number, place-and-date and subject lines, a news headline; a subject
+    continued on the next lines is one span. Letterhead and banner lines are not quotable."""
+    lines: list[Span] = []
+    pos = 0
+    for raw in text.split("\n"):
+        start = pos + len(raw) - len(raw.lstrip())
+        end = pos + len(raw.rstrip())
+        if end > start:
+            lines.append(Span(start, end, text[start:end]))
+        pos += len(raw) + 1
+    out: list[tuple[Span, str | None]] = []
+    i = 0
+    while i < len(lines):
+        role = header_role(lines[i].text, first_line=i == 0)
+        span = lines[i]
+        if role == ROLE_SUBJECT:
+            j = i + 1
+            while j < len(lines) and header_role(lines[j].text) is None and not is_layout(lines[j].text):
+                j += 1
+            span = Span(lines[i].start, lines[j - 1].end, text[lines[i].start : lines[j - 1].end])
+            i = j
+        else:
+            i += 1
+        if role is not None:
+            out.append((span, role))
+    return out
+
+
+def _signing_layout(text: str) -> bool:
+    """Layout when the question asks who signed: the signer's title ("TỔNG BÍ THƯ", "T/M BỘ CHÍNH TRỊ") is
+    the answer then; "(đã ký)" and the rest still are not."""
+    return is_layout(text) and not is_banner(text) and not _ON_BEHALF_RE.match(text.strip())
+
+
+_ON_BEHALF_RE = re.compile(r"^(?:T/M|T/L|K/T|TM\.|TL\.|KT\.)\s", re.IGNORECASE)
+
+
+def _candidates(hit: Hit, signed: bool = False) -> list[tuple[Span, str | None]]:
+    """Quotable spans of a hit, each with its header role (None outside a header). Layout lines (banners,
+    datelines, signatures, column names) are never quotable, except the signature block's lines when the
+    question asks who signed (`signed`)."""
     text = hit.paragraph.text
     if hit.paragraph.kind == "heading":
         return []
-    header = hit.paragraph.kind == "header"
-    out: list[tuple[Span, bool]] = []
+    if hit.paragraph.kind == "header":
+        return [(c, r) for c, r in _header_candidates(text) if not _QUESTION_RE.search(c.text)]
+    out: list[tuple[Span, str | None]] = []
+    layout = _signing_layout if signed else is_layout
     for sentence in split_sentences(text):
-        out.append((trim_marker(sentence), header))
+        if layout(sentence.text):
+            continue
+        out.append((trim_marker(sentence), None))
         if len(sentence.text) > LONG_SENTENCE:
             clauses = split_clauses(sentence)
             if len(clauses) > 1:
-                out.extend((trim_marker(c), header) for c in clauses)
+                out.extend((trim_marker(c), None) for c in clauses)
     return [
-        (c, h)
-        for c, h in out
-        if len(c.text) >= 4 and any(ch.isalnum() for ch in c.text) and not _QUESTION_RE.search(c.text)
+        (c, r)
+        for c, r in out
+        if len(c.text) >= 4
+        and any(ch.isalnum() for ch in c.text)
+        and not _QUESTION_RE.search(c.text)
+        and not layout(c.text)
     ]
 
 
-_ISSUE_CUES = ("ban hanh", "ky ", "ky ban hanh", "ra doi", "thong qua")
+_SIGNED_RE = re.compile(r"\b(?:ai ky|nguoi ky|ky ten|ky ban hanh|ky thay)\b")
+_ISSUE_CUES = ("ban hanh", "ky ", "ky ban hanh", "ra doi", "thong qua", "de ngay", "ngay nao")
+
+
+def _role_fits(role: str | None, kind: str, text: str) -> bool:
+    """Whether a header line may answer this kind of question: its number line only "số hiệu", its date line
+    only "khi nào" (a number and a date on one line serve both); the subject and a headline any question."""
+    if role == ROLE_NUMBER:
+        return kind == KIND_DOCNUMBER or (kind == KIND_WHEN and bool(_PLACE_DATE_LINE_RE.search(text)))
+    if role == ROLE_DATE:
+        return kind in (KIND_WHEN, KIND_DOCNUMBER)
+    return True
+
+
 _PLACE_DATE_LINE_RE = re.compile(r"ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+\d{4}", re.IGNORECASE)
 
 
@@ -228,19 +318,29 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
     folded = not info.accented
     refs = doc_refs(question) if question else []
     issue_date = _asks_issue_date(info, question) if question else False
-    rows: list[tuple[int, Hit, Span, bool, set[str], set[str], set[str], set[str], set[str]]] = []
-    for i, hit in enumerate(hits[:MAX_PARAGRAPHS]):
+    signed = info.kind == KIND_WHO and asks_signer(question)
+    rows: list[tuple[int, Hit, Span, str | None, set[str], set[str], set[str], set[str], set[str]]] = []
+    limit = MAX_SCOPED_PARAGRAPHS if info.kind in _SCOPED_KINDS else MAX_PARAGRAPHS
+    # A table's row of column names is never quoted, but it is the context of the rows below it, as a heading is.
+    columns = {(h.doc_id, h.paragraph.section): h.paragraph.text for h in hits if is_table_header(h.paragraph.text)}
+    for i, hit in enumerate(hits[:limit]):
         id_uni, id_bi = _terms(identity_text(hit), folded)
-        ctx_uni, ctx_bi = _terms(hit.headings, folded)
+        context = hit.headings
+        if " | " in hit.paragraph.text:
+            context += "\n" + columns.get((hit.doc_id, hit.paragraph.section), "")
+        ctx_uni, ctx_bi = _terms(context, folded)
         if hit.paragraph.kind == "header":
             head_uni, head_bi = _terms(hit.paragraph.text, folded)
             ctx_uni, ctx_bi = ctx_uni | head_uni, ctx_bi | head_bi
-        for span, header_line in _candidates(hit):
+        for span, role in _candidates(hit, signed):
+            if not _role_fits(role, info.kind, span.text):
+                continue
             uni, bi = _terms(span.text, folded)
-            rows.append((i, hit, span, header_line, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
+            rows.append((i, hit, span, role, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
     weights = _rarity(q_uni, [r[4] for r in rows])
     scored: list[Evidence] = []
-    for i, hit, span, header_line, uni, bi, ctx_uni, ctx_bi, identity in rows:
+    for i, hit, span, role, uni, bi, ctx_uni, ctx_bi, identity in rows:
+        header_line = role is not None
         focus = [t for t in q_uni if t not in identity] or q_uni
         cov_focus = _share(focus, uni, weights, ctx_uni)
         cov_all = _share(q_uni, uni | identity, weights, ctx_uni)
@@ -250,7 +350,9 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
             if q_bi
             else cov_all
         )
-        matched = kind_match(info, span.text, header_line)
+        matched = kind_match(info, span.text, header_line) or (
+            info.kind in (KIND_ABOUT, KIND_SUMMARY) and role in (ROLE_SUBJECT, ROLE_TITLE)
+        )
         key = number_key(hit.number) if hit.number else None
         named = key is not None and any(matches(r, key) for r in refs)
         score = W_FOCUS * cov_focus + W_ALL * cov_all + W_BIGRAM * cov_bi + W_RANK / (1 + i)
@@ -260,34 +362,250 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
             score += NAMED_DOC_BONUS
         if issue_date and header_line and _PLACE_DATE_LINE_RE.search(span.text):
             score += ISSUE_DATE_BONUS
-        scored.append(Evidence(i, span, score, cov_focus, cov_all, cov_bi, matched, named))
+        if matched and info.kind in (KIND_ABOUT, KIND_SUMMARY):
+            score += SUBJECT_BONUS
+        scored.append(Evidence(i, span, score, cov_focus, cov_all, cov_bi, matched, named, role))
     scored.sort(key=lambda e: (-e.score, e.hit_index, e.span.start))
     return scored
 
 
+def effective(info: QuestionInfo, question: str, hits: Sequence[Hit]) -> QuestionInfo:
+    """The question as answered: "về vấn đề gì" about a part of a document is a plain question, "tóm tắt" of a
+    part a list (`whole_document`)."""
+    if info.kind in (KIND_ABOUT, KIND_SUMMARY) and not whole_document(info, question, hits):
+        return replace(info, kind=KIND_LIST if info.kind == KIND_SUMMARY else KIND_WHAT)
+    return info
+
+
+def _signer(scored: Sequence[Evidence], hits: Sequence[Hit]) -> list[Evidence]:
+    """The signature block's lines of the best document ("T/M BỘ CHÍNH TRỊ", "TỔNG BÍ THƯ"), in order."""
+    lines = [e for e in scored if hits[e.hit_index].paragraph.kind == "body" and is_layout(e.span.text)]
+    if not lines:
+        return []
+    doc = next((hits[e.hit_index].doc_id for e in lines if e.named), hits[lines[0].hit_index].doc_id)
+    block = {e.hit_index: e for e in reversed(lines) if hits[e.hit_index].doc_id == doc}
+    return sorted(block.values(), key=lambda e: (hits[e.hit_index].paragraph.n, e.span.start))
+
+
+def asks_signer(question: str) -> bool:
+    """Whether the question asks who signed a document (the signature block is the answer then)."""
+    return bool(_SIGNED_RE.search(fold(question).lower()))
+
+
 def choose_evidence(info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> list[Evidence]:
     """Pick the quotes that answer the question (empty when there is nothing to quote)."""
+    info = effective(info, question, hits)
     scored = score_candidates(info, hits, question)
     if not scored:
         return []
-    best = scored[0].score
+    if info.kind in (KIND_ABOUT, KIND_SUMMARY):
+        chosen = _about(info, scored, hits)
+        if chosen:
+            return chosen
     if info.kind == KIND_LIST:
-        chosen: list[Evidence] = []
-        for ev in scored:
-            if ev.score < LIST_MIN_SHARE * best or len(chosen) >= LIST_MAX:
-                break
-            if any(_overlaps(ev, c) for c in chosen):
-                continue
-            chosen.append(ev)
-        chosen.sort(key=lambda e: (e.hit_index, e.span.start))
-        return chosen
+        return _list(info, scored, hits)
+    if info.kind == KIND_WHO and asks_signer(question):
+        signer = _signer(scored, hits)
+        if signer:
+            return signer
     primary = pick_best(scored)
+    if ends_intro(primary, hits):
+        # "Một số kết quả nổi bật được nêu tại phiên họp:" says there is an answer; the items below are it.
+        return _list(info, [primary, *scored], hits)
     chosen = [primary]
     for ev in scored:
         if len(chosen) > MAX_ALTERNATES or ev.score < ALT_SHARE * primary.score:
             break
-        if all(ev.hit_index != c.hit_index for c in chosen):
+        if all(ev.hit_index != c.hit_index for c in chosen) and not _duplicate(ev, chosen, hits):
             chosen.append(ev)
+    return chosen
+
+
+_SCOPED_KINDS = (KIND_LIST, KIND_ABOUT, KIND_SUMMARY)
+# Words of "về vấn đề gì" and "tóm tắt" questions that still ask about the whole document ("Tóm tắt nội dung
+# chính của Nghị quyết 80", "Kế hoạch 48 ban hành để làm gì?"), beside the document's own identity.
+_WHOLE_DOCUMENT = frozenset(
+    fold(w)
+    for w in (
+        "nghị quyết chỉ thị kết luận chương trình hành động kế hoạch quyết định thông báo văn bản tài liệu bài "
+        "báo tin nội dung chính cơ bản toàn bộ số nq ct kl ctr kh tw tu bộ chính trị ban chấp hành trung ương "
+        "bí thư thường vụ thành ủy tỉnh ủy hãy giúp tôi khái quát lược vấn đề lĩnh vực nói đề cập bàn làm "
+        "mục đích nhằm thực hiện trích yếu chủ đề ban hành ra đời tóm tắt gì nào đầu cuối giữa ngày tháng năm mới vừa"
+    ).split()
+)
+
+
+def whole_document(info: QuestionInfo, question: str, hits: Sequence[Hit]) -> bool:
+    """Whether a "về vấn đề gì" or "tóm tắt" question asks about a whole document (every word it has beyond the
+    request names the document: its type, number, issuer, title) rather than a part of it ("Tóm tắt các quan
+    điểm chỉ đạo của Nghị quyết 57" asks for one section, as a list)."""
+    if not hits:
+        return False
+    refs = doc_refs(question)
+    target = next(
+        (h for h in hits if h.number and (key := number_key(h.number)) and any(matches(r, key) for r in refs)),
+        hits[0],
+    )
+    header = target.paragraph.text if target.paragraph.kind == "header" else ""
+    identity = {fold(t).lower() for t in _terms(identity_text(target) + "\n" + header, True)[0]}
+    return all(t.isdigit() or fold(t).lower() in identity or fold(t).lower() in _WHOLE_DOCUMENT for t in info.terms)
+
+
+_PURPOSE_CUES = ("muc dich", "muc tieu")
+
+
+def doc_name(hit: Hit) -> str:
+    """How an answer names a document: "Nghị quyết số 79-NQ/TW" (type and number), else its title."""
+    if hit.number:
+        return f"{type_label(hit.doc_type) or hit.doc_type} số {hit.number}"
+    return hit.title
+
+
+def _norm(text: str) -> str:
+    return " ".join(fold(text).lower().split())
+
+
+#: A quote that holds another of at least this many characters (or is held by it) repeats it.
+DUPLICATE_MIN_CHARS = 30
+
+
+def _duplicate(ev: Evidence, chosen: Sequence[Evidence], hits: Sequence[Hit]) -> bool:
+    """Whether `ev` says what a chosen quote says: the same sentence in another copy of the same text, or quoted
+    inside a longer one ("Báo cáo viên nhắc lại: <the sentence>")."""
+    mine = _norm(ev.span.text)
+    for c in chosen:
+        theirs = _norm(c.span.text)
+        short, long = sorted((mine, theirs), key=len)
+        if short == long or (len(short) >= DUPLICATE_MIN_CHARS and short in long):
+            return True
+    return False
+
+
+def _about(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -> list[Evidence]:
+    """What a document is about: its subject line (named by type and number), then its purpose (for "về vấn đề
+    gì") or the first statement of each main section (for "tóm tắt")."""
+    subjects = [e for e in scored if e.role in (ROLE_SUBJECT, ROLE_TITLE)]
+    if not subjects:
+        return []
+    # The document the question names, when it names one; a news headline mentioning it is not its subject.
+    head = next((e for e in subjects if e.named), subjects[0])
+    hit = hits[head.hit_index]
+    prefix = doc_name(hit) if head.role == ROLE_SUBJECT else ""
+    chosen = [replace(head, prefix=prefix)]
+    by_paragraph: dict[int, Evidence] = {}
+    for ev in scored:
+        other = hits[ev.hit_index]
+        if other.doc_id != hit.doc_id or other.paragraph.kind != "body" or not other.headings:
+            continue
+        current = by_paragraph.get(ev.hit_index)
+        # The paragraph's first sentence states what its section is about.
+        if current is None or ev.span.start < current.span.start:
+            by_paragraph[ev.hit_index] = ev
+    ordered = sorted(by_paragraph.values(), key=lambda e: hits[e.hit_index].paragraph.n)
+    if info.kind == KIND_ABOUT:
+        for ev in ordered:
+            if any(cue in fold(hits[ev.hit_index].headings).lower() for cue in _PURPOSE_CUES):
+                chosen.append(ev)
+                break
+        return chosen
+    seen: set[str] = set()
+    for ev in ordered:
+        top = hits[ev.hit_index].headings.split(" > ")[0]
+        if top in seen:
+            continue
+        seen.add(top)
+        chosen.append(replace(ev, label=heading_label(top)))
+    return chosen
+
+
+def _list(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -> list[Evidence]:
+    """A list answer: every item of the best candidate's list section in document order, labelled by its
+    sub-heading ("Đến năm 2030", "Tầm nhìn đến năm 2045"), one quote per item, no item twice; without a
+    section, the candidates close to the best."""
+    lead = list_anchor(scored)
+    anchor = hits[lead.hit_index]
+    intro = ends_intro(lead, hits)
+    members = _intro_members(anchor, hits) if intro else _list_members(info, anchor, hits)
+    if intro and len(members) > 1 and info.kind == KIND_LIST:
+        members.discard(lead.hit_index)  # the items answer a list question; their introduction only announces them
+    if len(members) < 2:
+        return _near_best(scored, hits)
+    first: dict[int, Evidence] = {}
+    for ev in scored:
+        if ev.hit_index in members and ev.hit_index not in first:
+            first[ev.hit_index] = ev
+    # Each item's own first sentence, unless a better-scoring one of that paragraph was found above.
+    chosen: list[Evidence] = []
+    for i in sorted(members, key=lambda j: hits[j].paragraph.n):
+        item = first.get(i)
+        if item is None or _duplicate(item, chosen, hits):
+            continue
+        label = heading_label(hits[i].headings.split(" > ")[-1]) if hits[i].headings else ""
+        chosen.append(replace(item, label=label))
+        if len(chosen) >= LIST_SECTION_MAX:
+            break
+    if len({c.label for c in chosen}) == 1:
+        chosen = [replace(c, label="") for c in chosen]
+    return chosen
+
+
+def list_anchor(scored: Sequence[Evidence]) -> Evidence:
+    """The candidate whose list section answers a list question: the best one from a document the question
+    names, else the best one (a news item quoting one target must not stand for the resolution's list)."""
+    return next((ev for ev in scored if ev.named), scored[0])
+
+
+def ends_intro(ev: Evidence, hits: Sequence[Hit]) -> bool:
+    """Whether a candidate is the closing sentence of a paragraph that introduces a list (ends with ":")."""
+    text = hits[ev.hit_index].paragraph.text.rstrip()
+    return hits[ev.hit_index].paragraph.kind == "body" and text.endswith(":") and ev.span.end >= len(text) - 1
+
+
+def _intro_members(intro: Hit, hits: Sequence[Hit]) -> set[int]:
+    """The introducing paragraph and the items right after it that are among the hits."""
+    by_n = {h.paragraph.n: i for i, h in enumerate(hits) if h.doc_id == intro.doc_id}
+    members = {by_n[intro.paragraph.n]}
+    n = intro.paragraph.n + 1
+    while n in by_n and len(members) <= LIST_SECTION_MAX:
+        members.add(by_n[n])
+        n += 1
+    return members
+
+
+def _list_members(info: QuestionInfo, anchor: Hit, hits: Sequence[Hit]) -> set[int]:
+    """Indexes of the hits in the anchor's list section (its own sub-heading, or the section above it when the
+    question names nothing of the sub-heading and the hits hold several of its sub-sections)."""
+    if anchor.paragraph.kind != "body" or not anchor.headings:
+        return set()
+    parts = anchor.headings.split(" > ")
+    prefix = anchor.headings
+    if len(parts) > 1:
+        own = {fold(w).lower().strip(".,:;()") for w in parts[-1].split()} - {"nam", "den", "muc", "tieu", "ve"}
+        asked = {fold(t).lower() for t in info.terms}
+        if not own & asked:
+            prefix = " > ".join(parts[:-1])
+    return {
+        i
+        for i, h in enumerate(hits)
+        if h.doc_id == anchor.doc_id
+        and h.paragraph.kind == "body"
+        and (h.headings == prefix or h.headings.startswith(prefix + " > "))
+    }
+
+
+def _near_best(scored: Sequence[Evidence], hits: Sequence[Hit]) -> list[Evidence]:
+    best = scored[0].score
+    chosen: list[Evidence] = []
+    for ev in scored:
+        if ev.score < LIST_MIN_SHARE * best or len(chosen) >= LIST_MAX:
+            break
+        if any(_overlaps(ev, c) for c in chosen) or _duplicate(ev, chosen, hits):
+            continue
+        chosen.append(ev)
+    first_of: dict[str, int] = {}
+    for i, h in enumerate(hits):
+        first_of.setdefault(h.doc_id, i)
+    chosen.sort(key=lambda e: (first_of[hits[e.hit_index].doc_id], hits[e.hit_index].paragraph.n, e.span.start))
     return chosen
 
 

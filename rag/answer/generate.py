@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rag.answer.extractive import choose_evidence
-from rag.answer.question import KIND_LIST, analyse_question
+from rag.answer.extractive import choose_evidence, effective
+from rag.answer.question import KIND_ABOUT, KIND_LIST, KIND_SUMMARY, analyse_question
 from rag.answer.sentences import Span
 from rag.types import Hit
 
@@ -47,21 +47,32 @@ class ExtractiveGenerator:
     name = "extractive"
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Draft:
-        info = analyse_question(question)
+        info = effective(analyse_question(question), question, hits)
         evidence = choose_evidence(info, hits, question)
         if not evidence:
             return Draft("")
         quotes: dict[int, Span] = {}
         lines: list[str] = []
+        label = ""
+        if info.kind == KIND_SUMMARY and evidence[0].prefix and len(evidence) > 1:
+            # The document summarised heads the summary as a label; its sections carry the citations.
+            lines.append(f"{evidence[0].text()}:")
+            evidence = evidence[1:]
         for ev in evidence:
             marker = ev.hit_index + 1
             # Two quotes from one paragraph: the first keeps the marker's quote, both cite it.
             quotes.setdefault(marker, ev.span)
-            lines.append(f"{ev.span.text} [{marker}]")
+            if ev.label and ev.label != label:
+                lines.append(f"{ev.label}:")
+            label = ev.label
+            lines.append(f"{ev.text()} [{marker}]")
         if len(lines) == 1:
             return Draft(lines[0], quotes)
-        if info.kind == KIND_LIST:
-            return Draft("\n".join(f"- {line}" for line in lines), quotes)
+        if info.kind in (KIND_LIST, KIND_SUMMARY, KIND_ABOUT):
+            # A subject line leads; items are bullets under their labels.
+            first = 1 if info.kind == KIND_ABOUT or (info.kind == KIND_SUMMARY and lines[0].endswith(":")) else 0
+            body = [ln if ln.endswith(":") else f"- {ln}" for ln in lines[first:]]
+            return Draft("\n".join([*lines[:first], *body]), quotes)
         # The best answer first; close alternatives from other paragraphs follow as a list.
         return Draft(lines[0] + "\n" + "\n".join(f"- {line}" for line in lines[1:]), quotes)
 

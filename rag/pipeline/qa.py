@@ -13,14 +13,37 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.answer.abstain import AbstentionModel, Decision, default_model
-from rag.answer.citations import verify
-from rag.answer.conversation import focus, needs_context, rewrite
+from rag.answer.citations import MARKER_AFTER_END_RE, verify
+from rag.answer.conversation import (
+    contrasts,
+    focus,
+    has_anaphora,
+    is_follow_up,
+    needs_context,
+    new_subject_words,
+    rewrite,
+    switch_question,
+)
+from rag.answer.extractive import (
+    asks_signer,
+    effective,
+    ends_intro,
+    list_anchor,
+    pick_best,
+    score_candidates,
+    whole_document,
+)
 from rag.answer.generate import Draft, ExtractiveGenerator, Generator
-from rag.answer.question import analyse_question
+from rag.answer.layout import is_layout, is_table_header
+from rag.answer.question import KIND_ABOUT, KIND_LIST, KIND_SUMMARY, QuestionInfo, analyse_question
+from rag.answer.sentences import split_sentences
 from rag.errors import InvalidRequest
 from rag.pipeline.library import Library
-from rag.retrieve.query import check_query
+from rag.retrieve.query import check_query, doc_refs, matches, number_key, referenced_docs
 from rag.retrieve.retrievers import Retriever, make_retriever
+from rag.retrieve.scope import document_hits, items_after, list_section, outline, purpose, signature_block
+from rag.text.normalize import fold
+from rag.text.phrasing import expand_acronyms, strip_politeness, with_acronyms
 from rag.types import Answer, Filters, Hit, Principal
 
 logger = logging.getLogger(__name__)
@@ -33,17 +56,20 @@ FETCH_FACTOR = 3
 _QUESTION_ONLY_RE = re.compile(r"\?\s*[\"”']?\s*$")
 
 
-def answerable_hits(hits: Sequence[Hit], k: int) -> list[Hit]:
-    """The first k hits that can hold an answer: not a section heading, not a question restated.
+def answerable_hits(hits: Sequence[Hit], k: int, *, keep_layout: bool = False) -> list[Hit]:
+    """The first k hits that can hold an answer: not a section heading, not a question restated, not a layout
+    line ("TỔNG BÍ THƯ", "(đã ký)": short, so a search ranks them high for a document's name).
 
     Headings stay available to the generator as context of the paragraphs below them (`Hit.headings`); a
     paragraph that is itself a question (quiz pages, FAQ articles) repeats the user's words without answering.
+    `keep_layout` keeps the signature block, for questions that ask who signed.
     """
     kept = [
         h
         for h in hits
         if h.paragraph.kind != "heading"
         and not (_QUESTION_ONLY_RE.search(h.paragraph.text) and len(h.paragraph.text) < 400)
+        and (keep_layout or h.paragraph.kind == "header" or not _layout_only(h.paragraph.text))
     ]
     return [replace(h, rank=i) for i, h in enumerate(kept[:k], start=1)]
 
@@ -105,14 +131,146 @@ class QAPipeline:
     ) -> Prepared:
         """Check, rewrite, retrieve and decide whether to answer (the steps before the generator)."""
         text = check_query(question)
-        if history and needs_context(text, history):
-            history = self._with_context(history, filters, principal)
-        rewritten = rewrite(text, history)
-        focused = focus(text, history)
-        hits = answerable_hits(self.retriever.retrieve(rewritten, self.k * FETCH_FACTOR, filters, principal), self.k)
-        decision = self.abstention.decide(analyse_question(focused), hits, focused)
+        plain = strip_politeness(text)
+        previous = strip_politeness(str(history[-1].get("question") or "").strip()) if history else ""
+        if history and previous and self._switches(plain, previous, history, filters, principal):
+            # A new subject in the previous frame: retrieve afresh, without the previous document.
+            rewritten = focused = switch_question(plain, previous)
+        else:
+            if history and needs_context(plain, history):
+                history = self._with_context(history, filters, principal)
+            rewritten = rewrite(plain, history)
+            focused = focus(plain, history)
+        focused = expand_acronyms(focused)
+        retrieved = self.retriever.retrieve(with_acronyms(rewritten), self.k * FETCH_FACTOR, filters, principal)
+        hits = answerable_hits(retrieved, self.k, keep_layout=asks_signer(focused))
+        info = analyse_question(focused)
+        document = self._whole_document(info, focused, hits, filters, principal)
+        if document:
+            # "Nghị quyết 80 về vấn đề gì?", "Tóm tắt Nghị quyết 80": the named document is in the index, so its
+            # subject and outline answer, whatever the search ranked first.
+            extra = outline(document) if info.kind == KIND_SUMMARY else purpose(document)
+            ids = {h.paragraph_id for h in extra}
+            merged = [*extra, *(h for h in hits if h.paragraph_id not in ids)]
+            hits = [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
+            decision = replace(self.abstention.decide(info, hits, focused), answer=True)
+            return Prepared(text, rewritten, focused, hits, decision)
+        signature = self._signature(focused, filters, principal)
+        if signature:
+            # "Ai ký Nghị quyết 41?": the named document's signature block answers.
+            ids = {h.paragraph_id for h in signature}
+            merged = [*signature, *(h for h in hits if h.paragraph_id not in ids)]
+            hits = [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
+            decision = replace(self.abstention.decide(info, hits, focused), answer=True)
+            return Prepared(text, rewritten, focused, hits, decision)
+        info = effective(info, focused, hits)
+        decision = self.abstention.decide(info, hits, focused)
         logger.debug("abstention p=%.3f features=%s", decision.probability, decision.features)
+        if decision.answer:
+            hits = self._widen(info, focused, hits, filters, principal)
         return Prepared(text, rewritten, focused, hits, decision)
+
+    def _signature(self, question: str, filters: Filters | None, principal: Principal | None) -> list[Hit]:
+        """The signature block of the document a "who signed" question names (empty otherwise)."""
+        if not asks_signer(question):
+            return []
+        named = referenced_docs(question, self.library.store.numbered_docs())
+        if not named:
+            return []
+        block = signature_block(document_hits(self.library.store, named[0], filters, principal))
+        return [replace(h, paragraph=replace(h.paragraph, kind="body")) for h in block]
+
+    def _whole_document(
+        self, info: QuestionInfo, question: str, hits: list[Hit], filters: Filters | None, principal: Principal | None
+    ) -> list[Hit]:
+        """The paragraphs of the document a "về vấn đề gì" or "tóm tắt" question names, when it asks about that
+        whole document (`rag.answer.extractive.whole_document`); empty otherwise."""
+        if info.kind not in (KIND_ABOUT, KIND_SUMMARY):
+            return []
+        named = referenced_docs(question, self.library.store.numbered_docs())
+        if not named:
+            return []
+        doc = document_hits(self.library.store, named[0], filters, principal)
+        if not doc or doc[0].paragraph.kind != "header" or not whole_document(info, question, [doc[0]]):
+            return []
+        return doc
+
+    def _switches(
+        self,
+        question: str,
+        previous: str,
+        history: Sequence[Mapping[str, Any]],
+        filters: Filters | None,
+        principal: Principal | None,
+    ) -> bool:
+        """Whether a follow-up changes the subject ("Còn mục tiêu về y tế thì sao?" after education) rather than
+        asking more about the previous document ("Nghị quyết đó ban hành ngày nào?").
+
+        A follow-up that brings new subject words, does not point back ("đó", "này") and names no document
+        switches when it opens a contrast ("Còn ... thì sao?"), or when the previous turn's document has no
+        paragraph holding most of its new words.
+        """
+        words = new_subject_words(question, previous)
+        if not words or has_anaphora(question) or not is_follow_up(question):
+            return False
+        if contrasts(question):
+            return True  # "Còn ... thì sao?", "Thế còn hội nghị về Nghị quyết 79?": the same frame, a new subject
+        if doc_refs(question):
+            return False
+        doc_id = self._previous_doc(history, filters, principal)
+        if doc_id is None:
+            return False
+        scoped = replace(filters or Filters(), doc_ids=(doc_id,))
+        try:
+            top = self.retriever.retrieve(question, 1, scoped, principal)
+        except InvalidRequest:
+            return False
+        have = set(fold(top[0].paragraph.text).lower().split()) if top else set()
+        return sum(1 for w in words if w in have) < 0.6 * len(words)
+
+    def _previous_doc(
+        self, history: Sequence[Mapping[str, Any]], filters: Filters | None, principal: Principal | None
+    ) -> str | None:
+        for citation in history[-1].get("citations") or []:
+            if isinstance(citation, Mapping) and citation.get("doc_id"):
+                return str(citation["doc_id"])
+        previous = str(history[-1].get("question") or "").strip()
+        try:
+            top = self.retriever.retrieve(previous, 1, filters, principal) if previous else []
+        except InvalidRequest:
+            return None
+        return top[0].doc_id if top else None
+
+    def _widen(
+        self, info: QuestionInfo, question: str, hits: list[Hit], filters: Filters | None, principal: Principal | None
+    ) -> list[Hit]:
+        """The evidence with what the kind of question needs beyond its best matches (`rag.retrieve.scope`):
+        the whole list section for a list, the header and purpose for "về vấn đề gì", the outline for "tóm tắt"."""
+        if not hits:
+            return hits
+        extra: list[Hit] = []
+        if info.kind in (KIND_ABOUT, KIND_SUMMARY):  # whole, but not named: the best match's document
+            target = hits[0].doc_id
+            doc = document_hits(self.library.store, target, filters, principal)
+            extra = outline(doc) if info.kind == KIND_SUMMARY else purpose(doc)
+        else:
+            scored = score_candidates(info, hits, question)
+            if not scored:
+                return hits
+            lead = list_anchor(scored) if info.kind == KIND_LIST else pick_best(scored)
+            anchor = hits[lead.hit_index]
+            if ends_intro(lead, hits) or info.kind == KIND_LIST:
+                doc = document_hits(self.library.store, anchor.doc_id, filters, principal)
+                same = next((h for h in doc if h.paragraph_id == anchor.paragraph_id), None)
+                if same is not None and ends_intro(lead, hits):
+                    extra = [same, *items_after(doc, same)]
+                elif same is not None:
+                    extra = list_section(doc, same, info.terms)
+        if not extra:
+            return hits
+        ids = {h.paragraph_id for h in extra}
+        merged = [*extra, *(h for h in hits if h.paragraph_id not in ids)]
+        return [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
 
     def _with_context(
         self, history: Sequence[Mapping[str, Any]], filters: Filters | None, principal: Principal | None
@@ -188,6 +346,8 @@ class QAPipeline:
         else:
             stream = self.generator.stream(p.focused, p.hits)
             pieces: list[str] = []
+            emitted = ""
+            checked_upto = 0
             while True:
                 try:
                     piece = next(stream)
@@ -196,10 +356,56 @@ class QAPipeline:
                     draft = stop.value if isinstance(stop.value, Draft) else Draft("".join(pieces))
                     break
                 pieces.append(piece)
-                yield StreamEvent("delta", piece)
+                # Only verified text leaves: each complete sentence is checked before it is sent.
+                ready = complete_part("".join(pieces))
+                if len(ready) <= checked_upto:
+                    continue
+                checked_upto = len(ready)
+                text = verify(ready, p.hits).text
+                if len(text) > len(emitted) and text.startswith(emitted):
+                    yield from _word_deltas(text[len(emitted) :])
+                    emitted = text
             answer = self._finish(p.question, p.rewritten, p.hits, draft)
+            if answer.text.startswith(emitted) and len(answer.text) > len(emitted):
+                yield from _word_deltas(answer.text[len(emitted) :])
         yield StreamEvent("answer", answer=answer)
         yield StreamEvent("done")
+
+
+def _word_deltas(text: str) -> Iterator[StreamEvent]:
+    """Verified text as word-sized deltas, so a page shows it growing as it does with a model's tokens."""
+    for piece in re.findall(r"\s*\S+", text):
+        yield StreamEvent("delta", piece)
+    if text and text[-1].isspace():
+        yield StreamEvent("delta", text[len(text.rstrip()) :])
+
+
+def _layout_only(text: str) -> bool:
+    """A paragraph of layout lines only (banner, signature, dateline); a table's column names stay, as the
+    context of its rows."""
+    return all(is_layout(line) and not is_table_header(line) for line in text.split("\n"))
+
+
+def complete_part(text: str) -> str:
+    """The part of a streamed draft whose sentences are complete: whole lines, then the sentences of the last
+    line that another sentence follows (the last one may still grow, or its [n] marker may be on its way)."""
+    text = MARKER_AFTER_END_RE.sub(lambda m: m.group(2) + m.group(1), text)
+    cut = text.rfind("\n")
+    head, last = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else ("", text)
+    sentences = split_sentences(last)
+    if len(sentences) < 2:
+        return head.rstrip("\n")
+    return (head + last[: sentences[-1].start]).rstrip()
+
+
+def _named_doc(question: str, hits: Sequence[Hit]) -> str | None:
+    """The document among `hits` that the question names by number, if any."""
+    refs = doc_refs(question)
+    for hit in hits:
+        key = number_key(hit.number) if hit.number else None
+        if key is not None and any(matches(r, key) for r in refs):
+            return hit.doc_id
+    return None
 
 
 def _doc_label(hit: Hit) -> str:

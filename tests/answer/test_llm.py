@@ -275,17 +275,20 @@ def test_stream_yields_pieces_and_returns_the_draft() -> None:
     assert isinstance(draft, Draft) and draft.text == "".join(pieces)
 
 
-def test_pipeline_streams_then_sends_the_verified_answer(library: Library) -> None:
+def test_pipeline_streams_only_verified_sentences_of_a_lying_generator(library: Library) -> None:
     n = _marker(QAPipeline(library), Q_MONEY, "30 nghìn tỉ đồng")
     reply = (
         f"Nhà nước dành 30 nghìn tỉ đồng hỗ trợ chuyển đổi xe buýt sang điện đến năm 2030 [{n}]. "
-        f"Mỗi tỉnh được cấp 5 tàu điện ngầm [{n}]."
+        f"Mỗi tỉnh được cấp 5 tàu điện ngầm [{n}]. "
+        f"Nhà nước không dành 30 nghìn tỉ đồng hỗ trợ chuyển đổi xe buýt sang điện [{n}]."
     )
     qa = QAPipeline(library, generator=LLMGenerator(_streaming(reply)))
     events = list(qa.ask_stream(Q_MONEY))
-    deltas = [e.text for e in events if e.kind == "delta"]
-    assert len(deltas) > 5 and "".join(deltas) == reply
+    streamed = "".join(e.text for e in events if e.kind == "delta")
+    # The invented figure and the reversed sentence never leave the server, not even for a moment.
+    assert "tàu điện ngầm" not in streamed and "không dành" not in streamed
     (final,) = [e.answer for e in events if e.kind == "answer"]
+    assert final is not None and streamed == final.text
     assert final is not None and not final.abstained
     assert final.text == "Nhà nước dành 30 nghìn tỉ đồng hỗ trợ chuyển đổi xe buýt sang điện đến năm 2030. [1]"
     assert events[-1].kind == "done"

@@ -1,0 +1,163 @@
+"""Paragraphs a question needs beyond its best matches: a whole list section, or a document's outline.
+
+Retrieval returns the paragraphs most like the question. Some questions need paragraphs that are not like it:
+"Nghị quyết 72 đặt những mục tiêu nào đến năm 2030?" needs every item of the list (a search finds three of
+six), "Nghị quyết 79 về vấn đề gì?" needs the document's header and the section that states its purpose, and
+"Tóm tắt Nghị quyết 80" needs the first statement of each main section. These functions fetch them from the
+index in document order, under the same filters and clearance as the search (a paragraph the caller may not
+see is never fetched).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.index.store import IndexStore
+from rag.text.normalize import fold
+from rag.types import Filters, Hit, Principal
+
+#: Most paragraphs of one list section added to an answer's evidence.
+MAX_SECTION_ITEMS = 16
+#: Most main sections a summary covers.
+MAX_SUMMARY_SECTIONS = 8
+#: Heading words (folded) of the section that states a document's purpose, best first.
+PURPOSE_HEADINGS = ("muc dich", "muc tieu tong quat", "muc tieu chung", "muc tieu")
+#: Headings of a signature block that some readers mark as headings ("T/M BỘ CHÍNH TRỊ"): not sections.
+_NOT_SECTIONS = ("t/m ", "t/l ", "k/t ", "tm. ", "tl. ", "noi nhan", "tong bi thu", "bi thu", "chanh van phong")
+
+
+def document_hits(
+    store: IndexStore, doc_id: str, filters: Filters | None = None, principal: Principal | None = None
+) -> list[Hit]:
+    """Every paragraph of a document the caller may see, in document order (score 0)."""
+    with store.reading():
+        pids = store.pids_of([doc_id])
+        allowed = store.allowed(filters, principal)
+        if allowed is not None:
+            pids = pids[np.isin(pids, allowed)]
+        return store.hits([(int(pid), 0.0) for pid in np.sort(pids)])
+
+
+def _heading_sections(doc: Sequence[Hit]) -> dict[str, str]:
+    return {h.paragraph.section: h.paragraph.text for h in doc if h.paragraph.kind == "heading" and h.paragraph.section}
+
+
+def group_of(hit: Hit, headings: dict[str, str]) -> str:
+    """The section a list item belongs to: the deepest part of its section path that has a heading
+    ("III > 2 > a)" -> "III > 2", the "2. Đến năm 2030" heading)."""
+    parts = hit.paragraph.section.split(" > ") if hit.paragraph.section else []
+    for i in range(len(parts), 0, -1):
+        key = " > ".join(parts[:i])
+        if key in headings:
+            return key
+    return ""
+
+
+def _under(section: str, group: str) -> bool:
+    return section == group or section.startswith(group + " > ")
+
+
+def list_section(doc: Sequence[Hit], anchor: Hit, question_terms: Sequence[str]) -> list[Hit]:
+    """The items of the list section `anchor` belongs to, in document order (headings excluded).
+
+    When the question names none of the words of the anchor's own heading ("2. Đến năm 2030") but the section
+    above has sub-sections ("III. MỤC TIÊU" with "Đến năm 2026", "Đến năm 2030", "Tầm nhìn đến năm 2045"),
+    the whole parent section is taken: the question asks for all of it.
+    """
+    headings = _heading_sections(doc)
+    group = group_of(anchor, headings)
+    if not group:
+        return []
+    own = {fold(w).lower().strip(".,:;()") for w in headings[group].split()}
+    asked = {fold(t).lower() for t in question_terms}
+    parent = " > ".join(group.split(" > ")[:-1])
+    if parent and parent in headings and not (own & asked - {"nam", "den", "muc", "tieu"}):
+        group = parent
+    items = [h for h in doc if h.paragraph.kind == "body" and _under(h.paragraph.section, group)]
+    return items[:MAX_SECTION_ITEMS]
+
+
+_ITEM_RE = re.compile(r"^\s*(?:[-–•+*]|\d{1,2}[.)]|[a-zđ]\))\s")
+
+
+def is_intro(hit: Hit) -> bool:
+    """Whether a paragraph introduces a list that follows it ("Nhiều kết quả bước đầu đã được ghi nhận:")."""
+    return hit.paragraph.kind == "body" and hit.paragraph.text.rstrip().endswith(":")
+
+
+def is_item(hit: Hit) -> bool:
+    """Whether a paragraph reads as a list item ("- ...", "a) ...", "2. ...", or continuing in lower case)."""
+    text = hit.paragraph.text.lstrip()
+    return hit.paragraph.kind == "body" and bool(text) and (bool(_ITEM_RE.match(text)) or text[0].islower())
+
+
+def items_after(doc: Sequence[Hit], intro: Hit) -> list[Hit]:
+    """The list items that follow an introducing paragraph, in document order (at most `MAX_SECTION_ITEMS`)."""
+    out: list[Hit] = []
+    after = [h for h in doc if h.paragraph.n > intro.paragraph.n]
+    for hit in after:
+        if not is_item(hit) or len(out) >= MAX_SECTION_ITEMS:
+            break
+        out.append(hit)
+    return out
+
+
+def _is_section_heading(text: str) -> bool:
+    folded = fold(text).lower().strip() + " "
+    return not folded.startswith(_NOT_SECTIONS)
+
+
+def outline(doc: Sequence[Hit]) -> list[Hit]:
+    """A document's outline: its header, then the first body paragraph of each main section (at most
+    `MAX_SUMMARY_SECTIONS`), in document order."""
+    out = [h for h in doc[:1] if h.paragraph.kind == "header"]
+    seen: set[str] = set()
+    headings = _heading_sections(doc)
+    for h in doc:
+        if h.paragraph.kind != "body" or not h.paragraph.section:
+            continue
+        top = h.paragraph.section.split(" > ")[0]
+        if top in seen or top not in headings or not _is_section_heading(headings[top]):
+            continue
+        seen.add(top)
+        out.append(h)
+        if len(seen) >= MAX_SUMMARY_SECTIONS:
+            break
+    return out
+
+
+def purpose(doc: Sequence[Hit]) -> list[Hit]:
+    """The header and the first paragraph of the section that states the document's purpose (if any)."""
+    out = [h for h in doc[:1] if h.paragraph.kind == "header"]
+    headings = _heading_sections(doc)
+    for cue in PURPOSE_HEADINGS:
+        sections = [s for s, text in headings.items() if cue in fold(text).lower()]
+        if not sections:
+            continue
+        first = next(
+            (h for h in doc if h.paragraph.kind == "body" and any(_under(h.paragraph.section, s) for s in sections)),
+            None,
+        )
+        if first is not None:
+            out.append(first)
+            break
+    return out
+
+
+#: Lines of a signature block: "T/M BỘ CHÍNH TRỊ", "TỔNG BÍ THƯ", "(đã ký)" (checked on the folded text).
+_SIGNATURE_RE = re.compile(r"^(?:t/m|t/l|k/t|tm\.|tl\.|kt\.)\s|^\(?da ky\)?$")
+#: Paragraphs searched for the signature block, from a document's end.
+SIGNATURE_TAIL = 12
+
+
+def signature_block(doc: Sequence[Hit]) -> list[Hit]:
+    """The signature block at the end of a document (from its "T/M ..." line to its last line in capitals), or
+    nothing when the document has none."""
+    tail = list(doc[-SIGNATURE_TAIL:])
+    start = next((i for i, h in enumerate(tail) if _SIGNATURE_RE.match(fold(h.paragraph.text.strip()).lower())), None)
+    if start is None:
+        return []
+    return [h for h in tail[start:] if h.paragraph.kind in ("body", "heading") and len(h.paragraph.text) < 80]
