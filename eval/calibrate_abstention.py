@@ -1,7 +1,8 @@
 """Fit the abstention model (rag/answer/abstention.json) on the team's own questions.
 
-Data: eval/data/corpus_qa.jsonl (answerable and unanswerable questions over corpus/) and
-eval/data/offtopic_qa.jsonl (questions no Party document answers), asked against an index of corpus/.
+Data: eval/data/corpus_qa.jsonl and eval/data/cadre_qa.jsonl (answerable and unanswerable questions over corpus/,
+the second typed as cadres type them) and eval/data/offtopic_qa.jsonl (questions no Party document answers),
+asked against an index of corpus/.
 Never the evaluation sets reported in docs/ (nq57, out_of_domain, alqac...).
 
 The model is a logistic regression (L2-regularised, fitted by gradient descent with class weights, so the
@@ -54,11 +55,29 @@ def balanced_accuracy(p: np.ndarray, y: np.ndarray, t: float) -> float:
     return float((tpr + tnr) / 2)
 
 
+DATA = ("eval/data/corpus_qa.jsonl", "eval/data/cadre_qa.jsonl", "eval/data/offtopic_qa.jsonl")
+
+
+def curve(p: np.ndarray, y: np.ndarray) -> str:
+    """The leave-one-out trade-off as a Markdown table: per threshold, the share of answerable questions
+    answered (recall of answering), the share of answers that were answerable (precision), and the share of
+    unanswerable questions abstained."""
+    rows = ["| threshold | answered when answerable | precision of answering | abstained when unanswerable |"]
+    rows.append("|---|---|---|---|")
+    for t in (0.3, 0.4, 0.45, 0.5, 0.55, 0.56, 0.6, 0.65, 0.7, 0.8):
+        answered = p >= t
+        precision = float(y[answered].mean()) if answered.any() else float("nan")
+        rows.append(
+            f"| {t:.2f} | {answered[y == 1].mean():.3f} | {precision:.3f} | {(~answered[y == 0]).mean():.3f} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write", action="store_true", help=f"write the model to {MODEL_FILE.relative_to(ROOT)}")
     args = ap.parse_args()
-    items = load_qa(ROOT / "eval/data/corpus_qa.jsonl") + load_qa(ROOT / "eval/data/offtopic_qa.jsonl")
+    items = [item for name in DATA for item in load_qa(ROOT / name)]
     rows: list[list[float]] = []
     labels: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,7 +105,7 @@ def main() -> int:
         "bias": round(float(b), 4),
         "threshold": round(best_t, 3),
         "calibration": {
-            "data": ["eval/data/corpus_qa.jsonl", "eval/data/offtopic_qa.jsonl"],
+            "data": list(DATA),
             "n": len(y),
             "answerable": int(y.sum()),
             "unanswerable": int(len(y) - y.sum()),
@@ -97,6 +116,7 @@ def main() -> int:
         },
     }
     print(json.dumps(report, ensure_ascii=False, indent=2))
+    print(curve(loo, y), file=sys.stderr)
     if args.write:
         MODEL_FILE.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"written: {MODEL_FILE}", file=sys.stderr)

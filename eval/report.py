@@ -316,7 +316,24 @@ def _tag_table(results: Sequence[Mapping[str, Any]]) -> list[str]:
             entry = (r.get("by_tag") or {}).get(tag)
             cells.append(f"{_fmt(entry.get('correct'), 3)} (n={entry.get('n')})" if entry else "—")
         rows.append(f"| {_cell(tag, 40)} | " + " | ".join(cells) + " |")
-    return ["### Tỉ lệ đúng theo nhãn câu hỏi", "", *rows, ""]
+    first = results[0]
+    detail = [
+        f"Cấu hình {_cell(_label(first), 60)}, chỉ các câu hỏi có đáp án của mỗi nhãn:",
+        "",
+        "| Nhãn | n | answer_correct | citation_correct@1 | citation_correct@3 |",
+        "|---|---|---|---|---|",
+    ]
+    for tag in tags:
+        entry = (first.get("by_tag") or {}).get(tag) or {}
+        sub = entry.get("answerable") or {}
+        if not entry.get("n_answerable"):
+            continue
+        detail.append(
+            f"| {_cell(tag, 40)} | {entry['n_answerable']} | "
+            + " | ".join(_fmt(sub.get(k), 3) for k in ("answer_correct", "citation_correct@1", "citation_correct@3"))
+            + " |"
+        )
+    return ["### Tỉ lệ đúng theo nhãn câu hỏi", "", *rows, "", *(detail if len(detail) > 4 else []), ""]
 
 
 def _provenance(results: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -388,9 +388,17 @@ class QARun:
         for tag in sorted({t for r in self.records for t in r.item.tags}):
             qids = [r.item.id for r in self.records if tag in r.item.tags]
             by_tag[tag] = {"n": len(qids)} | {
-                name: finite(scores[name].subset(qids).mean) for name in ("answer_correct", "citation_correct@3")
+                name: finite(scores[name].subset(qids).mean)
+                for name in ("answer_correct", "citation_correct@1", "citation_correct@3")
             }
             by_tag[tag]["correct"] = finite(m.MetricResult.of({q: per_query[q]["correct"] for q in qids}).mean)
+            # The same over the tag's answerable questions only (an unanswerable one scores 0 above).
+            tag_answerable = [q for q in qids if q in set(answerable)]
+            by_tag[tag]["n_answerable"] = len(tag_answerable)
+            by_tag[tag]["answerable"] = {
+                name: finite(scores[name].subset(tag_answerable).mean) if tag_answerable else None
+                for name in ("answer_correct", "citation_correct@1", "citation_correct@3")
+            }
         return {
             "kind": "qa",
             "docs": self.docs,

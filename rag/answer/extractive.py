@@ -524,8 +524,13 @@ def _list(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -
     section, the candidates close to the best."""
     lead = list_anchor(scored)
     anchor = hits[lead.hit_index]
+    if not ends_intro(lead, hits) and _states_whole_list(lead, scored, hits):
+        return _near_best([lead, *(e for e in scored if e is not lead)], hits)[:1]
     intro = ends_intro(lead, hits)
     members = _intro_members(anchor, hits) if intro else _list_members(info, anchor, hits)
+    if not intro:
+        # A paragraph announcing the items ("Tập trung triển khai tốt các nội dung sau:") is not one of them.
+        members = {i for i in members if not hits[i].paragraph.text.rstrip().endswith(":")} or members
     if intro and len(members) > 1 and info.kind == KIND_LIST:
         members.discard(lead.hit_index)  # the items answer a list question; their introduction only announces them
     if len(members) < 2:
@@ -553,6 +558,20 @@ def list_anchor(scored: Sequence[Evidence]) -> Evidence:
     """The candidate whose list section answers a list question: the best one from a document the question
     names, else the best one (a news item quoting one target must not stand for the resolution's list)."""
     return next((ev for ev in scored if ev.named), scored[0])
+
+
+#: A list question is answered by one sentence when that sentence covers the question this well and every other
+#: candidate scores below this share of it ("Thể chế, nhân lực, ... là những nội dung trọng tâm, cốt lõi").
+WHOLE_LIST_FOCUS, WHOLE_LIST_SHARE = 0.7, 0.8
+
+
+def _states_whole_list(lead: Evidence, scored: Sequence[Evidence], hits: Sequence[Hit]) -> bool:
+    """Whether one sentence states the whole list the question asks for, far better than any other candidate."""
+    if lead.cov_focus < WHOLE_LIST_FOCUS:
+        return False
+    others = (e for e in scored if e.hit_index != lead.hit_index and not _duplicate(e, [lead], hits))
+    runner_up = next(others, None)
+    return runner_up is None or runner_up.score < WHOLE_LIST_SHARE * lead.score
 
 
 def ends_intro(ev: Evidence, hits: Sequence[Hit]) -> bool:

@@ -143,7 +143,15 @@ def test_run_qa_contract_shape(qa_file: Path) -> None:
     per = result["per_query"]
     assert [per[q]["correct"] for q in ("a1", "a2", "a3", "a4")] == [1.0, 0.0, 1.0, 0.0]
     assert per["a1"]["cited"][1]["paragraph_id"] == "nq/p0002"
-    assert result["by_tag"] == {"so_lieu": {"n": 1, "answer_correct": 1.0, "citation_correct@3": 1.0, "correct": 1.0}}
+    tag = result["by_tag"]["so_lieu"]
+    assert {k: tag[k] for k in ("n", "answer_correct", "citation_correct@3", "correct", "n_answerable")} == {
+        "n": 1,
+        "answer_correct": 1.0,
+        "citation_correct@3": 1.0,
+        "correct": 1.0,
+        "n_answerable": 1,
+    }
+    assert tag["answerable"]["answer_correct"] == 1.0 and "citation_correct@1" in tag
     json.dumps(result, allow_nan=False)
 
 
