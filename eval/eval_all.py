@@ -6,7 +6,8 @@ per evaluation under docs/eval/<name>/ and a summary docs/eval/README.md:
 * retrieval: alqac (splits all and bge146, with the published bge-m3 run), uit_reg_wiki (all), ours and
   LangChain BM25Retriever and bm25s, with the previous default (lexical), rerank and hybrid-hash beside the default;
 * QA: NQ 57 quiz questions with the 1,022 party_politics articles as distractors, the 500 out-of-domain
-  questions against the same index, the team's own QA set over corpus/;
+  questions against the same index, the team's own QA sets over corpus/ (corpus_qa, and cadre_qa: questions as
+  cadres type them);
 * MCQ: the 112 multiple-choice questions over the same index;
 * QA and MCQ with the default and the previous default (lexical) beside it.
 
@@ -35,7 +36,7 @@ CONFIGS = [
 ]
 DISTRACTORS = "../shared/corpora/party_politics/docs_party_politics.jsonl"
 #: Evaluations over data the team wrote; every other one reads third-party data, whose text reports may not copy.
-OWN_DATA = frozenset({"corpus-qa"})
+OWN_DATA = frozenset({"corpus-qa", "cadre-qa"})
 NQ57_DOCS = "../shared/eval/nq57/docs"
 
 
@@ -89,6 +90,16 @@ def _runs() -> dict[str, list[str]]:
             "corpus",
             "--qa",
             "eval/data/corpus_qa.jsonl",
+            *_configs(BASE_CONFIGS),
+        ],
+        "cadre-qa": [
+            "eval",
+            "qa",
+            "--peer",
+            "--docs",
+            "corpus",
+            "--qa",
+            "eval/data/cadre_qa.jsonl",
             *_configs(BASE_CONFIGS),
         ],
     }

@@ -57,6 +57,9 @@ from rag.types import Hit
 
 #: Weights of focus coverage, overall coverage, bigram coverage and the retrieval-rank prior.
 W_FOCUS, W_ALL, W_BIGRAM, W_RANK = 0.45, 0.15, 0.25, 0.15
+#: Weight of the share of the question's words the candidate states itself (a tie-breaker between sentences of
+#: one document whose title covers the question).
+W_OWN = 0.1
 #: Bonus when a candidate holds what the question kind asks for (and the question does not say it).
 KIND_BONUS = 0.2
 #: Bonus for the date line of a document's header when the question asks when the document was issued.
@@ -355,7 +358,10 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
         )
         key = number_key(hit.number) if hit.number else None
         named = key is not None and any(matches(r, key) for r in refs)
-        score = W_FOCUS * cov_focus + W_ALL * cov_all + W_BIGRAM * cov_bi + W_RANK / (1 + i)
+        # Words of the question said by the candidate itself, not only by its document's title or headings: when
+        # the title already says everything (a news item's headline), the sentence that restates the event wins.
+        cov_own = _share(q_uni, uni, weights)
+        score = W_FOCUS * cov_focus + W_ALL * cov_all + W_BIGRAM * cov_bi + W_RANK / (1 + i) + W_OWN * cov_own
         if matched:
             score += KIND_BONUS
         if named:
@@ -523,16 +529,25 @@ def _list(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -
     sub-heading ("Đến năm 2030", "Tầm nhìn đến năm 2045"), one quote per item, no item twice; without a
     section, the candidates close to the best."""
     lead = list_anchor(scored)
-    anchor = hits[lead.hit_index]
+    anchor_index = lead.hit_index
+    anchor = hits[anchor_index]
     if not ends_intro(lead, hits) and _states_whole_list(lead, scored, hits):
-        return _near_best([lead, *(e for e in scored if e is not lead)], hits)[:1]
+        return [lead]
     intro = ends_intro(lead, hits)
+    if not intro:
+        # An item whose paragraph follows an announcing one ("... đã được ghi nhận:"): the list is the announced one.
+        before = next(
+            (i for i, h in enumerate(hits) if h.doc_id == anchor.doc_id and h.paragraph.n == anchor.paragraph.n - 1),
+            None,
+        )
+        if before is not None and hits[before].paragraph.text.rstrip().endswith(":"):
+            anchor_index, anchor, intro = before, hits[before], True
     members = _intro_members(anchor, hits) if intro else _list_members(info, anchor, hits)
     if not intro:
         # A paragraph announcing the items ("Tập trung triển khai tốt các nội dung sau:") is not one of them.
         members = {i for i in members if not hits[i].paragraph.text.rstrip().endswith(":")} or members
     if intro and len(members) > 1 and info.kind == KIND_LIST:
-        members.discard(lead.hit_index)  # the items answer a list question; their introduction only announces them
+        members.discard(anchor_index)  # for a list question the items answer; their introduction announces them
     if len(members) < 2:
         return _near_best(scored, hits)
     first: dict[int, Evidence] = {}
@@ -616,6 +631,8 @@ def _near_best(scored: Sequence[Evidence], hits: Sequence[Hit]) -> list[Evidence
     best = scored[0].score
     chosen: list[Evidence] = []
     for ev in scored:
+        if ends_intro(ev, hits) and len(scored) > 1 and ev is not scored[0]:
+            continue  # an announcement among items says nothing the items do not
         if ev.score < LIST_MIN_SHARE * best or len(chosen) >= LIST_MAX:
             break
         if any(_overlaps(ev, c) for c in chosen) or _duplicate(ev, chosen, hits):

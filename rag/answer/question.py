@@ -169,7 +169,13 @@ def question_kind(question: str) -> str:
     for kind, cues in _CUES:
         if any((" " + cue) in (" " + folded) for cue in cues):
             return kind
+        if kind == KIND_LIST and _LIST_RE.search(folded):
+            return kind
     return KIND_WHAT
+
+
+# "Những kết quả bước đầu nào", "các nhiệm vụ trọng tâm nào", "Những hạn chế ... là gì?": a plural asked for.
+_LIST_RE = re.compile(r"\b(?:nhung|cac)\s+(?:\S+\s+){0,4}nao\b|^(?:nhung|cac)\s+.+\bla gi\b")
 
 
 def analyse_question(question: str) -> QuestionInfo:

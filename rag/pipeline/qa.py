@@ -41,7 +41,7 @@ from rag.errors import InvalidRequest
 from rag.pipeline.library import Library
 from rag.retrieve.query import check_query, doc_refs, matches, number_key, referenced_docs
 from rag.retrieve.retrievers import Retriever, make_retriever
-from rag.retrieve.scope import document_hits, items_after, list_section, outline, purpose, signature_block
+from rag.retrieve.scope import document_hits, is_intro, items_after, list_section, outline, purpose, signature_block
 from rag.text.normalize import fold
 from rag.text.phrasing import expand_acronyms, strip_politeness, with_acronyms
 from rag.types import Answer, Filters, Hit, Principal
@@ -266,6 +266,9 @@ class QAPipeline:
                     extra = [same, *items_after(doc, same)]
                 elif same is not None:
                     extra = list_section(doc, same, info.terms)
+                    before = next((h for h in doc if h.paragraph.n == same.paragraph.n - 1), None)
+                    if not extra and before is not None and is_intro(before):
+                        extra = [before, *items_after(doc, before)]  # an item of an announced list
         if not extra:
             return hits
         ids = {h.paragraph_id for h in extra}
