@@ -82,27 +82,14 @@ def _runs() -> dict[str, list[str]]:
             DISTRACTORS,
             *_configs(BASE_CONFIGS),
         ],
-        "corpus-qa": [
-            "eval",
-            "qa",
-            "--peer",
-            "--docs",
-            "corpus",
-            "--qa",
-            "eval/data/corpus_qa.jsonl",
-            *_configs(BASE_CONFIGS),
-        ],
-        "cadre-qa": [
-            "eval",
-            "qa",
-            "--peer",
-            "--docs",
-            "corpus",
-            "--qa",
-            "eval/data/cadre_qa.jsonl",
-            *_configs(BASE_CONFIGS),
-        ],
+        "corpus-qa": _own_qa("eval/data/corpus_qa.jsonl"),
+        "cadre-qa": _own_qa("eval/data/cadre_qa.jsonl"),
     }
+
+
+def _own_qa(path: str) -> list[str]:
+    """A team QA set over the sample corpus, with the default and the previous default."""
+    return ["eval", "qa", "--peer", "--docs", "corpus", "--qa", path, *_configs(BASE_CONFIGS)]
 
 
 #: The default and the previous default (lexical only) beside it, where every configuration would cost too much.
