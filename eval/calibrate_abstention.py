@@ -67,9 +67,7 @@ def curve(p: np.ndarray, y: np.ndarray) -> str:
     for t in (0.3, 0.4, 0.45, 0.5, 0.55, 0.56, 0.6, 0.65, 0.7, 0.8):
         answered = p >= t
         precision = float(y[answered].mean()) if answered.any() else float("nan")
-        rows.append(
-            f"| {t:.2f} | {answered[y == 1].mean():.3f} | {precision:.3f} | {(~answered[y == 0]).mean():.3f} |"
-        )
+        rows.append(f"| {t:.2f} | {answered[y == 1].mean():.3f} | {precision:.3f} | {(~answered[y == 0]).mean():.3f} |")
     return "\n".join(rows)
 
 

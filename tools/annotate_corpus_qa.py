@@ -33,6 +33,27 @@ def gold_paragraphs(library: Library, doc_file: str, answers: list[str]) -> list
     return [p.paragraph_id for p in library.paragraphs(doc_id) if contains_answer(p.text, answers)]
 
 
+def annotate(library: Library, qa_file: Path, write: bool) -> list[str]:
+    """Set the gold paragraph ids of one QA file (written back when `write`); the stale entries found."""
+    items = [json.loads(line) for line in qa_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    stale: list[str] = []
+    for item in items:
+        if not item.get("answerable") or not item.get("doc"):
+            continue
+        ids = gold_paragraphs(library, item["doc"], item["answers"])
+        where = f"{qa_file.name} {item['id']}"
+        if not ids:
+            stale.append(f"{where}: no paragraph of {item['doc']} contains {item['answers']}")
+        if item.get("paragraph_ids") != ids:
+            stale.append(f"{where}: {item.get('paragraph_ids')} -> {ids}")
+        item["paragraph_ids"] = ids
+    if write:
+        qa_file.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+        annotated = sum(1 for i in items if i.get("paragraph_ids"))
+        print(f"{qa_file.name}: annotated {annotated} questions; changes: {len(stale)}")
+    return stale
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="only check that the stored ids are current")
@@ -41,21 +62,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "ix", embedder="none") as library:
         library.ingest([ROOT / "corpus"])
         for qa_file in QA_FILES:
-            items = [json.loads(line) for line in qa_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-            changes = 0
-            for item in items:
-                if not item.get("answerable") or not item.get("doc"):
-                    continue
-                ids = gold_paragraphs(library, item["doc"], item["answers"])
-                if not ids:
-                    stale.append(f"{qa_file.name} {item['id']}: no paragraph of {item['doc']} contains {item['answers']}")
-                if item.get("paragraph_ids") != ids:
-                    stale.append(f"{qa_file.name} {item['id']}: {item.get('paragraph_ids')} -> {ids}")
-                    changes += 1
-                item["paragraph_ids"] = ids
-            if not args.check:
-                qa_file.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
-                print(f"{qa_file.name}: annotated {sum(1 for i in items if i.get('paragraph_ids'))} questions; changes: {changes}")
+            stale += annotate(library, qa_file, write=not args.check)
     if args.check:
         print("\n".join(stale) or "paragraph ids are current")
         return 1 if stale else 0

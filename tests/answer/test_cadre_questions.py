@@ -6,7 +6,6 @@ and acronyms losing an answer, lists cut short and out of order, a follow-up on 
 old one, the same sentence twice from two copies of a text, a sentence that reverses its source accepted.
 """
 
-
 import pytest
 
 from rag import Library, QAPipeline
@@ -86,7 +85,9 @@ def _lines(text: str) -> list[str]:
         "Nội dung chính của Nghị quyết 41 là gì?",
     ],
 )
-def test_what_a_resolution_is_about_comes_from_its_subject_line_not_its_letterhead(qa: QAPipeline, question: str) -> None:
+def test_what_a_resolution_is_about_comes_from_its_subject_line_not_its_letterhead(
+    qa: QAPipeline, question: str
+) -> None:
     answer = qa.ask(question)
     assert not answer.abstained, answer.text
     first = _lines(answer.text)[0]
@@ -187,7 +188,7 @@ def test_a_sentence_that_reverses_or_rebounds_its_source_is_removed(qa: QAPipeli
         f"Dưới 95% người lao động tham gia bảo hiểm y tế [{n}].",
     ):
         checked = verify(f"{faithful}\n{lie}", hits)
-        assert checked.text == f"Tuổi thọ trung bình của người lao động đạt khoảng 76 tuổi. [1]", lie
+        assert checked.text == "Tuổi thọ trung bình của người lao động đạt khoảng 76 tuổi. [1]", lie
         assert len(checked.dropped) == 1
 
 

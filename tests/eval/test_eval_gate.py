@@ -11,6 +11,7 @@ import pytest
 from eval.cli import main
 from tests.samples import REPO_ROOT, SAMPLE_CORPUS
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["corpus_qa", "cadre_qa"])
 def test_team_qa_set_has_not_regressed(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
