@@ -25,7 +25,7 @@ import numpy as np
 
 from eval.datasets import load_qa
 from rag import Library, QAPipeline
-from rag.answer.abstain import FEATURES, MODEL_FILE
+from rag.answer.abstain import FEATURES, MODEL_FILE, AbstentionModel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +81,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         library = Library(Path(tmp) / "ix")
         library.ingest([ROOT / "corpus"])
-        qa = QAPipeline(library)
+        embedder = library.store.embedder
+        family = embedder.name.split("@")[0] if embedder is not None else None
+        # Features as the pipeline computes them, the semantic one included (fitted for this embedder family).
+        qa = QAPipeline(library, abstention=AbstentionModel({}, 0.0, 0.5, family))
         for item in items:
             prepared = qa.prepare(item.question, [dict(t) for t in item.history] or None)
             rows.append([prepared.decision.features[f] for f in FEATURES])
@@ -102,6 +105,7 @@ def main() -> int:
         "weights": {f: round(float(v), 4) for f, v in zip(FEATURES, w, strict=True)},
         "bias": round(float(b), 4),
         "threshold": round(best_t, 3),
+        "semantic_embedder": family,
         "calibration": {
             "data": list(DATA),
             "n": len(y),

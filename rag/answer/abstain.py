@@ -16,7 +16,11 @@ Features (from the extractive scorer's best candidate, see `rag.answer.extractiv
   document; those that do not must be covered more convincingly);
 * `specificity`: how many content words the question has (min(n, 12) / 12): a short question is covered by
   many unrelated sentences, a long one only by the right one;
-* `score`: the candidate's overall score.
+* `score`: the candidate's overall score;
+* `semantic`: how close the question is in meaning to the best of the first three paragraphs (cosine of the
+  embedding model's vectors, centred on `SEMANTIC_CENTER` and scaled by `SEMANTIC_SCALE`); 0 (neutral) when the
+  index has no vectors for them or its embedder is not the one the model was fitted with (cosines of other models
+  have other ranges).
 """
 
 from __future__ import annotations
@@ -34,7 +38,20 @@ from rag.retrieve.query import doc_refs
 from rag.types import Hit
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
-FEATURES = ("focus", "all", "bigram", "kind_missing", "named_missing", "named_found", "specificity", "score")
+FEATURES = (
+    "focus",
+    "all",
+    "bigram",
+    "kind_missing",
+    "named_missing",
+    "named_found",
+    "specificity",
+    "score",
+    "semantic",
+)
+#: Typical cosine of multilingual-e5-small between a question and a paragraph on its subject, and the scale that
+#: turns the narrow range of e5 cosines (about 0.75-0.95) into a feature of about the others' size.
+SEMANTIC_CENTER, SEMANTIC_SCALE = 0.85, 10.0
 #: Content words at which a question counts as fully specific.
 SPECIFIC_TERMS = 12
 _TYPED_KINDS = (KIND_WHEN, KIND_NUMBER, KIND_WHERE, KIND_WHO, KIND_DOCNUMBER)
@@ -49,8 +66,11 @@ class Decision:
     features: dict[str, float]
 
 
-def features(info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> dict[str, float]:
-    """The evidence features of a question against its retrieved paragraphs."""
+def features(
+    info: QuestionInfo, hits: Sequence[Hit], question: str = "", semantic: float | None = None
+) -> dict[str, float]:
+    """The evidence features of a question against its retrieved paragraphs (`semantic`: the best cosine of the
+    question to the first paragraphs, None when unknown)."""
     scored = score_candidates(info, hits, question) if hits and info.terms else []
     named = bool(question and doc_refs(question))
     found = any(e.named for e in scored)
@@ -63,6 +83,7 @@ def features(info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> dic
         "named_found": 1.0 if named and found else 0.0,
         "specificity": min(len(info.terms), SPECIFIC_TERMS) / SPECIFIC_TERMS,
         "score": 0.0,
+        "semantic": 0.0 if semantic is None else (semantic - SEMANTIC_CENTER) * SEMANTIC_SCALE,
     }
     if scored:
         top = scored[0]
@@ -84,18 +105,30 @@ class AbstentionModel:
     weights: dict[str, float]
     bias: float
     threshold: float
+    semantic_embedder: str | None = None
+
+    def uses_semantic(self, embedder: str | None) -> bool:
+        """Whether the `semantic` feature applies to an index with this embedder (the family it was fitted on)."""
+        return bool(embedder and self.semantic_embedder and embedder.startswith(self.semantic_embedder))
 
     def probability(self, feats: dict[str, float]) -> float:
         z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in feats.items())
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
-    def decide(self, info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> Decision:
-        feats = features(info, hits, question)
+    def decide(
+        self, info: QuestionInfo, hits: Sequence[Hit], question: str = "", semantic: float | None = None
+    ) -> Decision:
+        feats = features(info, hits, question, semantic)
         p = self.probability(feats)
         return Decision(bool(hits) and p >= self.threshold, p, feats)
 
     def to_dict(self) -> dict[str, object]:
-        return {"weights": self.weights, "bias": self.bias, "threshold": self.threshold}
+        return {
+            "weights": self.weights,
+            "bias": self.bias,
+            "threshold": self.threshold,
+            "semantic_embedder": self.semantic_embedder,
+        }
 
 
 @lru_cache(maxsize=1)
@@ -103,5 +136,8 @@ def default_model() -> AbstentionModel:
     """The calibrated model shipped with the library."""
     data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
     return AbstentionModel(
-        {k: float(v) for k, v in data["weights"].items()}, float(data["bias"]), float(data["threshold"])
+        {k: float(v) for k, v in data["weights"].items()},
+        float(data["bias"]),
+        float(data["threshold"]),
+        data.get("semantic_embedder"),
     )

@@ -851,6 +851,28 @@ class IndexStore:
         """(doc_id, ký hiệu) of every live document that has a number."""
         return [(d.doc_id, d.number) for d in self.table.docs if d is not None and d.number]
 
+    def similarity(self, query: str, paragraphs: Sequence[Paragraph]) -> list[float | None]:
+        """Cosine similarity of the query's embedding to each paragraph's stored vector (None where the index has
+        no embedder or the paragraph's vector is not computed yet). Paragraph n of a document has its document's
+        n-th pid (pids are given in paragraph order when a document is added)."""
+        if self.vectors is None or self.embedder is None or not paragraphs:
+            return [None] * len(paragraphs)
+        pids: list[int | None] = []
+        by_doc: dict[str, Int64Array] = {}
+        for p in paragraphs:
+            doc_pids = by_doc.get(p.doc_id)
+            if doc_pids is None:
+                doc_pids = by_doc[p.doc_id] = np.sort(self.pids_of([p.doc_id]))
+            pids.append(int(doc_pids[p.n]) if p.n < len(doc_pids) else None)
+        present = [pid for pid in pids if pid is not None and pid in self.vectors]
+        if not present:
+            return [None] * len(paragraphs)
+        q = np.asarray(self.embedder.embed_query(query), dtype=np.float32).reshape(-1)
+        vecs = self.vectors.vectors(present)
+        norms = np.linalg.norm(vecs, axis=1) * (np.linalg.norm(q) or 1.0)
+        cos = dict(zip(present, (vecs @ q) / np.where(norms == 0, 1.0, norms), strict=True))
+        return [float(cos[pid]) if pid is not None and pid in cos else None for pid in pids]
+
     def pids_of(self, doc_ids: Sequence[str]) -> Int64Array:
         """Sorted paragraph ids of the given documents."""
         wanted = [self.table.index_of[d] for d in doc_ids if d in self.table.index_of]

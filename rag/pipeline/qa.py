@@ -153,7 +153,7 @@ class QAPipeline:
             ids = {h.paragraph_id for h in extra}
             merged = [*extra, *(h for h in hits if h.paragraph_id not in ids)]
             hits = [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
-            decision = replace(self.abstention.decide(info, hits, focused), answer=True)
+            decision = replace(self.abstention.decide(info, hits, focused, self._semantic(focused, hits)), answer=True)
             return Prepared(text, rewritten, focused, hits, decision)
         signature = self._signature(focused, filters, principal)
         if signature:
@@ -161,14 +161,23 @@ class QAPipeline:
             ids = {h.paragraph_id for h in signature}
             merged = [*signature, *(h for h in hits if h.paragraph_id not in ids)]
             hits = [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
-            decision = replace(self.abstention.decide(info, hits, focused), answer=True)
+            decision = replace(self.abstention.decide(info, hits, focused, self._semantic(focused, hits)), answer=True)
             return Prepared(text, rewritten, focused, hits, decision)
         info = effective(info, focused, hits)
-        decision = self.abstention.decide(info, hits, focused)
+        decision = self.abstention.decide(info, hits, focused, self._semantic(focused, hits))
         logger.debug("abstention p=%.3f features=%s", decision.probability, decision.features)
         if decision.answer:
             hits = self._widen(info, focused, hits, filters, principal)
         return Prepared(text, rewritten, focused, hits, decision)
+
+    def _semantic(self, question: str, hits: Sequence[Hit]) -> float | None:
+        """The best cosine of the question to the first three paragraphs, when the abstention model was fitted
+        with this index's embedder (None otherwise)."""
+        embedder = self.library.store.embedder
+        if not hits or not self.abstention.uses_semantic(embedder.name if embedder is not None else None):
+            return None
+        sims = [x for x in self.library.store.similarity(question, [h.paragraph for h in hits[:3]]) if x is not None]
+        return max(sims) if sims else None
 
     def _signature(self, question: str, filters: Filters | None, principal: Principal | None) -> list[Hit]:
         """The signature block of the document a "who signed" question names (empty otherwise)."""
