@@ -1,12 +1,27 @@
 """Where the tests find the repository's sample corpus, and tiny Vietnamese documents written for the tests (not
 official texts)."""
 
+from collections.abc import Mapping
 from pathlib import Path
+
+from rag import Library
 
 #: The repository's root, for the files tests read from it (eval/data, docs/, tools/) and as a subprocess's cwd.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The sample corpus `make run` serves: the documents, and a README.md that is not one of them.
 SAMPLE_CORPUS = REPO_ROOT / "corpus"
+
+
+def library_of(root: Path, texts: Mapping[str, str], embedder: str | None = None) -> Library:
+    """A library over documents written for a test (file name -> text), ingested from `root`/docs into
+    `root`/ix (`embedder`: as for `Library`; None is the default packaged model)."""
+    docs = root / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    library = Library(root / "ix", embedder=embedder)
+    library.ingest([docs])
+    return library
 
 
 def sample_corpus_files() -> list[Path]:

@@ -279,11 +279,10 @@ def verify(
             continue
         valid = [m for m in claim.markers if 1 <= m <= len(hits)]
         supported = [m for m in valid if support(claim.text, hits[m - 1].paragraph.text) >= SUPPORT_THRESHOLD]
-        # A sentence citing two paragraphs may take one figure from each: numbers are checked against them all.
         # The sentence must say what its source says, not the opposite or a different bound.
-        supported = [
-            m for m in supported if same_sense(claim.text, best_quote(claim.text, hits[m - 1].paragraph.text).text)
-        ]
+        found = {m: best_quote(claim.text, hits[m - 1].paragraph.text) for m in supported}
+        supported = [m for m in supported if same_sense(claim.text, found[m].text)]
+        # A sentence citing two paragraphs may take one figure from each: numbers are checked against them all.
         if supported:
             contexts = [citation_context(hits[m - 1]) for m in supported]
             passage = "\n".join(c[0] for c in contexts)
@@ -300,7 +299,7 @@ def verify(
             if m not in renumber:
                 renumber[m] = len(renumber) + 1
                 hit = hits[m - 1]
-                span = (quotes or {}).get(m) or best_quote(claim.text, hit.paragraph.text)
+                span = (quotes or {}).get(m) or found[m]
                 citations.append(Citation(renumber[m], hit, span.text, span.start))
             numbers.append(renumber[m])
         line = claim.text + " " + "".join(f"[{n}]" for n in numbers)

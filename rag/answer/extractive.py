@@ -25,17 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from rag.answer.layout import (
-    ROLE_DATE,
-    ROLE_NUMBER,
-    ROLE_SUBJECT,
-    ROLE_TITLE,
-    header_role,
-    heading_label,
-    is_banner,
-    is_layout,
-    is_table_header,
-)
+from rag.answer.layout import heading_label
 from rag.answer.question import (
     KIND_ABOUT,
     KIND_DOCNUMBER,
@@ -50,7 +40,19 @@ from rag.answer.question import (
 )
 from rag.answer.sentences import Span, split_clauses, split_sentences, trim_marker
 from rag.retrieve.query import doc_refs, matches, number_key
+from rag.retrieve.scope import is_intro
 from rag.text.doctypes import label as type_label
+from rag.text.layout import (
+    ROLE_DATE,
+    ROLE_NUMBER,
+    ROLE_SUBJECT,
+    ROLE_TITLE,
+    header_role,
+    is_banner,
+    is_layout,
+    is_on_behalf,
+    is_table_header,
+)
 from rag.text.normalize import fold
 from rag.text.tokenize import BIGRAM_JOINER, phrases
 from rag.types import Hit
@@ -252,10 +254,7 @@ def _header_candidates(text: str) -> list[tuple[Span, str | None]]:
 def _signing_layout(text: str) -> bool:
     """Layout when the question asks who signed: the signer's title ("TỔNG BÍ THƯ", "T/M BỘ CHÍNH TRỊ") is
     the answer then; "(đã ký)" and the rest still are not."""
-    return is_layout(text) and not is_banner(text) and not _ON_BEHALF_RE.match(text.strip())
-
-
-_ON_BEHALF_RE = re.compile(r"^(?:T/M|T/L|K/T|TM\.|TL\.|KT\.)\s", re.IGNORECASE)
+    return is_layout(text) and not is_banner(text) and not is_on_behalf(text)
 
 
 def _candidates(hit: Hit, signed: bool = False) -> list[tuple[Span, str | None]]:
@@ -540,12 +539,12 @@ def _list(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -
             (i for i, h in enumerate(hits) if h.doc_id == anchor.doc_id and h.paragraph.n == anchor.paragraph.n - 1),
             None,
         )
-        if before is not None and hits[before].paragraph.text.rstrip().endswith(":"):
+        if before is not None and is_intro(hits[before]):
             anchor_index, anchor, intro = before, hits[before], True
     members = _intro_members(anchor, hits) if intro else _list_members(info, anchor, hits)
     if not intro:
         # A paragraph announcing the items ("Tập trung triển khai tốt các nội dung sau:") is not one of them.
-        members = {i for i in members if not hits[i].paragraph.text.rstrip().endswith(":")} or members
+        members = {i for i in members if not is_intro(hits[i])} or members
     if intro and len(members) > 1 and info.kind == KIND_LIST:
         members.discard(anchor_index)  # for a list question the items answer; their introduction announces them
     if len(members) < 2:
@@ -591,8 +590,8 @@ def _states_whole_list(lead: Evidence, scored: Sequence[Evidence], hits: Sequenc
 
 def ends_intro(ev: Evidence, hits: Sequence[Hit]) -> bool:
     """Whether a candidate is the closing sentence of a paragraph that introduces a list (ends with ":")."""
-    text = hits[ev.hit_index].paragraph.text.rstrip()
-    return hits[ev.hit_index].paragraph.kind == "body" and text.endswith(":") and ev.span.end >= len(text) - 1
+    hit = hits[ev.hit_index]
+    return is_intro(hit) and ev.span.end >= len(hit.paragraph.text.rstrip()) - 1
 
 
 def _intro_members(intro: Hit, hits: Sequence[Hit]) -> set[int]:

@@ -34,14 +34,14 @@ from rag.answer.extractive import (
     whole_document,
 )
 from rag.answer.generate import Draft, ExtractiveGenerator, Generator
-from rag.answer.layout import is_layout, is_table_header
 from rag.answer.question import KIND_ABOUT, KIND_LIST, KIND_SUMMARY, QuestionInfo, analyse_question
 from rag.answer.sentences import split_sentences
 from rag.errors import InvalidRequest
 from rag.pipeline.library import Library
-from rag.retrieve.query import check_query, doc_refs, matches, number_key, referenced_docs
+from rag.retrieve.query import check_query, doc_refs, referenced_docs
 from rag.retrieve.retrievers import Retriever, make_retriever
 from rag.retrieve.scope import document_hits, is_intro, items_after, list_section, outline, purpose, signature_block
+from rag.text.layout import is_layout, is_table_header
 from rag.text.normalize import fold
 from rag.text.phrasing import expand_acronyms, strip_politeness, with_acronyms
 from rag.types import Answer, Filters, Hit, Principal
@@ -145,24 +145,12 @@ class QAPipeline:
         retrieved = self.retriever.retrieve(with_acronyms(rewritten), self.k * FETCH_FACTOR, filters, principal)
         hits = answerable_hits(retrieved, self.k, keep_layout=asks_signer(focused))
         info = analyse_question(focused)
-        document = self._whole_document(info, focused, hits, filters, principal)
-        if document:
-            # "Nghị quyết 80 về vấn đề gì?", "Tóm tắt Nghị quyết 80": the named document is in the index, so its
-            # subject and outline answer, whatever the search ranked first.
-            extra = outline(document) if info.kind == KIND_SUMMARY else purpose(document)
-            ids = {h.paragraph_id for h in extra}
-            merged = [*extra, *(h for h in hits if h.paragraph_id not in ids)]
-            hits = [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
-            decision = replace(self.abstention.decide(info, hits, focused, self._semantic(focused, hits)), answer=True)
-            return Prepared(text, rewritten, focused, hits, decision)
-        signature = self._signature(focused, filters, principal)
-        if signature:
-            # "Ai ký Nghị quyết 41?": the named document's signature block answers.
-            ids = {h.paragraph_id for h in signature}
-            merged = [*signature, *(h for h in hits if h.paragraph_id not in ids)]
-            hits = [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
-            decision = replace(self.abstention.decide(info, hits, focused, self._semantic(focused, hits)), answer=True)
-            return Prepared(text, rewritten, focused, hits, decision)
+        named = self._named_evidence(info, focused, filters, principal)
+        if named:
+            # The question names a document in the index and asks what it is about, for its summary or who signed
+            # it: those paragraphs answer, whatever the search ranked first (no abstention to decide).
+            hits = _first(named, hits)
+            return Prepared(text, rewritten, focused, hits, replace(self.abstention.decide(info, hits), answer=True))
         info = effective(info, focused, hits)
         decision = self.abstention.decide(info, hits, focused, self._semantic(focused, hits))
         logger.debug("abstention p=%.3f features=%s", decision.probability, decision.features)
@@ -179,30 +167,25 @@ class QAPipeline:
         sims = [x for x in self.library.store.similarity(question, [h.paragraph for h in hits[:3]]) if x is not None]
         return max(sims) if sims else None
 
-    def _signature(self, question: str, filters: Filters | None, principal: Principal | None) -> list[Hit]:
-        """The signature block of the document a "who signed" question names (empty otherwise)."""
-        if not asks_signer(question):
-            return []
-        named = referenced_docs(question, self.library.store.numbered_docs())
-        if not named:
-            return []
-        block = signature_block(document_hits(self.library.store, named[0], filters, principal))
-        return [replace(h, paragraph=replace(h.paragraph, kind="body")) for h in block]
-
-    def _whole_document(
-        self, info: QuestionInfo, question: str, hits: list[Hit], filters: Filters | None, principal: Principal | None
+    def _named_evidence(
+        self, info: QuestionInfo, question: str, filters: Filters | None, principal: Principal | None
     ) -> list[Hit]:
-        """The paragraphs of the document a "về vấn đề gì" or "tóm tắt" question names, when it asks about that
-        whole document (`rag.answer.extractive.whole_document`); empty otherwise."""
-        if info.kind not in (KIND_ABOUT, KIND_SUMMARY):
+        """What answers a question about a document it names by number: the header and purpose ("về vấn đề gì"),
+        the outline ("tóm tắt") when it asks about the whole document (`whole_document`), or the signature block
+        ("ai ký"); empty for other questions, or when the index has no such document."""
+        summary = info.kind in (KIND_ABOUT, KIND_SUMMARY)
+        if not summary and not asks_signer(question):
             return []
         named = referenced_docs(question, self.library.store.numbered_docs())
         if not named:
             return []
         doc = document_hits(self.library.store, named[0], filters, principal)
+        if not summary:
+            # The signature block, as quotable lines even where the reader marked them as headings.
+            return [replace(h, paragraph=replace(h.paragraph, kind="body")) for h in signature_block(doc)]
         if not doc or doc[0].paragraph.kind != "header" or not whole_document(info, question, [doc[0]]):
             return []
-        return doc
+        return outline(doc) if info.kind == KIND_SUMMARY else purpose(doc)
 
     def _switches(
         self,
@@ -278,11 +261,7 @@ class QAPipeline:
                     before = next((h for h in doc if h.paragraph.n == same.paragraph.n - 1), None)
                     if not extra and before is not None and is_intro(before):
                         extra = [before, *items_after(doc, before)]  # an item of an announced list
-        if not extra:
-            return hits
-        ids = {h.paragraph_id for h in extra}
-        merged = [*extra, *(h for h in hits if h.paragraph_id not in ids)]
-        return [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
+        return _first(extra, hits) if extra else hits
 
     def _with_context(
         self, history: Sequence[Mapping[str, Any]], filters: Filters | None, principal: Principal | None
@@ -410,14 +389,11 @@ def complete_part(text: str) -> str:
     return (head + last[: sentences[-1].start]).rstrip()
 
 
-def _named_doc(question: str, hits: Sequence[Hit]) -> str | None:
-    """The document among `hits` that the question names by number, if any."""
-    refs = doc_refs(question)
-    for hit in hits:
-        key = number_key(hit.number) if hit.number else None
-        if key is not None and any(matches(r, key) for r in refs):
-            return hit.doc_id
-    return None
+def _first(extra: Sequence[Hit], hits: Sequence[Hit]) -> list[Hit]:
+    """`extra` then the hits not among them, ranked 1..n."""
+    ids = {h.paragraph_id for h in extra}
+    merged = [*extra, *(h for h in hits if h.paragraph_id not in ids)]
+    return [replace(h, rank=i) for i, h in enumerate(merged, start=1)]
 
 
 def _doc_label(hit: Hit) -> str:

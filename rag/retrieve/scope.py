@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.index.store import IndexStore
+from rag.text.layout import is_signature
 from rag.text.normalize import fold
 from rag.types import Filters, Hit, Principal
 
@@ -147,8 +148,6 @@ def purpose(doc: Sequence[Hit]) -> list[Hit]:
     return out
 
 
-#: Lines of a signature block: "T/M BỘ CHÍNH TRỊ", "TỔNG BÍ THƯ", "(đã ký)" (checked on the folded text).
-_SIGNATURE_RE = re.compile(r"^(?:t/m|t/l|k/t|tm\.|tl\.|kt\.)\s|^\(?da ky\)?$")
 #: Paragraphs searched for the signature block, from a document's end.
 SIGNATURE_TAIL = 12
 
@@ -157,7 +156,7 @@ def signature_block(doc: Sequence[Hit]) -> list[Hit]:
     """The signature block at the end of a document (from its "T/M ..." line to its last line in capitals), or
     nothing when the document has none."""
     tail = list(doc[-SIGNATURE_TAIL:])
-    start = next((i for i, h in enumerate(tail) if _SIGNATURE_RE.match(fold(h.paragraph.text.strip()).lower())), None)
+    start = next((i for i, h in enumerate(tail) if is_signature(h.paragraph.text)), None)
     if start is None:
         return []
     return [h for h in tail[start:] if h.paragraph.kind in ("body", "heading") and len(h.paragraph.text) < 80]

@@ -98,34 +98,41 @@ _CLOSING_RE = re.compile(
 )
 
 
-def strip_politeness(question: str) -> str:
-    """The question without a polite preamble or closing; unchanged when nothing would remain.
-
-    >>> strip_politeness("Đồng chí cho hỏi Nghị quyết 57 ban hành ngày nào ạ?")
-    'Nghị quyết 57 ban hành ngày nào?'
-    """
+def _politeness(question: str) -> tuple[str, str, str]:
+    """(the question stripped, its core without preamble and closing, the closing's final punctuation)."""
     text = question.strip()
     folded = fold(text).lower()
     if len(folded) != len(text):  # folding changed the length (rare marks): do not cut by offsets
-        return text
+        return text, text, ""
     m = _PREAMBLE_RE.match(folded)
     start = m.end() if m and m.end() > 0 and _is_framing(text[: m.end()]) else 0
     if not start:
         r = _REQUEST_RE.match(folded)
         start = r.end() if r else 0
-    end = len(text)
-    c = _CLOSING_RE.search(folded, start)
-    if c:
-        end = c.start()
-        tail = c.group(1)
-    else:
-        tail = ""
+    c = _CLOSING_RE.search(folded, max(0, start - 1))  # the preamble may have taken the space before "ạ"
+    end, tail = (c.start(), c.group(1)) if c else (len(text), "")
     core = text[start:end].strip(" ,:;-")
+    if start and core:
+        core = core[0].upper() + core[1:]
+    return text, core, tail
+
+
+def strip_politeness(question: str) -> str:
+    """The question without a polite preamble or closing; unchanged when less than two words would remain.
+
+    >>> strip_politeness("Đồng chí cho hỏi Nghị quyết 57 ban hành ngày nào ạ?")
+    'Nghị quyết 57 ban hành ngày nào?'
+    """
+    text, core, tail = _politeness(question)
     if len(core.split()) < 2 or not any(ch.isalnum() for ch in core):
         return text
-    if start:
-        core = core[0].upper() + core[1:]
     return core + tail
+
+
+def politeness_only(question: str) -> bool:
+    """Whether a question is nothing but politeness ("Đồng chí cho hỏi ạ?", "Xin hỏi"): there is nothing to
+    search for."""
+    return not any(ch.isalnum() for ch in _politeness(question)[1])
 
 
 _ASKING_VERBS = ("hỏi", "biết", "giúp", "đáp", "lời", "hiểu")

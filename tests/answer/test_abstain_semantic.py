@@ -8,6 +8,7 @@ import pytest
 
 from rag import Library, QAPipeline
 from rag.answer.abstain import AbstentionModel, default_model
+from tests.samples import library_of
 
 DOC = """BAN CHẤP HÀNH TRUNG ƯƠNG
 Số 43-NQ/TW
@@ -24,12 +25,8 @@ I. MỤC TIÊU
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    root = tmp_path_factory.mktemp("semantic")
-    (root / "docs").mkdir()
-    (root / "docs" / "nq43.txt").write_text(DOC, encoding="utf-8")
-    library = Library(root / "ix")  # the default embedder: the packaged multilingual model
-    library.ingest([root / "docs"])
-    return library
+    # The default embedder: the packaged multilingual model.
+    return library_of(tmp_path_factory.mktemp("semantic"), {"nq43.txt": DOC})
 
 
 def test_similarity_reads_the_stored_vector_of_each_paragraph(library: Library) -> None:
@@ -52,10 +49,7 @@ def test_the_semantic_feature_separates_on_topic_from_off_topic(library: Library
 
 
 def test_the_feature_is_neutral_for_another_embedder(tmp_path: Path) -> None:
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "nq43.txt").write_text(DOC, encoding="utf-8")
-    lexical = Library(tmp_path / "ix", embedder="none")
-    lexical.ingest([tmp_path / "docs"])
+    lexical = library_of(tmp_path, {"nq43.txt": DOC}, embedder="none")
     features = QAPipeline(lexical).prepare("Thu nhập của nông dân tăng thế nào?").decision.features
     assert features["semantic"] == 0.0
     model = AbstentionModel({}, 0.0, 0.5, "e5-small-q4")

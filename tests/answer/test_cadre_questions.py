@@ -8,9 +8,10 @@ old one, the same sentence twice from two copies of a text, a sentence that reve
 
 import pytest
 
-from rag import Library, QAPipeline
+from rag import QAPipeline
 from rag.answer.citations import verify
-from rag.answer.layout import is_banner, is_dateline, is_table_header
+from rag.text.layout import is_banner, is_dateline, is_table_header
+from tests.samples import library_of
 
 NQ41 = """BAN CHẤP HÀNH TRUNG ƯƠNG
 ĐẢNG CỘNG SẢN VIỆT NAM
@@ -62,15 +63,8 @@ Tài liệu thử nghiệm, không phải văn bản chính thức.
 
 @pytest.fixture(scope="module")
 def qa(tmp_path_factory: pytest.TempPathFactory) -> QAPipeline:
-    root = tmp_path_factory.mktemp("cadre")
-    docs = root / "docs"
-    docs.mkdir()
-    (docs / "nq41.txt").write_text(NQ41, encoding="utf-8")
-    (docs / "nq42.txt").write_text(NQ42, encoding="utf-8")
-    (docs / "tin-2025-06-20-bac-ninh.txt").write_text(NEWS, encoding="utf-8")
-    library = Library(root / "ix", embedder="none")
-    library.ingest([docs])
-    return QAPipeline(library)
+    texts = {"nq41.txt": NQ41, "nq42.txt": NQ42, "tin-2025-06-20-bac-ninh.txt": NEWS}
+    return QAPipeline(library_of(tmp_path_factory.mktemp("cadre"), texts, embedder="none"))
 
 
 def _lines(text: str) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from rag import Library, QAPipeline, answer_to_dict
-from tests.samples import REPO_ROOT, SAMPLE_CORPUS
+from tests.samples import REPO_ROOT, SAMPLE_CORPUS, library_of
 
 NQ31 = """BAN CHẤP HÀNH TRUNG ƯƠNG
 Số 31-NQ/TW
@@ -38,13 +38,7 @@ II. NHIỆM VỤ
 
 @pytest.fixture(scope="module")
 def qa(tmp_path_factory: pytest.TempPathFactory) -> QAPipeline:
-    root = tmp_path_factory.mktemp("qa")
-    docs = root / "docs"
-    docs.mkdir()
-    (docs / "nq31.txt").write_text(NQ31, encoding="utf-8")
-    (docs / "nq32.txt").write_text(NQ32, encoding="utf-8")
-    library = Library(root / "ix")
-    library.ingest([docs])
+    library = library_of(tmp_path_factory.mktemp("qa"), {"nq31.txt": NQ31, "nq32.txt": NQ32})
     return QAPipeline(library)
 
 
