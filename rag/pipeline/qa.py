@@ -43,7 +43,7 @@ from rag.retrieve.retrievers import Retriever, make_retriever
 from rag.retrieve.scope import document_hits, is_intro, items_after, list_section, outline, purpose, signature_block
 from rag.text.layout import is_layout, is_table_header
 from rag.text.normalize import fold
-from rag.text.phrasing import expand_acronyms, strip_politeness, with_acronyms
+from rag.text.phrasing import expand_acronyms, politeness_only, strip_politeness, with_acronyms
 from rag.types import Answer, Filters, Hit, Principal
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,11 @@ class QAPipeline:
     ) -> Prepared:
         """Check, rewrite, retrieve and decide whether to answer (the steps before the generator)."""
         text = check_query(question)
+        if politeness_only(text):
+            raise InvalidRequest(
+                "question is politeness only",
+                "Câu hỏi mới có lời chào hỏi, chưa có nội dung cần tìm; hãy nêu điều đồng chí muốn hỏi.",
+            )
         plain = strip_politeness(text)
         previous = strip_politeness(str(history[-1].get("question") or "").strip()) if history else ""
         if history and previous and self._switches(plain, previous, history, filters, principal):

@@ -10,6 +10,7 @@ import pytest
 
 from rag import QAPipeline
 from rag.answer.citations import verify
+from rag.errors import InvalidRequest
 from rag.text.layout import is_banner, is_dateline, is_table_header
 from tests.samples import library_of
 
@@ -206,3 +207,10 @@ def test_layout_lines_are_recognised() -> None:
     assert is_dateline("20/06/2025 08:15") and not is_dateline("Sáng 20/6, Tỉnh uỷ Bắc Ninh tổ chức hội nghị")
     assert is_table_header("Mốc thời gian | Nội dung")
     assert not is_table_header("Năm 2027 | Hoàn thành sắp xếp mạng lưới trường nghề công lập")
+
+
+@pytest.mark.parametrize("question", ["Đồng chí cho hỏi ạ?", "Xin hỏi", "Cho tôi hỏi", "Nhờ hệ thống cho biết với ạ"])
+def test_a_question_of_politeness_only_gets_a_clear_message(qa: QAPipeline, question: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        qa.ask(question)
+    assert "chưa có nội dung cần tìm" in info.value.user_message
