@@ -77,9 +77,17 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
     }
 
 
-def document_to_dict(doc: DocumentInfo | SourceDoc, paragraphs: int, *, detail: bool = False) -> dict[str, Any]:
-    """A document (`vankien docs --json`, `GET /api/v1/documents`); `detail` adds place, summary and path (one
-    document's view: `vankien show`, `GET /api/v1/documents/{id}`, a paragraph's context)."""
+def document_to_dict(
+    doc: DocumentInfo | SourceDoc,
+    paragraphs: int,
+    *,
+    detail: bool = False,
+    conflicts: Sequence[SourceDoc] = (),
+) -> dict[str, Any]:
+    """A document (`vankien docs --json`, `GET /api/v1/documents`); `detail` adds place, summary, provenance (who
+    ingested it, when, from which file hash) and warnings, e.g. earlier documents with the same số/ký hiệu from
+    another issuer or ingester (`conflicts`; one document's view: `vankien show`, `GET /api/v1/documents/{id}`,
+    a paragraph's context)."""
     data: dict[str, Any] = {
         "doc_id": doc.doc_id,
         "title": doc.title,
@@ -93,7 +101,19 @@ def document_to_dict(doc: DocumentInfo | SourceDoc, paragraphs: int, *, detail: 
     if detail and isinstance(doc, SourceDoc):
         data["place"] = doc.place
         data["summary"] = doc.summary
+        data["provenance"] = {"ingested_by": doc.ingested_by, "ingested_at": doc.added_at, "sha256": doc.sha256}
+        data["warnings"] = [number_warning(doc, other) for other in conflicts]
     return data
+
+
+def number_warning(doc: SourceDoc, other: SourceDoc) -> str:
+    """The warning shown on a document that claims the số/ký hiệu of an earlier one."""
+    issuer = f" của {other.issuer}" if other.issuer else ""
+    who = "người vận hành (dòng lệnh)" if doc.ingested_by == "cli" else f"khóa {doc.ingested_by}"
+    return (
+        f"Cảnh báo: văn bản này mang số {doc.number}, trùng với văn bản {other.doc_id}{issuer} đã có từ trước; "
+        f"văn bản này do {who} nạp lúc {doc.added_at or 'không rõ'}. Hãy đối chiếu nguồn trước khi sử dụng."
+    )
 
 
 def paragraph_to_dict(paragraph: Paragraph) -> dict[str, Any]:

@@ -191,6 +191,9 @@ class SourceDoc:
         classification: one of `CLASSIFICATIONS`.
         text: the whole normalised text; paragraph spans index into it.
         metadata: other fields kept from the source.
+        ingested_by: who put it in the catalog: "cli" (an operator's `vankien ingest`) or the uploading API key,
+            "key:<key id> (<key name>)" (provenance, docs/security.md).
+        added_at: when it was committed (ISO, UTC; set by the catalog, None before).
     """
 
     doc_id: str
@@ -208,6 +211,8 @@ class SourceDoc:
     classification: str
     text: str
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    ingested_by: str = "cli"
+    added_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,11 +271,13 @@ class Filters:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is asking: an API key's owner or a local user. `clearance` is one of `CLASSIFICATIONS`."""
+    """Who is asking: an API key's owner or a local user. `clearance` is one of `CLASSIFICATIONS`; `key_id` is
+    the permanent identity of the caller's API key (never reused; "" for callers without a key)."""
 
     name: str = "local"
     role: str = "reader"
     clearance: str = DEFAULT_CLASSIFICATION
+    key_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

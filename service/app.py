@@ -101,6 +101,7 @@ def open_state(settings: Settings) -> ServiceState:
             audit=AuditLog(settings.audit_path),
             feedback=JsonLines(settings.feedback_path),
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            auth_failures=RateLimiter(settings.auth_failures_per_minute),
         )
         state.jobs = JobManager(state.run_job)
         state.pipeline(None)

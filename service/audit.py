@@ -2,7 +2,8 @@
 
 An audit record holds the caller's key name, role and clearance, the endpoint, the caller's own input (their
 question or the id they asked for) and the ids of the paragraphs or documents returned to them. It never holds
-paragraph text, so it cannot carry text above the caller's clearance. Each record is one `write` on a file
+paragraph text, so it cannot carry text above the caller's clearance. Every field is bounded (`bounded`), so a
+request with a huge path or question adds at most a few KB. Each record is one `write` on a file
 opened in append mode (O_APPEND), so concurrent writers never interleave within a line.
 """
 
@@ -42,6 +43,22 @@ class JsonLines:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+#: Longest string kept in an audit field (a question is at most `max_question_chars` when accepted; a rejected
+#: one, a path or a file name is cut here), and most items kept of a list.
+MAX_FIELD_CHARS = 1000
+MAX_ITEMS = 100
+
+
+def bounded(value: Any) -> Any:
+    """A field value cut to the audit log's bounds, so no request can write more than a few KB into it: strings
+    to `MAX_FIELD_CHARS` (marked "…"), lists to `MAX_ITEMS`."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_FIELD_CHARS else value[: MAX_FIELD_CHARS - 1] + "…"
+    if isinstance(value, (list, tuple)):
+        return [bounded(v) for v in list(value)[:MAX_ITEMS]]
+    return value
 
 
 class AuditLog:
@@ -99,6 +116,7 @@ class AuditLog:
         if doc_ids:
             record["doc_ids"] = list(doc_ids)
         record.update(extra)
+        record = {name: bounded(value) for name, value in record.items()}
         try:
             self._file.append(record)
         except OSError:

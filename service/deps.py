@@ -7,16 +7,19 @@ Tests replace any of the underlying functions through `app.dependency_overrides`
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import Scope
 
 from rag import Library, Principal, QAPipeline
 from service.audit import AuditLog
 from service.errors import ApiError
-from service.keys import role_rank
+from service.keys import key_id, role_rank
 from service.settings import Settings
 from service.state import ServiceState
 
@@ -54,40 +57,94 @@ LibraryDep = Annotated[Library, Depends(get_library)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 
 
-def get_principal(
-    request: Request,
-    state: StateDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-) -> Principal:
-    """The caller, from `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+def resolve_principal(state: ServiceState, secret: str | None, scope: Scope | None = None) -> Principal:
+    """The caller a presented key (or none) stands for.
 
-    With no key configured and a loopback address, everyone is `ANONYMOUS` (a presented key is ignored: none
-    can be valid). Otherwise a valid, unrevoked key is required.
+    With no key configured, on a loopback address, everyone is `ANONYMOUS` (a presented key is ignored: none can
+    be valid). Loopback means the configured host *and* the socket the request came in on (`scope["server"]`):
+    started some other way (`uvicorn --factory ... --host 0.0.0.0`), the service serves no anonymous caller.
+    Otherwise a valid, unrevoked key is required.
+
+    Raises:
+        ApiError: 401 without a valid key where one is required.
     """
-    secret = (bearer.credentials if bearer else None) or api_key
     if state.keys.is_empty():
-        if state.settings.is_loopback:
-            principal = ANONYMOUS
-        else:  # the lifespan refuses this configuration; keys revoked while running end up here
-            raise ApiError(401, "unauthorized", "Dịch vụ chưa được cấu hình khóa API; liên hệ quản trị viên.")
-    elif not secret:
+        if state.settings.is_loopback and (scope is None or socket_is_loopback(scope)):
+            return ANONYMOUS
+        # the lifespan refuses a non-loopback host without keys; keys revoked while running end up here
+        raise ApiError(401, "unauthorized", "Dịch vụ chưa được cấu hình khóa API; liên hệ quản trị viên.")
+    if not secret:
         raise ApiError(
             401,
             "unauthorized",
             "Cần khóa API: gửi tiêu đề 'Authorization: Bearer <khóa>' hoặc 'X-API-Key: <khóa>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    else:
-        key = state.keys.verify(secret.strip())
-        if key is None:
-            raise ApiError(
-                401,
-                "unauthorized",
-                "Khóa API không hợp lệ hoặc đã bị thu hồi.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        principal = Principal(name=key.name, role=key.role, clearance=key.clearance)
+    key = state.keys.verify(secret.strip())
+    if key is None:
+        raise ApiError(
+            401,
+            "unauthorized",
+            "Khóa API không hợp lệ hoặc đã bị thu hồi.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Principal(name=key.name, role=key.role, clearance=key.clearance, key_id=key_id(key))
+
+
+def socket_is_loopback(scope: Scope) -> bool:
+    """Whether the request arrived on a loopback socket (127.0.0.0/8, ::1) or a Unix socket."""
+    server = scope.get("server")
+    if not server:
+        return False
+    host = str(server[0])
+    if host.startswith("/"):  # a Unix domain socket: local by construction
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _auth_failure_bucket(request: Request) -> str:
+    return "auth-failures@" + (request.client.host if request.client else "?")
+
+
+def presented_secret(request: Request) -> str | None:
+    """The key a request presents (`Authorization: Bearer` or `X-API-Key`), if any."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, credentials = auth.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def get_principal(
+    request: Request,
+    state: StateDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The caller, from `Authorization: Bearer <key>` or `X-API-Key: <key>` (`resolve_principal`).
+
+    An address that presented a wrong key more than `auth_failures_per_minute` times gets 429 for any key before
+    it is even checked, so guessing keys is slow and a flood of bad keys costs almost nothing."""
+    secret = (bearer.credentials if bearer else None) or api_key
+    bucket = _auth_failure_bucket(request)
+    wait = state.auth_failures.waiting(bucket) if secret else 0.0
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            429,
+            "too_many_failures",
+            f"Quá nhiều lần xác thực thất bại từ địa chỉ này; hãy thử lại sau {seconds} giây.",
+            headers={"Retry-After": str(seconds)},
+        )
+    try:
+        principal = resolve_principal(state, secret, request.scope)
+    except ApiError:
+        if secret:  # a wrong key is a guess; no key at all (a page before sign-in) is not
+            state.auth_failures.hit(bucket)
+        raise
     request.state.principal = principal
     return principal
 

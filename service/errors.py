@@ -135,6 +135,10 @@ def translate(error: Mapping[str, Any]) -> str:
 # -- handlers --------------------------------------------------------------------------------------------------
 
 
+#: Characters of a failed request's path kept in the audit log (the route template is kept whole).
+PATH_CHARS = 200
+
+
 def _audit_failure(request: Request, status: int, code: str) -> None:
     path = request.url.path
     if not (path.startswith("/api/") or path.startswith("/v1/")):
@@ -143,12 +147,15 @@ def _audit_failure(request: Request, status: int, code: str) -> None:
     if audit is None:
         return
     client = request.client.host if request.client else None
+    # the route's template ("/api/v1/documents/{doc_id}") when one matches: short, and not the caller's bytes
+    template = next((t for t in request.app.openapi().get("paths", {}) if _template_regex(t).fullmatch(path)), None)
     audit.record(
         getattr(request.state, "principal", None),
-        f"{request.method} {path}",
+        f"{request.method} {template or path}",
         status=status,
         client=client,
         error=code,
+        path=path[:PATH_CHARS],
     )
 
 

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rag import Principal
+
 logger = logging.getLogger(__name__)
 
 #: Finished jobs remembered for status queries (oldest forgotten first).
@@ -34,19 +36,26 @@ def new_job_id() -> str:
     return secrets.token_hex(8)
 
 
+def owner_of(principal: Principal) -> str:
+    """Who owns a job: the uploader's permanent key id (a name can be given to a new key after a revocation; a key
+    id never is), or the name for callers without a key (the local demo)."""
+    return f"key:{principal.key_id}" if principal.key_id else f"name:{principal.name}"
+
+
 @dataclass(slots=True)
 class Job:
     """One upload being ingested.
 
     Attributes:
         job_id: the job's id.
-        owner: name of the key that uploaded (only it and admins see the job).
+        owner: `owner_of` the caller who uploaded (only that key and admins see the job).
         filename: the client's file name, cleaned, for display only.
         path: where the upload was saved (inside the uploads folder).
         classification: the classification the document gets.
         status: "queued", "running", "done" or "failed".
         files: ingest results, shaped like `vankien ingest --json` files (path = `filename`).
         error: why the job failed (Vietnamese), or None.
+        uploader: the provenance recorded with the documents ("key:<key id> (<key name>)").
     """
 
     job_id: str
@@ -59,6 +68,7 @@ class Job:
     error: str | None = None
     created: str = field(default_factory=_now)
     finished: str | None = None
+    uploader: str = ""
 
 
 #: Runs one job: returns the ingest results, or raises (the job then fails with a generic message).

@@ -49,6 +49,12 @@ def role_rank(role: str) -> int:
     return ROLES.index(role)
 
 
+def key_id(key: ApiKey) -> str:
+    """A key's permanent identity: a prefix of its digest. Unlike the name, it is never given to another key (a
+    new key has a new random secret), so what a revoked key owned stays out of reach of a key given its name."""
+    return key.sha256[:16]
+
+
 def digest(secret: str) -> str:
     """The stored form of a key."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -149,7 +155,8 @@ class KeyStore:
     def _writing(self) -> Iterator[list[ApiKey]]:
         """Hold the cross-process writer lock, give the current keys, write them back atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock:
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 keys = self._read() if self.path.exists() else []

@@ -52,6 +52,16 @@ class RateLimiter:
                 self._buckets.popitem(last=False)
         return wait
 
+    def waiting(self, caller: str) -> float:
+        """Seconds `caller` must wait before a token is free (0 when one is), without taking it."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(caller, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self._rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+
     def check(self, caller: str) -> None:
         """Raise a 429 `ApiError` (with Retry-After) when `caller` is over the limit."""
         wait = self.hit(caller)

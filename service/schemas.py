@@ -6,7 +6,7 @@ field the library adds later passes through instead of being dropped.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,12 +62,22 @@ class AskRequest(BaseModel):
         return [t.model_dump(exclude_none=True) for t in turns]
 
 
+#: Bounds of one feedback record (a few tens of KB at most, where a request could once store ~175 KB).
+FEEDBACK_QUESTION = 2000
+FEEDBACK_ANSWER = 8000
+FEEDBACK_COMMENT = 2000
+FEEDBACK_IDS = 20
+PARAGRAPH_ID_CHARS = 200
+
+
 class FeedbackIn(BaseModel):
-    question: str = Field(max_length=MAX_TEXT)
-    answer: str = Field(max_length=5 * MAX_TEXT)
+    question: str = Field(max_length=FEEDBACK_QUESTION)
+    answer: str = Field(max_length=FEEDBACK_ANSWER)
     rating: Literal["up", "down"]
-    comment: str | None = Field(default=None, max_length=5000)
-    paragraph_ids: list[str] | None = Field(default=None, max_length=50)
+    comment: str | None = Field(default=None, max_length=FEEDBACK_COMMENT)
+    paragraph_ids: list[Annotated[str, Field(max_length=PARAGRAPH_ID_CHARS)]] | None = Field(
+        default=None, max_length=FEEDBACK_IDS
+    )
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
@@ -140,9 +150,17 @@ class DocumentList(_Out):
     documents: list[DocumentOut]
 
 
+class Provenance(_Out):
+    ingested_by: str = Field(description="Ai nạp: 'cli' (người vận hành) hoặc 'key:<mã khóa> (<tên khóa>)'")
+    ingested_at: str | None = Field(None, description="Thời điểm nạp (UTC)")
+    sha256: str = Field(description="Mã băm SHA-256 của tệp nguồn")
+
+
 class DocumentDetail(DocumentOut):
     place: str | None = None
     summary: str | None = None
+    provenance: Provenance | None = None
+    warnings: list[str] = Field(default_factory=list, description="Cảnh báo, ví dụ số/ký hiệu trùng văn bản khác")
     paragraph_ids: list[str]
 
 
@@ -185,6 +203,8 @@ class ParagraphDocumentOut(_Out):
     type: str
     issuer: str | None = None
     issued: str | None = None
+    provenance: Provenance | None = None
+    warnings: list[str] = Field(default_factory=list)
     place: str | None = None
     classification: str
 
@@ -206,9 +226,12 @@ class Health(_Out):
 
 class Ready(_Out):
     status: str
-    documents: int
-    pending_vectors: int = Field(
-        0, description="Số đoạn đã tìm được theo từ khóa nhưng còn chờ vectơ (tìm theo ngữ nghĩa khi nhúng xong)"
+    documents: int | None = Field(
+        None, description="Số tài liệu người gọi được xem (chỉ khi gửi khóa hợp lệ, hoặc ở chế độ thử cục bộ)"
+    )
+    pending_vectors: int | None = Field(
+        None,
+        description="Số đoạn người gọi được xem đã tìm được theo từ khóa nhưng còn chờ vectơ (như `documents`)",
     )
     vector_error: str | None = Field(None, description="Lý do việc nhúng vectơ nền dừng lại, nếu có")
 

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         max_body_kb: largest request body other than an upload.
         keys_file, audit_log, feedback_log, uploads_dir: default to files inside `index_dir`.
         paragraph_ids_shown: how many paragraph ids `GET /documents/{id}` lists.
+        header_timeout_s: seconds a connection has to send complete request headers (slowloris defence).
+        body_timeout_s: seconds a request body may pause before the connection is closed.
+        max_connections: open connections at most; beyond it the one waiting longest for its headers is closed.
+        trusted_proxies: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+            (env `VANKIEN_TRUSTED_PROXIES`, a JSON list). Empty by default: the client address is the socket's,
+            whatever headers say.
+        auth_failures_per_minute: wrong keys allowed per client address and minute (burst the same);
+            beyond it the address gets 429 before any key is checked.
         cors_origins: web origins ("https://cong-cu.noi-bo.vn") whose pages may call the API from a browser
             (env `VANKIEN_CORS_ORIGINS`, a JSON list). Empty by default: only the service's own pages can, and a
             wildcard is refused (docs/security.md).
@@ -67,6 +75,11 @@ class Settings(BaseSettings):
     feedback_log: Path | None = None
     uploads_dir: Path | None = None
     paragraph_ids_shown: int = Field(default=200, ge=0)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=500, ge=1)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    auth_failures_per_minute: int = Field(default=10, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("cors_origins")

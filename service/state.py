@@ -71,6 +71,7 @@ class ServiceState:
     audit: AuditLog
     feedback: JsonLines
     limiter: RateLimiter
+    auth_failures: RateLimiter = field(default_factory=lambda: RateLimiter(10))
     gate: Gate = field(default_factory=Gate)
     jobs: JobManager | None = None
     ready: bool = False
@@ -121,7 +122,7 @@ class ServiceState:
         document in one short transaction, and the store applies it to the search indexes in one brief exclusive
         step after preparing it (tokens, vectors) without blocking searches.
         """
-        report = self.library.ingest([job.path], job.classification)
+        report = self.library.ingest([job.path], job.classification, ingested_by=job.uploader or job.owner)
         files = [
             {
                 "path": job.filename,

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from rag import StreamEvent
 from service.gate import Gate
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+#: `no-store`, not `no-cache`: a streamed answer may carry restricted text, which no browser or proxy may keep
+#: (`no-store` also implies revalidation, so nothing is served stale either).
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 def sse(event: str | None, data: object) -> str:

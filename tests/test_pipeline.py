@@ -47,7 +47,9 @@ def test_reclassifying_replaces(tmp_path: Path, sample_dir: Path) -> None:
         lib.ingest([sample_dir / "nq-99.md"])
         report = lib.ingest([sample_dir / "nq-99.md"], classification="mat")
         assert report.results[0].status == "replaced"
-        assert lib.document("nq-99-2025").classification == "mat"
+        # the id follows the classification's namespace (docs/security.md): the public id is gone
+        assert lib.document("nq-99-2025.mat").classification == "mat"
+        assert [d.doc_id for d in lib.documents()] == ["nq-99-2025.mat"]
         with pytest.raises(InvalidRequest):
             lib.ingest([sample_dir], classification="bi-mat")
 

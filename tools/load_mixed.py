@@ -313,7 +313,8 @@ def run(duration: float, clients: int, warmup: float, seed: int, with_shared: bo
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {(work / 'server.log').read_text()[-2000:]}")
             time.sleep(0.2)
-        documents = httpx.get(f"{url}/readyz").json()["documents"]
+        # /readyz gives counts only to a known caller, of what that caller may see: the admin sees everything
+        documents = httpx.get(f"{url}/readyz", headers={"Authorization": f"Bearer {keys['admin']}"}).json()["documents"]
         warm = Stats()
         asyncio.run(_phase(url, keys, clients, warmup, seed, warm))
         rss_start = _settled_rss_kb(server.pid)

@@ -166,17 +166,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     with _open_library(args, create=False) as library:
         doc = library.document(args.doc_id)
         paragraphs = library.paragraphs(args.doc_id)
+        conflicts = library.number_conflicts(doc)
+    record = document_to_dict(doc, len(paragraphs), detail=True, conflicts=conflicts)
     if args.json:
         _print_json(
             {
-                **document_to_dict(doc, len(paragraphs), detail=True),
+                **record,
                 "path": doc.path,
                 "paragraphs": [paragraph_to_dict(p) for p in paragraphs],
             }
         )
     else:
         meta = " · ".join(x for x in (doc.number, doc.doc_type, doc.issuer, doc.place, doc.issued) if x)
-        print(f"{doc.doc_id}: {doc.title}\n{meta}\n")
+        print(f"{doc.doc_id}: {doc.title}\n{meta}\nNạp bởi {doc.ingested_by} lúc {doc.added_at}, SHA-256 {doc.sha256}")
+        for warning in record["warnings"]:
+            print(warning)
+        print()
         for p in paragraphs:
             text = " / ".join(p.text.split("\n"))
             if not args.full and len(text) > 100:

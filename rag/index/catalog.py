@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,12 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from rag.errors import NotFound, StoreError
+from rag.index.durable import PRIVATE_FILE, private_dir
 from rag.types import DocumentInfo, Paragraph, SourceDoc
 
 logger = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: documents.ingested_by (provenance)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -51,7 +53,8 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL,
     metadata TEXT NOT NULL DEFAULT '{}',
     n_paragraphs INTEGER NOT NULL,
-    added_at TEXT NOT NULL
+    added_at TEXT NOT NULL,
+    ingested_by TEXT NOT NULL DEFAULT 'cli'
 );
 CREATE TABLE IF NOT EXISTS paragraphs (
     pid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,7 +80,7 @@ CREATE TABLE IF NOT EXISTS changes (
 
 _DOC_COLUMNS = (
     "doc_id, source_key, path, fmt, sha256, title, doc_type, number, issuer, issued, place, summary, "
-    "classification, text, metadata"
+    "classification, text, metadata, ingested_by"
 )
 _PARA_COLUMNS = "pid, paragraph_id, doc_id, n, text, section, page, start, end, kind"
 
@@ -130,8 +133,13 @@ class Catalog:
                 f"no catalog at {path}",
                 f"Chưa có chỉ mục tại '{path.parent}'. Hãy nạp tài liệu trước: vankien ingest <tệp/thư mục>.",
             )
-        # A new index directory is private to its owner (0700): it holds restricted text (catalog, index files).
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The index directory and the catalog are private to their owner (0700 / 0600): they hold restricted text.
+        # SQLite gives its -wal and -shm files the catalog's mode.
+        private_dir(path.parent)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+        if path.stat().st_mode & 0o777 != PRIVATE_FILE:
+            os.chmod(path, PRIVATE_FILE)
         # One connection shared by the threads of a process: every use holds this lock.
         self._lock = threading.RLock()
         try:
@@ -165,6 +173,12 @@ class Catalog:
         row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         if row is None:
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row["value"]) == 1:  # schema 1 -> 2: provenance; documents ingested before were the operator's
+            with self._transaction() as db:
+                columns = {r["name"] for r in db.execute("PRAGMA table_info(documents)")}
+                if "ingested_by" not in columns:
+                    db.execute("ALTER TABLE documents ADD COLUMN ingested_by TEXT NOT NULL DEFAULT 'cli'")
+                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         elif int(row["value"]) != SCHEMA_VERSION:
             raise StoreError(
                 f"catalog schema {row['value']} != {SCHEMA_VERSION}",
@@ -217,21 +231,20 @@ class Catalog:
         )
         return None if row is None else SourceState(row["doc_id"], row["sha256"], row["classification"])
 
-    def free_doc_id(self, base: str) -> str:
-        """`base` if no document holds it, else the first free `base-2`, `base-3`, ..."""
-        taken = {
-            r[0]
-            for r in self._all(
-                "SELECT doc_id FROM documents WHERE doc_id = ? OR doc_id LIKE ? ESCAPE '\\'",
-                (base, base.replace("_", "\\_").replace("%", "\\%") + "-%"),
-            )
-        }
-        if base not in taken:
-            return base
+    def free_doc_id(self, base: str, suffix: str = "") -> str:
+        """`base + suffix` if no document holds it, else the first free `base-2 + suffix`, `base-3 + suffix`, ...
+
+        `suffix` is the classification's namespace (`doc_id_suffix`): ids of different classifications never
+        collide, so the id a document gets depends only on documents of its own classification.
+        """
+        pattern = base.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+        taken = {r[0] for r in self._all("SELECT doc_id FROM documents WHERE doc_id LIKE ? ESCAPE '\\'", (pattern,))}
+        if base + suffix not in taken:
+            return base + suffix
         n = 2
-        while f"{base}-{n}" in taken:
+        while f"{base}-{n}{suffix}" in taken:
             n += 1
-        return f"{base}-{n}"
+        return f"{base}-{n}{suffix}"
 
     def put_document(self, doc: SourceDoc, paragraphs: Sequence[Paragraph]) -> str:
         """Store a document with its paragraphs in one transaction, replacing any earlier version.
@@ -254,7 +267,7 @@ class Catalog:
                 status = "replaced"
             db.execute(
                 f"INSERT INTO documents ({_DOC_COLUMNS}, n_paragraphs, added_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc.doc_id,
                     doc.source_key,
@@ -271,6 +284,7 @@ class Catalog:
                     doc.classification,
                     doc.text,
                     json.dumps(dict(doc.metadata), ensure_ascii=False, sort_keys=True),
+                    doc.ingested_by,
                     len(paragraphs),
                     now,
                 ),
@@ -319,7 +333,7 @@ class Catalog:
         Raises:
             NotFound: if there is no such document.
         """
-        row = self._one(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
+        row = self._one(f"SELECT {_DOC_COLUMNS}, added_at FROM documents WHERE doc_id = ?", (doc_id,))
         if row is None:
             raise NotFound(f"no document {doc_id!r}", f"Không có tài liệu '{doc_id}'.")
         return SourceDoc(
@@ -338,6 +352,8 @@ class Catalog:
             classification=row["classification"],
             text=row["text"],
             metadata=json.loads(row["metadata"]),
+            ingested_by=row["ingested_by"],
+            added_at=row["added_at"],
         )
 
     def documents(self) -> list[DocumentInfo]:
@@ -358,6 +374,41 @@ class Catalog:
                 paragraphs=r["n_paragraphs"],
                 path=r["path"],
                 source_key=r["source_key"],
+            )
+            for r in rows
+        ]
+
+    def earlier_with_number(self, number: str, doc_id: str) -> list[SourceDoc]:
+        """The documents committed before `doc_id` that carry the số/ký hiệu `number` (compared without case and
+        spaces), oldest first; without their text. Commit order is the rowid's (a replaced document is inserted
+        anew, so it counts as committed when it was replaced)."""
+        key = number.replace(" ", "").upper()
+        rows = self._all(
+            "SELECT doc_id, source_key, path, fmt, sha256, title, doc_type, number, issuer, issued, place, summary, "
+            "classification, metadata, ingested_by, added_at FROM documents "
+            "WHERE REPLACE(UPPER(number), ' ', '') = ? "
+            "AND rowid < (SELECT rowid FROM documents WHERE doc_id = ?) ORDER BY rowid",
+            (key, doc_id),
+        )
+        return [
+            SourceDoc(
+                doc_id=r["doc_id"],
+                source_key=r["source_key"],
+                path=r["path"],
+                fmt=r["fmt"],
+                sha256=r["sha256"],
+                title=r["title"],
+                doc_type=r["doc_type"],
+                number=r["number"],
+                issuer=r["issuer"],
+                issued=r["issued"],
+                place=r["place"],
+                summary=r["summary"],
+                classification=r["classification"],
+                text="",
+                metadata=json.loads(r["metadata"]),
+                ingested_by=r["ingested_by"],
+                added_at=r["added_at"],
             )
             for r in rows
         ]

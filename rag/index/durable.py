@@ -45,7 +45,10 @@ def write_atomic(path: Path, data: bytes | npt.NDArray[Any], *, pause: str | Non
     or the new one, never a part. `pause` names a crash-test point between the fsync and the rename.
     """
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    # Private to the service's user (0600): index files hold restricted text and its statistics.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)  # an older temp file left by a crash keeps its mode otherwise
+    with os.fdopen(fd, "wb") as fh:
         if isinstance(data, bytes):
             fh.write(data)
         else:
@@ -55,6 +58,19 @@ def write_atomic(path: Path, data: bytes | npt.NDArray[Any], *, pause: str | Non
     if pause:
         pause_point(pause)
     os.replace(tmp, path)
+
+
+#: Modes of the files and folders an index is made of: readable by the service's user only.
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def private_dir(directory: Path) -> Path:
+    """Create `directory` (and missing parents) as 0700 and make an existing one 0700; returns it."""
+    directory.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o777 != PRIVATE_DIR:
+        os.chmod(directory, PRIVATE_DIR)
+    return directory
 
 
 def fsync_dir(directory: Path) -> None:

@@ -8,8 +8,15 @@ Design (measured against bm25s, tantivy and SQLite FTS5 in docs/retrieval-notes.
   weights (the tf part, `bm25_tf`), the document lengths, the pids and a live mask. `add` builds a new small
   segment; `remove` clears live bits. Small segments are merged when there are too many, and everything is
   rebuilt from the stored term frequencies when deletions or additions drift too far from the base.
-* IDF is computed at query time from the live document frequencies of all segments, so it always reflects the
-  current collection. The tf part uses the average length at the time the segment was built; merges refresh it.
+* Every segment belongs to one *level* (the classification rank of its paragraphs: 0 public ... 3 tối mật), and
+  the levels never share a segment. A search at level L reads the segments of levels 0..L only: IDF comes from
+  their live document frequencies and their document count, and each level's tf part, merges and rebuilds
+  depend on that level's paragraphs alone. So a caller's scores and ranking depend only on what the caller may
+  see: adding, changing or removing a paragraph above their clearance changes nothing they can observe
+  (docs/security.md, "Side channels").
+* IDF is computed at query time from the live document frequencies of the searched segments, so it always
+  reflects the current collection. The tf part uses the average length of its level at the time the segment
+  was built; merges refresh it.
 * Search gathers the postings of the query terms per segment, sums them with `np.bincount`, clears documents that
   are removed or not allowed *before* ranking, and keeps the k best.
 * Terms are stored as 64-bit blake2b hashes (sorted, looked up with `np.searchsorted`), not Python strings: a
@@ -39,19 +46,19 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import StoreError
-from rag.index.durable import fsync_dir, pause_point, write_atomic
+from rag.index.durable import fsync_dir, pause_point, private_dir, write_atomic
 from rag.text.tokenize import BIGRAM_JOINER, TOKENIZER_VERSION, fold_term, query_terms, tokenize
 
 log = logging.getLogger(__name__)
 
 FORMAT = "vankien-lexical"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: segments carry a level (statistics per visibility)
 MANIFEST = "manifest.json"
 
 #: Title terms count this many times (a simple BM25F: one length normalisation over the weighted fields).
 #: Measured: weight 2 adds +2 to +4 Hit@1 on statutes (titles name the law and article), neutral on wiki/regulation.
 TITLE_WEIGHT = 2
-#: At most this many segments; beyond it the small ones are merged into one.
+#: At most this many segments per level; beyond it the small ones are merged into one.
 MAX_SEGMENTS = 8
 #: A full rebuild (exact average length, dead postings dropped) happens once the documents outside the largest
 #: segment, or the removed documents still stored, exceed this fraction of the live documents.
@@ -123,10 +130,25 @@ class _Segment:
     """Postings of a batch of documents (immutable), plus their live mask and live document frequencies.
 
     Rows are terms in increasing hash order; `indptr[r]:indptr[r + 1]` slices `docs` (local document numbers,
-    increasing), `tf` (title-weighted term frequency) and `weight` (`bm25_tf` at `avgdl_ref`).
+    increasing), `tf` (title-weighted term frequency) and `weight` (`bm25_tf` at `avgdl_ref`, the average length
+    of the segment's level). `level` is the classification rank every document of the segment has.
     """
 
-    __slots__ = ("avgdl_ref", "bigram", "df", "dl", "docs", "hashes", "indptr", "live", "name", "pids", "tf", "weight")
+    __slots__ = (
+        "avgdl_ref",
+        "bigram",
+        "df",
+        "dl",
+        "docs",
+        "hashes",
+        "indptr",
+        "level",
+        "live",
+        "name",
+        "pids",
+        "tf",
+        "weight",
+    )
 
     def __init__(
         self,
@@ -141,8 +163,10 @@ class _Segment:
         dl: npt.NDArray[np.float32],
         avgdl_ref: float,
         live: npt.NDArray[np.bool_],
+        level: int = 0,
     ) -> None:
         self.name = name
+        self.level = level
         self.hashes = hashes
         self.bigram = bigram
         self.indptr = indptr
@@ -192,6 +216,20 @@ class _Batch:
     docs: npt.NDArray[np.int32]
     tf: npt.NDArray[np.int32]
     lengths: npt.NDArray[np.float32]
+
+    def subset(self, keep: npt.NDArray[np.intp]) -> _Batch:
+        """The postings of the texts at positions `keep` (increasing), renumbered 0..len(keep)-1."""
+        new_doc = np.full(self.lengths.size, -1, dtype=np.int32)
+        new_doc[keep] = np.arange(keep.size, dtype=np.int32)
+        mask = new_doc[self.docs] >= 0
+        return _Batch(
+            ids=self.ids[mask],
+            id_hashes=self.id_hashes,
+            id_bigram=self.id_bigram,
+            docs=new_doc[self.docs[mask]],
+            tf=self.tf[mask],
+            lengths=self.lengths[keep],
+        )
 
 
 #: Postings of paragraphs tokenised ahead of `LexicalIndex.add` (`LexicalIndex.tokenize`).
@@ -262,6 +300,7 @@ def _from_postings(
     dl: npt.NDArray[np.float32],
     avgdl: float,
     params: BM25Params,
+    level: int = 0,
 ) -> _Segment:
     """Sum (term id, doc, tf) postings into a term-major CSR segment whose rows are sorted by term hash.
 
@@ -295,7 +334,8 @@ def _from_postings(
     tf16 = np.minimum(summed, np.iinfo(np.uint16).max).astype(np.uint16)
     k1 = np.where(bigram, params.k1_bigram, params.k1)[row_of]
     weight = bm25_tf(tf16, dl[out_docs], avgdl, k1, params.b).astype(np.float32)
-    return _Segment(name, hashes, bigram, indptr, out_docs, tf16, weight, pids, dl, avgdl, np.ones(len(pids), np.bool_))
+    live = np.ones(len(pids), np.bool_)
+    return _Segment(name, hashes, bigram, indptr, out_docs, tf16, weight, pids, dl, avgdl, live, level)
 
 
 class LexicalIndex:
@@ -340,10 +380,23 @@ class LexicalIndex:
         self._next_segment += 1
         return f"seg-{self._next_segment % 1_000_000:06d}-{os.urandom(4).hex()}"
 
-    def _avgdl(self, extra_total: float = 0.0, extra_n: int = 0) -> float:
-        total = extra_total + sum(float(s.dl[s.live].sum()) for s in self._segments)
-        n = extra_n + len(self._where)
+    def _avgdl(self, level: int, extra_total: float = 0.0, extra_n: int = 0) -> float:
+        """Average length of the live documents of one level (plus a batch about to join it)."""
+        total = extra_total
+        n = extra_n
+        for s in self._segments:
+            if s.level == level:
+                total += float(s.dl[s.live].sum())
+                n += s.n_live
         return total / n if n else 1.0
+
+    def levels(self) -> dict[int, int]:
+        """Live paragraphs per level."""
+        with self._lock:
+            counts: dict[int, int] = {}
+            for s in self._segments:
+                counts[s.level] = counts.get(s.level, 0) + s.n_live
+            return counts
 
     # -------------------------------------------------------------------------------------- updates
 
@@ -362,6 +415,7 @@ class LexicalIndex:
         titles: Sequence[str] | None = None,
         *,
         tokens: TokenizedBatch | None = None,
+        levels: Sequence[int] | None = None,
     ) -> None:
         """Index paragraphs; a pid that is already indexed is replaced.
 
@@ -370,39 +424,52 @@ class LexicalIndex:
             texts: display texts (normalised here).
             titles: optional context per paragraph (document title, section heading), weighted `TITLE_WEIGHT`.
             tokens: `tokenize(texts, titles)` computed beforehand (then it is not done again).
+            levels: the level (classification rank, >= 0) of each paragraph; None: all 0. Paragraphs of
+                different levels go to different segments.
 
         Raises:
-            ValueError: lengths differ or a pid repeats within the call.
+            ValueError: lengths differ, a pid repeats within the call, or a level is negative.
         """
         if len(pids) != len(texts) or (titles is not None and len(titles) != len(texts)):
             raise ValueError("pids, texts and titles must have the same length")
         if tokens is not None and tokens.lengths.size != len(pids):
             raise ValueError("tokens were computed for another number of paragraphs")
+        if levels is not None and len(levels) != len(pids):
+            raise ValueError("pids and levels must have the same length")
         if len(pids) == 0:  # not `if not pids`: numpy arrays are accepted too
             return
         pid_arr = np.asarray(pids, dtype=np.int64)
         if np.unique(pid_arr).size != pid_arr.size:
             raise ValueError("duplicate pids in one add() call")
+        level_arr = np.zeros(pid_arr.size, dtype=np.int64) if levels is None else np.asarray(levels, dtype=np.int64)
+        if level_arr.size and int(level_arr.min()) < 0:
+            raise ValueError("levels must be >= 0")
         # The slow part, outside the lock: searches go on meanwhile.
         batch = tokens if tokens is not None else _tokenize_batch(texts, titles)
+        parts: list[tuple[int, _Batch, Int64Array]] = []
+        for level in np.unique(level_arr).tolist():
+            keep = np.flatnonzero(level_arr == level)
+            sub = batch if keep.size == pid_arr.size else batch.subset(keep)
+            parts.append((int(level), sub, pid_arr[keep]))
         with self._lock:
             self._remove_locked([p for p in pid_arr.tolist() if p in self._where])
-            avgdl = self._avgdl(float(batch.lengths.sum()), len(pid_arr))
-            seg = _from_postings(
-                self._new_name(),
-                batch.ids,
-                batch.id_hashes,
-                batch.id_bigram,
-                batch.docs,
-                batch.tf,
-                pid_arr,
-                batch.lengths,
-                avgdl,
-                self.params,
-            )
-            self._segments.append(seg)
-            for local, pid in enumerate(pid_arr.tolist()):
-                self._where[pid] = (seg, local)
+            for level, sub, level_pids in parts:
+                seg = _from_postings(
+                    self._new_name(),
+                    sub.ids,
+                    sub.id_hashes,
+                    sub.id_bigram,
+                    sub.docs,
+                    sub.tf,
+                    level_pids,
+                    sub.lengths,
+                    self._avgdl(level, float(sub.lengths.sum()), len(level_pids)),
+                    self.params,
+                    level,
+                )
+                self._segments.append(seg)
+                for local, pid in enumerate(level_pids.tolist()):
+                    self._where[pid] = (seg, local)
             self._maintain()
 
     def remove(self, pids: Iterable[int]) -> None:
@@ -422,26 +489,33 @@ class LexicalIndex:
             seg.kill(np.asarray(locals_, dtype=np.intp))
 
     def _maintain(self) -> None:
-        """Drop empty segments; merge small ones; rebuild everything when the base has drifted too far."""
+        """Drop empty segments; per level, merge small ones and rebuild when the base has drifted too far.
+
+        Each level decides from its own segments only, so what happens at one level never changes the scores of
+        another (a merge refreshes the tf part)."""
         self._segments = [s for s in self._segments if s.n_live > 0]
-        if not self._segments:
-            return
-        n_live = len(self._where)
-        largest = max(self._segments, key=lambda s: s.n_live)
-        outside = n_live - largest.n_live
-        dead = sum(len(s.pids) - s.n_live for s in self._segments)
-        if (len(self._segments) > 1 and outside > REBUILD_FRACTION * n_live) or dead > REBUILD_FRACTION * n_live:
-            self._merge(self._segments)
-        elif len(self._segments) > MAX_SEGMENTS:
-            self._merge([s for s in self._segments if s is not largest])
+        for level in sorted({s.level for s in self._segments}):
+            group = [s for s in self._segments if s.level == level]
+            n_live = sum(s.n_live for s in group)
+            largest = max(group, key=lambda s: s.n_live)
+            outside = n_live - largest.n_live
+            dead = sum(len(s.pids) - s.n_live for s in group)
+            if (len(group) > 1 and outside > REBUILD_FRACTION * n_live) or dead > REBUILD_FRACTION * n_live:
+                self._merge(group)
+            elif len(group) > MAX_SEGMENTS:
+                self._merge([s for s in group if s is not largest])
 
     def optimize(self) -> None:
-        """Merge every segment into one with exact current lengths (scores then equal a fresh build)."""
+        """Merge the segments of each level into one with exact current lengths (scores then equal a fresh
+        build)."""
         with self._lock:
-            if self._segments:
-                self._merge(self._segments)
+            for level in sorted({s.level for s in self._segments}):
+                self._merge([s for s in self._segments if s.level == level])
 
     def _merge(self, group: list[_Segment]) -> None:
+        """Merge segments of one level into one."""
+        level = group[0].level
+        assert all(s.level == level for s in group), "segments of different levels never merge"
         id_parts: list[npt.NDArray[np.int32]] = []
         doc_parts: list[npt.NDArray[np.int32]] = []
         tf_parts: list[npt.NDArray[np.int32]] = []
@@ -466,8 +540,9 @@ class LexicalIndex:
             np.concatenate(tf_parts),
             pids,
             np.concatenate([s.dl[s.live] for s in group]),
-            self._avgdl(),
+            self._avgdl(level),
             self.params,
+            level,
         )
         members = {id(s) for s in group}
         self._segments = [s for s in self._segments if id(s) not in members] + [merged]
@@ -477,7 +552,9 @@ class LexicalIndex:
 
     # --------------------------------------------------------------------------------------- search
 
-    def search(self, query: str, k: int, allowed: npt.NDArray[np.int64] | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: str, k: int, allowed: npt.NDArray[np.int64] | None = None, level: int | None = None
+    ) -> list[tuple[int, float]]:
         """Return up to k (pid, score) pairs, best first; only documents with a positive score.
 
         Args:
@@ -485,6 +562,9 @@ class LexicalIndex:
             k: number of results, > 0.
             allowed: sorted int64 pids that may be returned (filters, access control); None allows all. A pid
                 outside it is cleared before ranking, so it never takes a place in the result.
+            level: search the levels 0..level only, with statistics (idf, document count) over those levels
+                alone; None: every level. Give the caller's clearance rank so that nothing above it can
+                change the caller's scores.
 
         Raises:
             ValueError: k <= 0.
@@ -509,21 +589,27 @@ class LexicalIndex:
         with self._lock:
             if not self._where or not weights:
                 return []
-            return self._search_locked(weights, k, allowed)
+            return self._search_locked(weights, k, allowed, self._visible(level))
+
+    def _visible(self, level: int | None) -> list[_Segment]:
+        return self._segments if level is None else [s for s in self._segments if s.level <= level]
 
     def _search_locked(
-        self, weights: dict[str, float], k: int, allowed: npt.NDArray[np.int64] | None
+        self, weights: dict[str, float], k: int, allowed: npt.NDArray[np.int64] | None, segments: list[_Segment]
     ) -> list[tuple[int, float]]:
+        n_docs = sum(seg.n_live for seg in segments)
+        if n_docs == 0:
+            return []
         hashes = term_hashes(list(weights))
         qweight = np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
-        rows_per_segment = [seg.rows(hashes) for seg in self._segments]
+        rows_per_segment = [seg.rows(hashes) for seg in segments]
         df = np.zeros(hashes.size, dtype=np.float64)
-        for seg, rows in zip(self._segments, rows_per_segment, strict=True):
+        for seg, rows in zip(segments, rows_per_segment, strict=True):
             found = rows >= 0
             df[found] += seg.df[rows[found]]
-        factor = bm25_idf(df, len(self._where)) * qweight
+        factor = bm25_idf(df, n_docs) * qweight
         best: list[tuple[int, float]] = []
-        for seg, rows in zip(self._segments, rows_per_segment, strict=True):
+        for seg, rows in zip(segments, rows_per_segment, strict=True):
             scores = _segment_scores(seg, rows, factor)
             if scores is None:
                 continue
@@ -538,7 +624,7 @@ class LexicalIndex:
         best.sort(key=lambda x: (-x[1], x[0]))
         return best[:k]
 
-    def idf(self, terms: Sequence[str]) -> list[float]:
+    def idf(self, terms: Sequence[str], level: int | None = None) -> list[float]:
         """Return the BM25 idf (`bm25_idf`, live document frequencies) of each term, in order.
 
         Read-only; lets a second stage (`rag.retrieve.rerank`) weigh query terms exactly as the search does.
@@ -546,6 +632,7 @@ class LexicalIndex:
         Args:
             terms: terms as the index stores them: exact terms of `rag.text.tokenize.tokenize` or their folded
                 twins (`fold_term`). A term no paragraph contains gets the largest value, log(2N + 2).
+            level: statistics over the levels 0..level only, as `search`; None: every level.
 
         Returns:
             One float per term; all 0.0 for an empty index.
@@ -555,10 +642,11 @@ class LexicalIndex:
         hashes = term_hashes(list(terms))
         df = np.zeros(hashes.size, dtype=np.float64)
         with self._lock:
-            n_docs = len(self._where)
+            segments = self._visible(level)
+            n_docs = sum(seg.n_live for seg in segments)
             if n_docs == 0:
                 return [0.0] * len(terms)
-            for seg in self._segments:
+            for seg in segments:
                 rows = seg.rows(hashes)
                 found = rows >= 0
                 df[found] += seg.df[rows[found]]
@@ -575,7 +663,7 @@ class LexicalIndex:
         point leaves the previous manifest and every file it names intact.
         """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         with self._lock:
             have = self._persisted.setdefault(str(directory.resolve()), set())
             token = os.urandom(4).hex()
@@ -595,6 +683,7 @@ class LexicalIndex:
                         "n_terms": int(seg.hashes.size),
                         "nnz": int(seg.docs.size),
                         "avgdl_ref": seg.avgdl_ref,
+                        "level": seg.level,
                         "live": live_file,
                     }
                 )
@@ -728,6 +817,9 @@ def _load_segment(directory: Path, entry: dict[str, Any]) -> _Segment:
     avgdl_ref = float(entry["avgdl_ref"])
     if not math.isfinite(avgdl_ref) or avgdl_ref <= 0:
         raise ValueError(f"{name}: bad average length {avgdl_ref}")
+    level = int(entry["level"])
+    if level < 0:
+        raise ValueError(f"{name}: bad level {level}")
     return _Segment(
         name,
         hashes,
@@ -740,4 +832,5 @@ def _load_segment(directory: Path, entry: dict[str, Any]) -> _Segment:
         arrays["dl"],
         avgdl_ref,
         live,
+        level,
     )

@@ -35,10 +35,11 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,7 +49,7 @@ import numpy.typing as npt
 
 from rag.errors import EmbedderMismatch, IndexMismatch, InvalidRequest, StoreError
 from rag.index.catalog import Catalog, Change
-from rag.index.durable import fsync_dir, pause_point, write_atomic
+from rag.index.durable import PRIVATE_FILE, fsync_dir, pause_point, private_dir, write_atomic
 from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
 from rag.types import CLASSIFICATIONS, DOC_TYPES, Filters, Hit, Paragraph, Principal, classification_rank
 
@@ -125,12 +126,14 @@ class SharedLock:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """Paragraphs on their way into the derived indexes: pids (ascending), texts, and the indexed context
-    (`lexical_title`: document title, number and section headings) of each."""
+    """Paragraphs on their way into the derived indexes: pids (ascending), texts, the indexed context
+    (`lexical_title`: document title, number and section headings) and the classification rank of each (empty:
+    all public)."""
 
     pids: list[int]
     texts: list[str]
     titles: list[str]
+    levels: list[int] = field(default_factory=list)
 
 
 class DerivedIndex(Protocol):
@@ -175,7 +178,7 @@ class LexicalPart:
         return self.index.tokenize(batch.texts, batch.titles)
 
     def add(self, batch: Batch, prepared: Any) -> None:
-        self.index.add(batch.pids, batch.texts, batch.titles, tokens=prepared)
+        self.index.add(batch.pids, batch.texts, batch.titles, tokens=prepared, levels=batch.levels or None)
 
     def remove(self, pids: Int64Array) -> None:
         self.index.remove(pids.tolist())
@@ -347,6 +350,11 @@ class DocTable:
         if mask[alive].all():
             return None
         return self.pids[mask[self.doc_of]] if self.pids.size else self.pids
+
+
+def level_of(principal: Principal | None) -> int:
+    """The highest classification rank a caller may see (None: local use, every level)."""
+    return classification_rank(principal.clearance if principal is not None else CLASSIFICATIONS[-1])
 
 
 def validate_filters(filters: Filters) -> Filters:
@@ -657,6 +665,7 @@ class IndexStore:
             batch.pids.append(pid)
             batch.texts.append(text)
             batch.titles.append(lexical_title(row, context))
+            batch.levels.append(classification_rank(row.classification))
             per_doc.setdefault(doc_id, []).append(pid)
         if not batch.pids:
             return None
@@ -672,6 +681,21 @@ class IndexStore:
         if self._vector_part is None:
             return 0
         return self.catalog.paragraphs_added_since(self._vectors_applied)
+
+    def visible_counts(self, principal: Principal | None) -> tuple[int, int]:
+        """(documents, paragraphs waiting for vectors) among what `principal` may see (None: everything).
+
+        Counts of what a caller may see only: a restricted upload changes neither figure for a caller below it."""
+        with self.reading():
+            allowed = self.allowed(None, principal)
+            top = level_of(principal)
+            documents = sum(1 for d in self.table.docs if d is not None and classification_rank(d.classification) <= top)
+            if self.vectors is None:
+                return documents, 0
+            pids = self.table.pids if allowed is None else allowed
+            done = self.vectors.ids()
+            waiting = int(pids.size - np.count_nonzero(np.isin(pids, done, assume_unique=True)))
+        return documents, waiting
 
     def sync_vectors(self, progress: SyncProgress | None = None, *, wait: bool = True, checkpoint: bool = True) -> int:
         """Embed the paragraphs the vector index has not seen and apply the catalog's changes to it, in order.
@@ -797,8 +821,9 @@ class IndexStore:
 
     @contextmanager
     def _file_lock(self) -> Iterator[None]:
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.index_dir / LOCK_FILE, "a+b") as fh:
+        private_dir(self.index_dir)
+        fd = os.open(self.index_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        with os.fdopen(fd, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -847,9 +872,14 @@ class IndexStore:
             self._headings_cache[doc_id] = cached
         return cached
 
-    def numbered_docs(self) -> list[tuple[str, str]]:
-        """(doc_id, ký hiệu) of every live document that has a number."""
-        return [(d.doc_id, d.number) for d in self.table.docs if d is not None and d.number]
+    def numbered_docs(self, principal: Principal | None = None) -> list[tuple[str, str]]:
+        """(doc_id, ký hiệu) of every live document that has a number and that `principal` may see (None: all)."""
+        top = level_of(principal)
+        return [
+            (d.doc_id, d.number)
+            for d in self.table.docs
+            if d is not None and d.number and classification_rank(d.classification) <= top
+        ]
 
     def similarity(self, query: str, paragraphs: Sequence[Paragraph]) -> list[float | None]:
         """Cosine similarity of the query's embedding to each paragraph's stored vector (None where the index has

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag.errors import EmbedderMismatch, MissingDependency, StoreError
-from rag.index.durable import fsync_dir, pause_point, write_atomic
+from rag.index.durable import PRIVATE_FILE, fsync_dir, pause_point, private_dir, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -262,13 +262,14 @@ class VectorIndex:
             raise ValueError("generation must be >= 0")
         faiss = _faiss()
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         with self._lock:
             name = f"vectors-g{generation:06d}-{os.urandom(4).hex()}.faiss"
             final = directory / name
             tmp = directory / f"{name}.tmp-{os.getpid()}"
             try:
                 faiss.write_index(self._index, str(tmp))
+                os.chmod(tmp, PRIVATE_FILE)
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                 pause_point("vectors.temp_written")

@@ -27,7 +27,7 @@ from rag.ingest.isolate import parse_file_isolated
 from rag.progress import NoProgress, Progress
 from rag.retrieve.retrievers import make_retriever
 from rag.text.document import AnalysedDoc, analyse
-from rag.text.ids import paragraph_id
+from rag.text.ids import doc_id_suffix, paragraph_id
 from rag.types import (
     CLASSIFICATIONS,
     DEFAULT_CLASSIFICATION,
@@ -39,6 +39,7 @@ from rag.types import (
     Principal,
     RawDocument,
     SourceDoc,
+    classification_rank,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def _units(path: Path) -> int:
 
 
 def build_document(
-    raw: RawDocument, analysed: AnalysedDoc, doc_id: str, classification: str
+    raw: RawDocument, analysed: AnalysedDoc, doc_id: str, classification: str, ingested_by: str = "cli"
 ) -> tuple[SourceDoc, list[Paragraph]]:
     """Give an analysed document and its paragraphs their ids."""
     header = analysed.header
@@ -114,6 +115,7 @@ def build_document(
         classification=classification,
         text=analysed.text,
         metadata=dict(raw.metadata),
+        ingested_by=ingested_by,
     )
     paragraphs = [
         Paragraph(
@@ -214,11 +216,13 @@ class Library:
         classification: str = DEFAULT_CLASSIFICATION,
         progress: Progress | None = None,
         exclude: Sequence[str] = (),
+        ingested_by: str = "cli",
     ) -> IngestReport:
         """Ingest files and folders; idempotent.
 
         Each document is committed on its own; re-ingesting an unchanged source changes nothing, a
-        changed one replaces its earlier version in one transaction.
+        changed one replaces its earlier version in one transaction. `ingested_by` is recorded with each
+        document (provenance: "cli", or the uploading key as "key:<id> (<name>)").
 
         Raises:
             InvalidRequest: for an unknown classification (nothing is ingested then).
@@ -239,7 +243,7 @@ class Library:
                     report.results.append(item)
                     bar.advance()
                     continue
-                report.results.extend(self._ingest_file(item, classification))
+                report.results.extend(self._ingest_file(item, classification, ingested_by))
                 bar.advance(_units(item))
         finally:
             bar.finish()
@@ -267,7 +271,7 @@ class Library:
             store.sync_vectors(step, checkpoint=True)
         store.save()
 
-    def _ingest_file(self, path: Path, classification: str) -> list[IngestResult]:
+    def _ingest_file(self, path: Path, classification: str, ingested_by: str = "cli") -> list[IngestResult]:
         def known(source_key: str, sha256: str) -> bool:
             state = self.catalog.source_state(source_key)
             return state is not None and state.sha256 == sha256 and state.classification == classification
@@ -289,7 +293,7 @@ class Library:
             elif isinstance(entry, Unchanged):
                 results.append(self._unchanged(entry.source_key, entry.path))
             else:
-                results.append(self.ingest_raw(entry, classification))
+                results.append(self.ingest_raw(entry, classification, ingested_by))
         return results
 
     def _unchanged(self, source_key: str, path: str) -> IngestResult:
@@ -298,7 +302,9 @@ class Library:
         doc_id = state.doc_id if state else None
         return IngestResult(label, "unchanged", "", doc_id, self.catalog.paragraph_count(doc_id) if doc_id else 0)
 
-    def ingest_raw(self, raw: RawDocument, classification: str = DEFAULT_CLASSIFICATION) -> IngestResult:
+    def ingest_raw(
+        self, raw: RawDocument, classification: str = DEFAULT_CLASSIFICATION, ingested_by: str = "cli"
+    ) -> IngestResult:
         """Commit one parsed document (unchanged sources are left alone)."""
         label = raw.path if "#" not in raw.source_key else f"{raw.path}#{raw.source_key.rsplit('#', 1)[1]}"
         state = self.catalog.source_state(raw.source_key)
@@ -306,8 +312,11 @@ class Library:
             return self._unchanged(raw.source_key, raw.path)
         try:
             analysed = analyse(raw)
-            doc_id = state.doc_id if state is not None else self.catalog.free_doc_id(analysed.base_id)
-            doc, paragraphs = build_document(raw, analysed, doc_id, classification)
+            if state is not None and state.classification == classification:
+                doc_id = state.doc_id  # a new version keeps its id
+            else:  # the id depends only on documents of the same classification (`doc_id_suffix`)
+                doc_id = self.catalog.free_doc_id(analysed.base_id, doc_id_suffix(classification))
+            doc, paragraphs = build_document(raw, analysed, doc_id, classification, ingested_by)
             status = self.catalog.put_document(doc, paragraphs)
         except VanKienError as exc:
             logger.info("rejected %s: %s", label, exc)
@@ -341,6 +350,20 @@ class Library:
 
     def document(self, doc_id: str) -> SourceDoc:
         return self.catalog.document(doc_id)
+
+    def number_conflicts(self, doc: SourceDoc, principal: Principal | None = None) -> list[SourceDoc]:
+        """Earlier documents that `principal` may see (None: all) and that carry `doc`'s số/ký hiệu but differ in
+        issuer or in who ingested them: `doc` may be a forgery of one of them, or they of it (shown as a warning,
+        never silently treated as the same document). Copies from the same ingester and issuer are not listed."""
+        if not doc.number:
+            return []
+        top = classification_rank(principal.clearance if principal is not None else CLASSIFICATIONS[-1])
+        return [
+            other
+            for other in self.catalog.earlier_with_number(doc.number, doc.doc_id)
+            if classification_rank(other.classification) <= top
+            and ((other.issuer or "") != (doc.issuer or "") or other.ingested_by != doc.ingested_by)
+        ]
 
     def paragraphs(self, doc_id: str) -> list[Paragraph]:
         return self.catalog.paragraphs(doc_id)

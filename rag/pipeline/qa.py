@@ -181,7 +181,7 @@ class QAPipeline:
         summary = info.kind in (KIND_ABOUT, KIND_SUMMARY)
         if not summary and not asks_signer(question):
             return []
-        named = referenced_docs(question, self.library.store.numbered_docs())
+        named = referenced_docs(question, self.library.store.numbered_docs(principal))
         if not named:
             return []
         doc = document_hits(self.library.store, named[0], filters, principal)

@@ -1,19 +1,22 @@
 """Retrievers over an `IndexStore`: lexical, dense and hybrid, behind one protocol.
 
 Filters and the caller's clearance become a set of allowed paragraph ids *before* any scoring, and both
-engines apply it inside their search: a paragraph the caller may not see is never ranked.
+engines apply it inside their search: a paragraph the caller may not see is never ranked. The lexical engine's
+statistics (idf, lengths) come from the levels the caller may see only, so nothing above the caller's clearance
+changes their scores either.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
 
 from rag.errors import InvalidRequest
-from rag.index.store import IndexStore, lexical_title
+from rag.index.store import IndexStore, level_of, lexical_title
 from rag.retrieve.fusion import RRF_K, convex, min_max, rrf
 from rag.retrieve.query import check_k, check_query, referenced_docs
 from rag.retrieve.rerank import RERANK_CANDIDATES, Candidate, SentenceReranker
@@ -76,9 +79,13 @@ class _Base:
             self.store.sync(wait=False)
         return text
 
-    def _lexical(self, text: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        scored = self.store.lexical.search(text, n, allowed)
-        refs = referenced_docs(text, self.store.numbered_docs())
+    def _lexical(
+        self, text: str, n: int, allowed: np.ndarray | None, principal: Principal | None
+    ) -> list[tuple[int, float]]:
+        """BM25 with the statistics of the levels the caller may see (`level_of`), named documents favoured."""
+        level = level_of(principal)
+        scored = self.store.lexical.search(text, n, allowed, level)
+        refs = referenced_docs(text, self.store.numbered_docs(principal))
         if not refs:
             return scored
         ref_pids = self.store.pids_of(refs)
@@ -88,22 +95,24 @@ class _Base:
             return scored
         # Make sure the named document's best paragraphs are candidates, then favour them.
         merged = dict(scored)
-        merged.update(self.store.lexical.search(text, n, ref_pids))
+        merged.update(self.store.lexical.search(text, n, ref_pids, level))
         ref_set = set(ref_pids.tolist())
         boosted = [(pid, s * REF_BOOST if pid in ref_set else s) for pid, s in merged.items()]
         boosted.sort(key=lambda kv: -kv[1])
         return boosted[:n]
 
-    def _lexical_ranked(self, text: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _lexical_ranked(
+        self, text: str, n: int, allowed: np.ndarray | None, principal: Principal | None
+    ) -> list[tuple[int, float]]:
         """The lexical list, best first, at most n, second stage applied when `rerank` is on."""
         if not self.rerank:
-            return self._lexical(text, n, allowed)[:n]
-        scored = self._lexical(text, max(n, RERANK_CANDIDATES), allowed)
+            return self._lexical(text, n, allowed, principal)[:n]
+        scored = self._lexical(text, max(n, RERANK_CANDIDATES), allowed, principal)
         if len(scored) < 2:
             return scored[:n]
-        return self._reranked(text, scored)[:n]
+        return self._reranked(text, scored, level_of(principal))[:n]
 
-    def _reranked(self, text: str, scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _reranked(self, text: str, scored: list[tuple[int, float]], level: int) -> list[tuple[int, float]]:
         """Rerank the head of a first-stage list; the tail follows with its relative first-stage scores.
 
         Every reranked score is at least the candidate's relative first-stage score, which is at least that of
@@ -122,7 +131,9 @@ class _Base:
         if not candidates:
             return scored
         top = head[0][1]
-        reranked = SentenceReranker(self.store.lexical.idf).rerank(text, candidates, len(candidates))
+        reranked = SentenceReranker(partial(self.store.lexical.idf, level=level)).rerank(
+            text, candidates, len(candidates)
+        )
         return reranked + [(pid, score / top if top > 0 else 0.0) for pid, score in tail]
 
     def _query_vector(self, text: str) -> np.ndarray:
@@ -151,7 +162,7 @@ class LexicalRetriever(_Base):
             allowed = self.store.allowed(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
-            return self.store.hits(self._lexical_ranked(text, k, allowed))
+            return self.store.hits(self._lexical_ranked(text, k, allowed, principal))
 
 
 @dataclass
@@ -199,7 +210,7 @@ class HybridRetriever(_Base):
             allowed = self.store.allowed(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
-            lexical = self._lexical_ranked(text, n, allowed)
+            lexical = self._lexical_ranked(text, n, allowed, principal)
             if vector is None:
                 return self.store.hits(lexical[:k])
             dense = self._dense(vector, n, allowed)

@@ -7,6 +7,7 @@ import re
 from rag.text.doctypes import id_prefix
 from rag.text.header import parse_number
 from rag.text.normalize import fold
+from rag.types import DEFAULT_CLASSIFICATION
 
 MAX_DOC_ID = 80
 
@@ -37,6 +38,13 @@ def base_doc_id(doc_type: str, number: str | None, issued: str | None, title: st
         doc_id = "-".join(parts)
     doc_id = re.sub(r"[^a-z0-9-]+", "-", doc_id).strip("-")
     return doc_id[:MAX_DOC_ID].rstrip("-")
+
+
+def doc_id_suffix(classification: str) -> str:
+    """The namespace of a classification's document ids: "" for public documents, ".<level>" for the others
+    ("nq-904-2026.mat"). Base ids never contain ".", so ids of different classifications never collide, and the id
+    a document gets never depends on a document its uploader may not see (docs/security.md, "Side channels")."""
+    return "" if classification == DEFAULT_CLASSIFICATION else f".{classification}"
 
 
 def paragraph_id(doc_id: str, n: int) -> str:

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from rag import CLASSIFICATIONS, DEFAULT_CLASSIFICATION, NotFound, SourceDoc, document_to_dict, supported_extensions
 from service.deps import AdminDep, AuditDep, CallerDep, ClientDep, EditorDep, StateDep
 from service.errors import ApiError, not_found
-from service.jobs import Job, new_job_id
+from service.jobs import Job, new_job_id, owner_of
 from service.schemas import DocumentDetail, DocumentList, ErrorOut, UploadAccepted
 from service.state import can_see
 from service.uploads import display_name, extension, save_upload
@@ -49,7 +49,7 @@ def get_document(doc_id: str, state: StateDep, caller: CallerDep, audit: AuditDe
     paragraphs = state.library.paragraphs(doc_id)
     audit.record(caller, "GET /api/v1/documents/{doc_id}", doc_ids=[doc_id], client=client)
     return {
-        **document_to_dict(doc, len(paragraphs), detail=True),
+        **document_to_dict(doc, len(paragraphs), detail=True, conflicts=state.library.number_conflicts(doc, caller)),
         "paragraph_ids": [p.paragraph_id for p in paragraphs[: state.settings.paragraph_ids_shown]],
     }
 
@@ -87,7 +87,8 @@ async def upload_document(
         save_upload, file.file, settings.uploads_path, suffix, classification, settings.max_upload_bytes, job_id
     )
     assert state.jobs is not None
-    state.jobs.submit(Job(job_id, caller.name, name, path, classification))
+    owner = owner_of(caller)
+    state.jobs.submit(Job(job_id, owner, name, path, classification, uploader=f"{owner} ({caller.name})"))
     audit.record(
         caller,
         "POST /api/v1/documents",

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from service.deps import AuditDep, ClientDep, EditorDep, StateDep
 from service.errors import not_found
+from service.jobs import owner_of
 from service.schemas import ErrorOut, JobOut
 from service.state import can_see
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/jobs", tags=["tài liệu"])
 )
 def get_job(job_id: str, state: StateDep, caller: EditorDep, audit: AuditDep, client: ClientDep) -> dict[str, Any]:
     job = state.jobs.get(job_id) if state.jobs is not None else None
-    mine = job is not None and job.owner == caller.name
+    mine = job is not None and job.owner == owner_of(caller)
     if job is None or not (mine or (caller.role == "admin" and can_see(caller, job.classification))):
         raise not_found("tác vụ", job_id)
     audit.record(caller, "GET /api/v1/jobs/{job_id}", client=client, job_id=job_id, job_status=job.status)

@@ -46,7 +46,9 @@ def get_paragraph(
     audit.record(caller, "GET /api/v1/paragraphs/{paragraph_id}", paragraph_ids=ids, client=client)
     return {
         "paragraph": paragraph_to_dict(paragraph),
-        "document": document_to_dict(doc, len(paragraphs), detail=True),
+        "document": document_to_dict(
+            doc, len(paragraphs), detail=True, conflicts=library.number_conflicts(doc, caller)
+        ),
         "before": [paragraph_to_dict(p) for p in shown_before],
         "after": [paragraph_to_dict(p) for p in shown_after],
     }

@@ -411,13 +411,18 @@ async function sendFeedback(answer, rating, comment, status, buttons, pressed) {
   }
 }
 
-function newConversation() {
+/** Take every answer, source and follow-up context off the page (a new conversation, or another key). */
+function forgetConversation() {
   if (state.streaming) state.streaming.abort();
   state.turns = [];
   clear(els.conversation);
   closePanel(false);
   els.intro.hidden = false;
   els.newChat.hidden = true;
+}
+
+function newConversation() {
+  forgetConversation();
   els.question.focus();
   announce("Đã bắt đầu cuộc hội thoại mới.");
 }
@@ -443,8 +448,19 @@ function documentHeader(doc, paragraph) {
       metaRow("Mức độ", level),
       metaRow("Mục", paragraph.section),
       metaRow("Trang", paragraph.page ? String(paragraph.page) : ""),
+      metaRow("Nguồn nạp", provenanceText(doc.provenance)),
     ),
+    // A number claimed by two documents is never shown as if they were one: the warning stands out.
+    ...(doc.warnings || []).map((text) => h("p", { class: "doc-warning", role: "note" }, text)),
   ];
+}
+
+/** Who put the document in the library, when, and the file's hash (shortened; the API gives it whole). */
+function provenanceText(provenance) {
+  if (!provenance) return "";
+  const who = provenance.ingested_by === "cli" ? "người vận hành" : provenance.ingested_by;
+  const when = provenance.ingested_at ? formatDate(provenance.ingested_at.slice(0, 10)) : "";
+  return [who, when, provenance.sha256 ? `SHA-256 ${provenance.sha256.slice(0, 12)}…` : ""].filter(Boolean).join(" · ");
 }
 
 function contextParagraph(p) {
@@ -677,6 +693,11 @@ function showKeyState() {
 }
 
 function keyChanged(message) {
+  // Answers on screen were given under the previous key's clearance: a restricted answer must not stay visible
+  // after that key is cleared (or replaced by a key of lower clearance), nor feed the next follow-up.
+  forgetConversation();
+  state.docScope = null; // the scoped document's title came with the previous key
+  filtersChanged();
   showKeyState();
   els.keyStatus.textContent = message;
   state.documents = null;

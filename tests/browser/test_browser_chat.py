@@ -49,6 +49,7 @@ uvicorn = pytest.importorskip("uvicorn", reason="the service extras are missing:
 from rag.pipeline import Library  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.keys import KeyStore  # noqa: E402
+from service.server import uvicorn_config  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from tests.ports import bound_socket, port_of  # noqa: E402
 from tests.samples import REPO_ROOT, SAMPLE_CORPUS  # noqa: E402
@@ -156,7 +157,7 @@ Tài liệu thử nghiệm do nhóm Văn Kiện soạn, không phải văn bản
 
 NQ_ID = "nq-101-2025"
 CT_ID = "ct-15-2023"
-MAT_ID = "kh-88-2025"
+MAT_ID = "kh-88-2025.mat"  # restricted documents have their level in the id (docs/security.md)
 Q_NQ_2030 = "Nghị quyết 101 đặt mục tiêu gì đến năm 2030?"
 Q_FOLLOW_UP = "Còn tầm nhìn đến năm 2045 thì sao?"
 Q_HOSTILE = "Mẫu thư giả mạo được trình chiếu trong buổi tập huấn có chứa gì?"
@@ -194,7 +195,7 @@ def serve(settings: Settings) -> Iterator[str]:
     """Run the real app with uvicorn in a thread on a free port of 127.0.0.1; yields its base URL."""
     sock = bound_socket()
     port = port_of(sock)
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    config = uvicorn_config(create_app(settings), settings, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -286,9 +287,36 @@ def _with_csp(route: Route) -> None:
     route.fulfill(response=response, headers={**response.headers, "content-security-policy": CSP})
 
 
+#: Streamed answers are sent with `Cache-Control: no-store`, so Chromium keeps no copy of their body for the test
+#: to read afterwards (`Response.text()` fails). The page's own fetches are teed instead: a clone of each answer
+#: stream is read beside the page's reader into `window.__streamBodies` (the page still reads the stream as it
+#: arrives; only the test sees the copy).
+_KEEP_STREAM_BODIES = """(() => {
+  const original = window.fetch;
+  window.__streamBodies = [];
+  window.fetch = async (...args) => {
+    const response = await original(...args);
+    const url = String((args[0] && args[0].url) || args[0]);
+    if (url.includes("/ask/stream")) {
+      const entry = { url, text: null };
+      window.__streamBodies.push(entry);
+      response.clone().text().then((text) => { entry.text = text; }, () => { entry.text = ""; });
+    }
+    return response;
+  };
+})();"""
+
+
+def stream_body(page: Page) -> str:
+    """The body of the page's last answer stream (see `_KEEP_STREAM_BODIES`), once complete."""
+    page.wait_for_function("() => window.__streamBodies.length && window.__streamBodies.at(-1).text !== null")
+    return str(page.evaluate("window.__streamBodies.at(-1).text"))
+
+
 def open_context(browser: Browser, base_url: str, watch: Watch, **options: Any) -> BrowserContext:
     context = browser.new_context(base_url=base_url, locale="vi-VN", **options)
     context.route(lambda url: urlparse(url).path == "/", _with_csp)
+    context.add_init_script(_KEEP_STREAM_BODIES)
 
     def on_request(request: Request) -> None:
         host = urlparse(request.url).hostname
@@ -381,8 +409,8 @@ def ask(page: Page, question: str, submit: Callable[[], None] | None = None, *, 
         else:
             submit()
     response = info.value
-    assert response.status == 200, response.text()
-    body = response.text()
+    assert response.status == 200, response.status
+    body = stream_body(page)
     events = sse_events(body)
     answers = [data for kind, data in events if kind == "answer"]
     assert len(answers) == 1, events
@@ -827,3 +855,6 @@ def test_api_key_is_pasted_into_the_page(browser: Browser, keyed_server: KeyedSe
 
         page.get_by_role("button", name="Xóa khóa").click()
         assert page.evaluate("sessionStorage.getItem('vankien.apiKey')") is None
+        # the restricted answer leaves the screen with the key (it stayed until a reload before)
+        expect(page.locator("#conversation > li.turn")).to_have_count(0)
+        expect(page.locator("body")).not_to_contain_text(CANARY)

@@ -135,7 +135,7 @@ def test_restricted_documents_follow_the_principal(library: Library) -> None:
 
     public = doc_ids(Principal(clearance="cong-khai"))
     assert public == {"nq-47-2025"}
-    assert "tb-48-2025" in doc_ids(Principal(clearance="mat"))
+    assert "tb-48-2025.mat" in doc_ids(Principal(clearance="mat"))
     assert all(
         "777" not in d.page_content
         for d in VanKienRetriever.from_library(library, k=10, principal=Principal(clearance="noi-bo")).invoke(query)

@@ -158,14 +158,13 @@ def test_vankien_ask_drops_what_the_llm_cannot_support(index: Path, capsys: pyte
 
 
 def test_the_service_answers_through_the_configured_llm(index: Path) -> None:
-    from fastapi.testclient import TestClient
-
     from service.app import create_app
     from service.settings import Settings
+    from tests.service.conftest import LocalClient
 
     with OpenAIStub(_cite) as stub:
         settings = Settings(index_dir=index, llm_url=stub.url, llm_model="m")
-        with TestClient(create_app(settings)) as client:
+        with LocalClient(create_app(settings)) as client:
             answer = client.post("/api/v1/ask", json={"question": QUESTION}).json()
             chat = client.post(
                 "/v1/chat/completions", json={"model": "vankien", "messages": [{"role": "user", "content": QUESTION}]}

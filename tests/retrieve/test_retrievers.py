@@ -84,11 +84,11 @@ def test_doc_refs_parsing() -> None:
 def test_filters_apply_inside_search(library: Library) -> None:
     query = "phương án sơ tán dân"
     everything = library.search(query, k=10)
-    assert {h.doc_id for h in everything} >= {"ct-08-tu-2025", "tb-09-vptu-2025"}
+    assert {h.doc_id for h in everything} >= {"ct-08-tu-2025", "tb-09-vptu-2025.mat"}
     only_directives = library.search(query, k=10, filters=Filters(doc_types=("chỉ thị",)))
     assert {h.doc_id for h in only_directives} == {"ct-08-tu-2025"}
     by_date = library.search(query, k=10, filters=Filters(issued_from="2025-06-03", issued_to="2025-12-31"))
-    assert {h.doc_id for h in by_date} == {"tb-09-vptu-2025"}
+    assert {h.doc_id for h in by_date} == {"tb-09-vptu-2025.mat"}
     by_doc = library.search("mục tiêu", k=10, filters=Filters(doc_ids=("nq-31-2025",)))
     assert by_doc and {h.doc_id for h in by_doc} == {"nq-31-2025"}
     assert [h.rank for h in everything] == list(range(1, len(everything) + 1))
@@ -101,7 +101,7 @@ def test_restricted_paragraph_never_reaches_a_reader_without_clearance(library: 
     assert not any("CANARY" in h.paragraph.text for h in hits)
     cleared = library.search("CANARY-7731", k=5, principal=Principal("lanh-dao", "reader", "mat"))
     assert cleared and "CANARY-7731" in cleared[0].paragraph.text
-    nothing = library.search("CANARY", k=5, principal=reader, filters=Filters(doc_ids=("tb-09-vptu-2025",)))
+    nothing = library.search("CANARY", k=5, principal=reader, filters=Filters(doc_ids=("tb-09-vptu-2025.mat",)))
     assert nothing == []
 
 

@@ -14,9 +14,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from rag import Library
+from rag.text.ids import doc_id_suffix
 from rag.types import CLASSIFICATIONS
 from service.app import create_app
 from service.keys import KeyStore
+from service.server import uvicorn_config
 from service.settings import Settings
 from tests.ports import bound_socket, port_of
 
@@ -28,7 +30,7 @@ CANARIES: dict[str, str] = {
     "toi-mat": "CANARY-TOIMAT-9054",
 }
 NUMBERS: dict[str, int] = {"cong-khai": 50, "noi-bo": 51, "mat": 52, "toi-mat": 53}
-DOC_IDS: dict[str, str] = {c: f"nq-{n}-2025" for c, n in NUMBERS.items()}
+DOC_IDS: dict[str, str] = {c: f"nq-{n}-2025{doc_id_suffix(c)}" for c, n in NUMBERS.items()}
 LABELS: dict[str, str] = {"cong-khai": "công khai", "noi-bo": "nội bộ", "mat": "mật", "toi-mat": "tối mật"}
 
 
@@ -88,9 +90,23 @@ def build_index(root: Path) -> Path:
 
 
 def settings_for(index: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"index_dir": index, "host": "127.0.0.1", "rate_limit_per_minute": 0}
+    values: dict[str, Any] = {
+        "index_dir": index,
+        "host": "127.0.0.1",
+        "rate_limit_per_minute": 0,
+        "auth_failures_per_minute": 0,
+    }
     values.update(overrides)
     return Settings(**values)
+
+
+class LocalClient(TestClient):
+    """A TestClient whose requests arrive as on a loopback socket (`http://127.0.0.1`): the local demo mode serves
+    anonymous callers only there (`service.deps.socket_is_loopback`)."""
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("base_url", "http://127.0.0.1")
+        super().__init__(app, **kwargs)
 
 
 class LiveServer:
@@ -102,7 +118,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         try:
             self.settings = settings_for(index, port=self.port, **overrides)
-            config = uvicorn.Config(create_app(self.settings), log_level="warning", lifespan="on")
+            config = uvicorn_config(create_app(self.settings), self.settings, log_level="warning", lifespan="on")
         except BaseException:
             self.socket.close()
             raise

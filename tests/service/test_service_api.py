@@ -14,7 +14,16 @@ from rag import StreamEvent
 from rag.errors import InvalidRequest
 from service.app import create_app
 from service.deps import get_pipelines
-from tests.service.conftest import DOC_IDS, add_key, audit_lines, bearer, question_for, settings_for, sse_events
+from tests.service.conftest import (
+    DOC_IDS,
+    LocalClient,
+    add_key,
+    audit_lines,
+    bearer,
+    question_for,
+    settings_for,
+    sse_events,
+)
 
 SEARCH_HIT_FIELDS = {
     "rank",
@@ -50,7 +59,7 @@ PARAGRAPH_FIELDS = {"paragraph_id", "doc_id", "section", "page", "kind", "text",
 
 @pytest.fixture()
 def client(index_dir: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(settings_for(index_dir))) as c:
+    with LocalClient(create_app(settings_for(index_dir))) as c:
         yield c
 
 
@@ -58,12 +67,13 @@ def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ready", "documents": 4, "pending_vectors": 0, "vector_error": None}
+    # the local demo's anonymous caller: counts of the one public document only (docs/security.md, side channels)
+    assert r.json() == {"status": "ready", "documents": 1, "pending_vectors": 0}
 
 
 def test_readyz_is_503_before_the_index_is_open(index_dir: Path) -> None:
     app = create_app(settings_for(index_dir))
-    c = TestClient(app)  # not entered: the lifespan has not run
+    c = LocalClient(app)  # not entered: the lifespan has not run
     r = c.get("/readyz")
     assert r.status_code == 503
     assert r.json()["status"] == "not_ready"
@@ -182,7 +192,7 @@ class _InvalidPipeline:
 def test_unexpected_errors_are_generic_500_and_error_events(index_dir: Path) -> None:
     app = create_app(settings_for(index_dir))
     app.dependency_overrides[get_pipelines] = lambda: lambda k: _BrokenPipeline()
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with LocalClient(app, raise_server_exceptions=False) as c:
         r = c.post("/api/v1/ask", json={"question": "kinh phí"})
         assert r.status_code == 500
         assert r.json()["error"]["code"] == "internal_error"
@@ -195,7 +205,7 @@ def test_unexpected_errors_are_generic_500_and_error_events(index_dir: Path) -> 
         assert "secret" not in r.text and r.text.rstrip().endswith("data: [DONE]")
         assert '"error"' in r.text
     app.dependency_overrides[get_pipelines] = lambda: lambda k: _InvalidPipeline()
-    with TestClient(app) as c:
+    with LocalClient(app) as c:
         events = sse_events(c.post("/api/v1/ask/stream", json={"question": "kinh phí"}).text)
         assert events[0][0] == "error"
         assert json.loads(events[0][1]) == {"message": "Câu hỏi không hợp lệ theo thử nghiệm."}
@@ -370,7 +380,7 @@ def test_chat_page_static_and_openapi(client: TestClient) -> None:
 def test_audit_log_records_who_asked_what(index_dir: Path) -> None:
     secret = add_key(index_dir, "reader", "noi-bo", "chi-bo-3")
     client_key = bearer(secret)
-    with TestClient(create_app(settings_for(index_dir))) as c:
+    with LocalClient(create_app(settings_for(index_dir))) as c:
         data = c.post("/api/v1/ask", json={"question": question_for("noi-bo")}, headers=client_key).json()
         c.get("/api/v1/documents/khong-co", headers=client_key)
         c.get("/api/v1/documents", headers={"Authorization": "Bearer sai"})
@@ -380,7 +390,8 @@ def test_audit_log_records_who_asked_what(index_dir: Path) -> None:
     assert ask["question"] == question_for("noi-bo")
     assert set(ask["paragraph_ids"]) >= {c["paragraph_id"] for c in data["citations"]}
     assert all("text" not in r and "answer" not in r for r in records)
-    missing = next(r for r in records if r["endpoint"] == "GET /api/v1/documents/khong-co")
+    missing = next(r for r in records if r.get("path") == "/api/v1/documents/khong-co")
+    assert missing["endpoint"] == "GET /api/v1/documents/{doc_id}"
     assert missing["status"] == 404 and missing["key"] == "chi-bo-3"
     denied = next(r for r in records if r["status"] == 401)
     assert denied["key"] is None

@@ -27,6 +27,7 @@ from tests.service.conftest import (
     CANARIES,
     DOC_IDS,
     NUMBERS,
+    LocalClient,
     add_key,
     bearer,
     build_index,
@@ -94,8 +95,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     sources = root / "extra"
     sources.mkdir()
     with (
-        TestClient(create_app(keyed_settings)) as keyed,
-        TestClient(create_app(local_settings)) as local,
+        LocalClient(create_app(keyed_settings)) as keyed,
+        LocalClient(create_app(local_settings)) as local,
     ):
         owner = callers[JOB_OWNER].headers
         jobs = {}

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
 from service.app import create_app
 from service.limits import RateLimiter
-from tests.service.conftest import add_key, bearer, settings_for
+from tests.service.conftest import LocalClient, add_key, bearer, settings_for
 
 
 def test_long_question_is_refused_everywhere(index_dir: Path) -> None:
     long_question = "Kinh phí cho kho lưu trữ văn kiện số là bao nhiêu " * 3  # ~150 characters
-    with TestClient(create_app(settings_for(index_dir, max_question_chars=100))) as c:
+    with LocalClient(create_app(settings_for(index_dir, max_question_chars=100))) as c:
         for r in (
             c.post("/api/v1/ask", json={"question": long_question}),
             c.post("/api/v1/ask/stream", json={"question": long_question}),
@@ -34,7 +32,7 @@ def test_long_question_is_refused_everywhere(index_dir: Path) -> None:
 def test_upload_over_the_size_limit_is_413(index_dir: Path) -> None:
     secret = add_key(index_dir, "editor", "cong-khai")
     settings = settings_for(index_dir, max_upload_mb=0.01)  # about 10 KB
-    with TestClient(create_app(settings)) as c:
+    with LocalClient(create_app(settings)) as c:
         big = ("Đoạn văn thử nghiệm về kho lưu trữ. " * 1000).encode("utf-8")  # ~38 KB
         r = c.post("/api/v1/documents", files={"file": ("lon.txt", big, "text/plain")}, headers=bearer(secret))
         assert r.status_code == 413
@@ -49,7 +47,7 @@ def test_upload_over_the_size_limit_is_413(index_dir: Path) -> None:
 
 
 def test_json_body_over_the_limit_is_413_even_when_chunked(index_dir: Path) -> None:
-    with TestClient(create_app(settings_for(index_dir, max_body_kb=1))) as c:
+    with LocalClient(create_app(settings_for(index_dir, max_body_kb=1))) as c:
         history = [{"question": "Câu hỏi trước " * 20, "answer": "Trả lời " * 50}] * 5
         r = c.post("/api/v1/ask", json={"question": "Kinh phí?", "history": history})
         assert r.status_code == 413 and "quá lớn" in r.json()["error"]["message"]
@@ -67,7 +65,7 @@ def test_json_body_over_the_limit_is_413_even_when_chunked(index_dir: Path) -> N
 def test_rate_limit_per_key(index_dir: Path) -> None:
     first = add_key(index_dir, "reader", "cong-khai", "mot")
     second = add_key(index_dir, "reader", "cong-khai", "hai")
-    with TestClient(create_app(settings_for(index_dir, rate_limit_per_minute=3))) as c:
+    with LocalClient(create_app(settings_for(index_dir, rate_limit_per_minute=3))) as c:
         for _ in range(3):
             assert c.get("/api/v1/documents", headers=bearer(first)).status_code == 200
         r = c.get("/api/v1/search", params={"q": "kinh phí"}, headers=bearer(first))
@@ -81,7 +79,7 @@ def test_rate_limit_per_key(index_dir: Path) -> None:
 
 
 def test_rate_limit_for_anonymous_callers_is_per_address(index_dir: Path) -> None:
-    with TestClient(create_app(settings_for(index_dir, rate_limit_per_minute=2))) as c:
+    with LocalClient(create_app(settings_for(index_dir, rate_limit_per_minute=2))) as c:
         assert c.get("/api/v1/documents").status_code == 200
         assert c.get("/api/v1/documents").status_code == 200
         assert c.get("/api/v1/documents").status_code == 429

@@ -6,20 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.keys import KeyStore, digest
 from service.settings import Settings
 from service.state import ServiceConfigError
-from tests.service.conftest import CANARIES, DOC_IDS, add_key, bearer, settings_for
+from tests.service.conftest import CANARIES, DOC_IDS, LocalClient, add_key, bearer, settings_for
 from vankien.cli import main
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "vankien.noi-bo.vn", "::"])
 def test_refuses_to_start_on_a_public_address_without_keys(index_dir: Path, host: str) -> None:
     app = create_app(settings_for(index_dir, host=host))
-    with pytest.raises(ServiceConfigError) as info, TestClient(app):
+    with pytest.raises(ServiceConfigError) as info, LocalClient(app):
         pass
     assert "Không khởi động" in info.value.user_message and "vankien keys create" in info.value.user_message
 
@@ -33,7 +32,7 @@ def test_serve_command_refuses_without_keys(index_dir: Path, capsys: pytest.Capt
 
 def test_public_address_with_keys_requires_a_key(index_dir: Path) -> None:
     secret = add_key(index_dir, "reader", "cong-khai")
-    with TestClient(create_app(settings_for(index_dir, host="0.0.0.0"))) as c:
+    with LocalClient(create_app(settings_for(index_dir, host="0.0.0.0"))) as c:
         r = c.get("/api/v1/documents")
         assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
         assert "khóa API" in r.json()["error"]["message"]
@@ -44,7 +43,7 @@ def test_public_address_with_keys_requires_a_key(index_dir: Path) -> None:
 
 
 def test_loopback_demo_is_anonymous_public_only_until_keys_exist(index_dir: Path) -> None:
-    with TestClient(create_app(settings_for(index_dir))) as c:
+    with LocalClient(create_app(settings_for(index_dir))) as c:
         docs = c.get("/api/v1/documents").json()["documents"]
         assert [d["classification"] for d in docs] == ["cong-khai"]
         # any presented key is ignored while none is configured: still anonymous, still public only
@@ -96,7 +95,7 @@ def test_keys_cli_create_list_revoke(index_dir: Path, capsys: pytest.CaptureFixt
         main(["keys", "create", "--role", "chief", "--clearance", "mat", "--index", str(index_dir)])
     assert exit_info.value.code == 2
 
-    with TestClient(create_app(settings_for(index_dir))) as c:
+    with LocalClient(create_app(settings_for(index_dir))) as c:
         r = c.get(f"/api/v1/documents/{DOC_IDS['noi-bo']}", headers=bearer(secret))
         assert r.status_code == 200
         assert c.get(f"/api/v1/documents/{DOC_IDS['mat']}", headers=bearer(secret)).status_code == 404

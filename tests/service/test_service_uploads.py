@@ -6,12 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from rag import Library
 from service.app import create_app
 from service.uploads import display_name
-from tests.service.conftest import add_key, bearer, resolution, settings_for, wait_job
+from tests.service.conftest import LocalClient, add_key, bearer, resolution, settings_for, wait_job
 
 NEW_DOC = """# Nghị quyết thử nghiệm về vườn ươm sáng kiến số
 
@@ -36,7 +35,7 @@ def keys(index_dir: Path) -> dict[str, dict[str, str]]:
 
 def test_upload_then_search_then_delete_without_restart(index_dir: Path, keys: dict[str, dict[str, str]]) -> None:
     settings = settings_for(index_dir)
-    with TestClient(create_app(settings)) as c:
+    with LocalClient(create_app(settings)) as c:
         q = {"q": "vườn ươm sáng kiến số"}
         before = c.get("/api/v1/search", params=q, headers=keys["reader"]).json()["hits"]
         assert all("vườn ươm" not in h["text"] for h in before)
@@ -90,7 +89,7 @@ def test_path_traversal_in_the_file_name_is_harmless(
 ) -> None:
     settings = settings_for(index_dir)
     outside_before = set(index_dir.parent.rglob("*evil*"))
-    with TestClient(create_app(settings)) as c:
+    with LocalClient(create_app(settings)) as c:
         r = c.post(
             "/api/v1/documents",
             files={"file": (filename, NEW_DOC.encode("utf-8"), "text/markdown")},
@@ -108,7 +107,7 @@ def test_path_traversal_in_the_file_name_is_harmless(
 
 
 def test_upload_rules(index_dir: Path, keys: dict[str, dict[str, str]]) -> None:
-    with TestClient(create_app(settings_for(index_dir))) as c:
+    with LocalClient(create_app(settings_for(index_dir))) as c:
         editor = keys["editor"]
         r = c.post(
             "/api/v1/documents", files={"file": ("virus.exe", b"MZ...", "application/octet-stream")}, headers=editor
@@ -152,7 +151,7 @@ def test_upload_rules(index_dir: Path, keys: dict[str, dict[str, str]]) -> None:
 
 
 def test_documents_ingested_by_another_process_become_searchable(index_dir: Path, tmp_path: Path) -> None:
-    with TestClient(create_app(settings_for(index_dir))) as c:
+    with LocalClient(create_app(settings_for(index_dir))) as c:
         before = c.get("/api/v1/search", params={"q": "kho ảnh lịch sử"}).json()["hits"]
         assert all(h["doc_id"] != "nq-77-2025" for h in before)
         source = tmp_path / "nq77.txt"
@@ -165,7 +164,7 @@ def test_documents_ingested_by_another_process_become_searchable(index_dir: Path
 
 def test_upload_files_are_private(index_dir: Path, keys: dict[str, dict[str, str]]) -> None:
     settings = settings_for(index_dir)
-    with TestClient(create_app(settings)) as c:
+    with LocalClient(create_app(settings)) as c:
         r = c.post(
             "/api/v1/documents",
             files={"file": ("a.md", NEW_DOC.encode("utf-8"), "text/markdown")},
