@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
     from rag.index.store import SharedLock, validate_filters
     from rag.ingest import supported_extensions
+    from rag.ingest.lifetime import die_with_parent
     from rag.pipeline import (
         ABSTAIN_TEXT,
         DEFAULT_ANSWER_K,
@@ -116,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["DEFAULT_EMBEDDER", "NO_EMBEDDER"], "rag.index.embedders"),
     **dict.fromkeys(["SharedLock", "validate_filters"], "rag.index.store"),
     **dict.fromkeys(["supported_extensions"], "rag.ingest"),
+    **dict.fromkeys(["die_with_parent"], "rag.ingest.lifetime"),
     **dict.fromkeys(
         [
             "ABSTAIN_TEXT",
@@ -218,6 +220,7 @@ __all__ = [
     "config_from_mapping",
     "default_index_dir",
     "describe",
+    "die_with_parent",
     "document_to_dict",
     "fold",
     "hit_to_dict",

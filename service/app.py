@@ -90,6 +90,7 @@ def open_state(settings: Settings) -> ServiceState:
     check_startup(settings, keys)
     config = settings.pipeline_config()
     library = open_library(config, settings.index_dir, create=True, background_vectors=True)
+    jobs: JobManager | None = None
     try:
         library.refresh()  # loads the search indexes, brings the lexical one up to the catalog, embeds the rest
         # in the background (a new document is searchable at once, and by meaning once its vectors are in)
@@ -103,9 +104,15 @@ def open_state(settings: Settings) -> ServiceState:
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             auth_failures=RateLimiter(settings.auth_failures_per_minute),
         )
-        state.jobs = JobManager(state.run_job)
+        # Accepted uploads are durable: jobs a previous process left unfinished are taken up again.
+        small = int(settings.small_upload_mb * 1024 * 1024)
+        state.jobs = jobs = JobManager(state.run_job, settings.jobs_path, small_bytes=small)
+        if jobs.recovered:
+            logger.info("%d accepted uploads still to ingest (from before the restart)", jobs.recovered)
         state.pipeline(None)
     except BaseException:
+        if jobs is not None:
+            jobs.close()
         library.close()
         raise
     return state
@@ -132,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             state.ready = False
-            await run_in_threadpool(state.jobs.stop)
+            await run_in_threadpool(state.jobs.close)
             state.library.close()
 
     app = FastAPI(

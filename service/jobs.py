@@ -1,18 +1,29 @@
-"""Background ingestion of uploaded files: a job table and one worker thread.
+"""Background ingestion of uploaded files: a durable job table and one worker thread.
 
-An upload is saved under a name the service chooses (never the client's), queued, and ingested by the worker;
-callers follow it with `GET /api/v1/jobs/{job_id}`. One worker is enough: one ingestion at a time keeps memory
-bounded, and searches go on while it parses (the index is locked only to apply a parsed document, briefly).
+An upload is saved under a name the service chooses (never the client's) and fsynced, its job row is committed to
+`jobs.sqlite` in the index directory, and only then does the caller get 202: an accepted upload survives a crash
+or a kill of the service. The worker takes queued jobs oldest first; callers follow them with
+`GET /api/v1/jobs/{job_id}`.
+
+On start, jobs a previous process left "running" were interrupted by its end: they are queued again, unless they
+have already been started `MAX_ATTEMPTS` times (a file that keeps killing the service), in which case they fail
+with a reason. Queued jobs are taken up again in order.
+
+SQLite (the standard library's, the catalog's engine) rather than a queue library: the table is small, the
+service already depends on SQLite's durability for the catalog, and a job's state is one row
+(docs/decisions.md, "Durable ingestion").
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-import queue
+import os
 import secrets
+import sqlite3
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +34,37 @@ from rag import Principal
 logger = logging.getLogger(__name__)
 
 #: Finished jobs remembered for status queries (oldest forgotten first).
-MAX_JOBS = 1000
+MAX_JOBS = 10_000
 JOB_STATUSES = ("queued", "running", "done", "failed")
+#: Times a job may be started before it is given up: a file that kills the service each time is not retried
+#: forever.
+MAX_ATTEMPTS = 3
+INTERRUPTED_MESSAGE = (
+    "Dịch vụ dừng đột ngột {n} lần khi đang nạp tệp này; đã ngừng thử. Hãy kiểm tra tệp hoặc báo quản trị viên."
+)
+UNEXPECTED_MESSAGE = "Lỗi không mong đợi khi nạp tài liệu."
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    uploader TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    path TEXT NOT NULL,
+    classification TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    files TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    resume_at INTEGER NOT NULL DEFAULT 0,
+    turn INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    finished TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, turn, seq);
+"""
 
 
 def _now() -> str:
@@ -56,6 +96,9 @@ class Job:
         files: ingest results, shaped like `vankien ingest --json` files (path = `filename`).
         error: why the job failed (Vietnamese), or None.
         uploader: the provenance recorded with the documents ("key:<key id> (<key name>)").
+        size: the upload's size in bytes (queue quotas).
+        attempts: how many times a worker started it (its current work unit).
+        resume_at: the first document of the file still to ingest (work units of a .jsonl).
     """
 
     job_id: str
@@ -69,68 +112,238 @@ class Job:
     created: str = field(default_factory=_now)
     finished: str | None = None
     uploader: str = ""
+    size: int = 0
+    attempts: int = 0
+    resume_at: int = 0
 
 
-#: Runs one job: returns the ingest results, or raises (the job then fails with a generic message).
-Runner = Callable[[Job], tuple[list[dict[str, Any]], str | None]]
+#: What running a job (or its next work unit) gave: the ingest results of this run, an error message (the job
+#: fails) or None, and where the next work unit starts (None: the job is finished).
+JobOutcome = tuple[list[dict[str, Any]], str | None, int | None]
+#: Runs one job or its next work unit; raising fails the job with a generic message.
+Runner = Callable[[Job], JobOutcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Unfinished jobs (queued or running): how many and how many bytes, for one owner and overall."""
+
+    owner_jobs: int
+    owner_bytes: int
+    total_jobs: int
+    total_bytes: int
+
+
+def _row_to_job(row: sqlite3.Row) -> Job:
+    return Job(
+        job_id=row["job_id"],
+        owner=row["owner"],
+        filename=row["filename"],
+        path=Path(row["path"]),
+        classification=row["classification"],
+        status=row["status"],
+        files=json.loads(row["files"]),
+        error=row["error"],
+        created=row["created"],
+        finished=row["finished"],
+        uploader=row["uploader"],
+        size=row["size"],
+        attempts=row["attempts"],
+        resume_at=row["resume_at"],
+    )
 
 
 class JobManager:
-    """The job table and its worker thread.
+    """The durable job table and its worker thread.
+
+    Jobs are taken in turns: a new job, and a job coming back for its next work unit, join the end of the line, so
+    a large .jsonl alternates with the uploads that came after it. A second worker takes only small uploads
+    (`small_bytes`), so one never waits behind a large document.
 
     Args:
-        runner: ingests one job's file; returns (files, error message or None).
+        runner: ingests one job's file or next work unit (`JobOutcome`).
+        path: the SQLite file (created 0600); None keeps the table in memory (tests of the worker only).
+        small_bytes: uploads up to this size also have a worker of their own; 0: one worker for all.
     """
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, path: Path | None = None, small_bytes: int = 0) -> None:
         self._runner = runner
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self.path = path
+        self.small_bytes = small_bytes
+        if path is not None:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        self._db = sqlite3.connect(
+            str(path) if path is not None else ":memory:", isolation_level=None, check_same_thread=False
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed job row survives power loss, not only a kill
+        self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        self._queue: queue.Queue[Job | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._wake = threading.Condition(self._lock)
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        self.recovered = self._recover()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    def _recover(self) -> int:
+        """Queue again the jobs a previous process left running; fail those started `MAX_ATTEMPTS` times.
+        Returns how many unfinished jobs there are now."""
+        with self._lock, self._transaction() as db:
+            for row in db.execute("SELECT job_id, attempts FROM jobs WHERE status = 'running'").fetchall():
+                if row["attempts"] >= MAX_ATTEMPTS:
+                    db.execute(
+                        "UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE job_id = ?",
+                        (INTERRUPTED_MESSAGE.format(n=row["attempts"]), _now(), row["job_id"]),
+                    )
+                    logger.warning("ingest job %s given up after %d attempts", row["job_id"], row["attempts"])
+                else:
+                    db.execute("UPDATE jobs SET status = 'queued' WHERE job_id = ?", (row["job_id"],))
+                    logger.info("ingest job %s interrupted; queued again", row["job_id"])
+            queued: int = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
+        return queued
+
+    # -- the worker ---------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="vankien-ingest", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            self._stopping = False
+            lanes = [None] + ([self.small_bytes] if self.small_bytes > 0 else [])
+            for lane in lanes:
+                name = "vankien-ingest" if lane is None else "vankien-ingest-small"
+                thread = threading.Thread(target=self._work, args=(lane,), name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the job in progress, then stop (queued jobs stay queued)."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout)
-            self._thread = None
+        """Finish the jobs in progress, then stop (queued jobs stay queued, for the next start)."""
+        if self._threads:
+            with self._wake:
+                self._stopping = True
+                self._wake.notify_all()
+            for thread in self._threads:
+                thread.join(timeout)
+            self._threads = []
+
+    def close(self) -> None:
+        self.stop()
+        with self._lock:
+            self._db.close()
+
+    def _next(self, max_size: int | None = None) -> Job | None:
+        """Take the queued job whose turn it is (marking it running, one more attempt), waiting for one; None to
+        stop. `max_size`: only uploads up to that many bytes."""
+        with self._wake:
+            while not self._stopping:
+                row = self._db.execute(
+                    "SELECT * FROM jobs WHERE status = 'queued' AND (? IS NULL OR size <= ?) "
+                    "ORDER BY turn, seq LIMIT 1",
+                    (max_size, max_size),
+                ).fetchone()
+                if row is not None:
+                    with self._transaction() as db:
+                        db.execute(
+                            "UPDATE jobs SET status = 'running', attempts = attempts + 1 WHERE job_id = ?",
+                            (row["job_id"],),
+                        )
+                    job = _row_to_job(row)
+                    job.status, job.attempts = "running", job.attempts + 1
+                    return job
+                self._wake.wait(5.0)
+        return None
+
+    def _work(self, max_size: int | None = None) -> None:
+        while (job := self._next(max_size)) is not None:
+            try:
+                files, error, resume_at = self._runner(job)
+            except Exception:
+                logger.exception("ingest job %s failed", job.job_id)
+                files, error, resume_at = [], UNEXPECTED_MESSAGE, None
+            all_files = json.dumps(job.files + files, ensure_ascii=False)
+            with self._wake, self._transaction() as db:
+                if resume_at is not None and error is None:  # the next work unit waits for its turn
+                    db.execute(
+                        "UPDATE jobs SET status = 'queued', files = ?, resume_at = ?, attempts = 0, "
+                        "turn = (SELECT COALESCE(MAX(turn), 0) + 1 FROM jobs) WHERE job_id = ?",
+                        (all_files, resume_at, job.job_id),
+                    )
+                    self._wake.notify_all()
+                    continue
+                status = "failed" if error else "done"
+                db.execute(
+                    "UPDATE jobs SET status = ?, files = ?, error = ?, finished = ? WHERE job_id = ?",
+                    (status, all_files, error, _now(), job.job_id),
+                )
+                self._prune(db)
+            logger.info("ingest job %s %s", job.job_id, status)
+
+    @staticmethod
+    def _prune(db: sqlite3.Connection) -> None:
+        db.execute(
+            "DELETE FROM jobs WHERE status IN ('done', 'failed') AND seq <= "
+            "(SELECT seq FROM jobs WHERE status IN ('done', 'failed') ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            (MAX_JOBS,),
+        )
+
+    # -- the table ----------------------------------------------------------------------------------------
 
     def submit(self, job: Job) -> Job:
-        with self._lock:
-            self._jobs[job.job_id] = job
-            while len(self._jobs) > MAX_JOBS:
-                oldest = next(iter(self._jobs))
-                if self._jobs[oldest].status in {"queued", "running"}:
-                    break
-                del self._jobs[oldest]
-        self._queue.put(job)
+        """Record a job durably (committed before this returns) and wake the worker."""
+        with self._wake:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO jobs (job_id, owner, uploader, filename, path, classification, size, status, "
+                    "created, turn) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, "
+                    "(SELECT COALESCE(MAX(turn), 0) + 1 FROM jobs))",
+                    (
+                        job.job_id,
+                        job.owner,
+                        job.uploader,
+                        job.filename,
+                        str(job.path),
+                        job.classification,
+                        job.size,
+                        job.created,
+                    ),
+                )
+            self._wake.notify_all()
         return job
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
-            return self._jobs.get(job_id)
+            row = self._db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return _row_to_job(row) if row is not None else None
 
-    def _work(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            with self._lock:
-                job.status = "running"
-            try:
-                files, error = self._runner(job)
-            except Exception:
-                logger.exception("ingest job %s failed", job.job_id)
-                files, error = [], "Lỗi không mong đợi khi nạp tài liệu."
-            with self._lock:
-                job.files = files
-                job.error = error
-                job.status = "failed" if error else "done"
-                job.finished = _now()
-            logger.info("ingest job %s %s", job.job_id, job.status)
+    def backlog(self, owner: str) -> Backlog:
+        """Unfinished jobs of `owner` and of everyone (bounds and quotas are checked against it)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes, COALESCE(SUM(owner = ?), 0) AS mine, "
+                "COALESCE(SUM(CASE WHEN owner = ? THEN size END), 0) AS my_bytes "
+                "FROM jobs WHERE status IN ('queued', 'running')",
+                (owner, owner),
+            ).fetchone()
+        return Backlog(int(row["mine"]), int(row["my_bytes"]), int(row["n"]), int(row["bytes"]))
+
+    def uses(self, path: Path, other_than: str | None = None) -> bool:
+        """Whether an unfinished job (other than `other_than`) will still read the file at `path`. An upload's file
+        is shared by identical uploads (content-addressed): deleting a document, or a failed job cleaning up, must
+        not take it from a job that has yet to run."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM jobs WHERE path = ? AND status IN ('queued', 'running') AND job_id != ? LIMIT 1",
+                (str(path), other_than or ""),
+            ).fetchone()
+        return row is not None

@@ -34,20 +34,24 @@ class RateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _tokens(self, caller: str, now: float) -> float:
+        """`caller`'s tokens at `now` (call with the lock held)."""
+        tokens, last = self._buckets.get(caller, (self.capacity, now))
+        return min(self.capacity, tokens + (now - last) * self._rate)
+
+    def _wait(self, tokens: float) -> float:
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+
     def hit(self, caller: str) -> float:
         """Take one token for `caller`; returns 0 when allowed, else the seconds to wait before retrying."""
         if self.per_minute <= 0:
             return 0.0
         now = self._clock()
         with self._lock:
-            tokens, last = self._buckets.pop(caller, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - last) * self._rate)
-            if tokens >= 1.0:
-                self._buckets[caller] = (tokens - 1.0, now)
-                wait = 0.0
-            else:
-                self._buckets[caller] = (tokens, now)
-                wait = (1.0 - tokens) / self._rate
+            tokens = self._tokens(caller, now)
+            wait = self._wait(tokens)
+            self._buckets.pop(caller, None)  # re-inserted last: the most recently seen
+            self._buckets[caller] = (tokens - 1.0 if wait == 0.0 else tokens, now)
             while len(self._buckets) > MAX_TRACKED_CALLERS:
                 self._buckets.popitem(last=False)
         return wait
@@ -58,9 +62,7 @@ class RateLimiter:
             return 0.0
         now = self._clock()
         with self._lock:
-            tokens, last = self._buckets.get(caller, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self._rate)
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self._rate
+            return self._wait(self._tokens(caller, now))
 
     def check(self, caller: str) -> None:
         """Raise a 429 `ApiError` (with Retry-After) when `caller` is over the limit."""

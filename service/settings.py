@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         max_body_kb: largest request body other than an upload.
         keys_file, audit_log, feedback_log, uploads_dir: default to files inside `index_dir`.
         paragraph_ids_shown: how many paragraph ids `GET /documents/{id}` lists.
+        max_upload_records: most records (non-empty lines) of an uploaded .jsonl file (413 beyond).
+        ingest_unit_records: records of a .jsonl ingested per turn (the job then waits its turn again).
+        ingest_timeout_s: longest one ingest child (a file, or a work unit) may run.
+        small_upload_mb: uploads up to this size also have an ingest worker of their own, so they never wait
+            behind a large one (0: one worker).
+        max_queued_jobs_per_key, max_queued_jobs: uploads waiting or being ingested, per key and overall; beyond
+            them an upload gets 429.
+        queue_quota_mb_per_key, queue_quota_mb: bytes of those uploads, per key and overall; beyond them 507.
         header_timeout_s: seconds a connection has to send complete request headers (slowloris defence).
         body_timeout_s: seconds a request body may pause before the connection is closed.
         max_connections: open connections at most; beyond it the one waiting longest for its headers is closed.
@@ -75,6 +83,14 @@ class Settings(BaseSettings):
     feedback_log: Path | None = None
     uploads_dir: Path | None = None
     paragraph_ids_shown: int = Field(default=200, ge=0)
+    max_upload_records: int = Field(default=100_000, ge=1)
+    ingest_unit_records: int = Field(default=500, ge=1)
+    ingest_timeout_s: float = Field(default=3600.0, gt=0)
+    small_upload_mb: float = Field(default=1.0, ge=0)
+    max_queued_jobs_per_key: int = Field(default=20, ge=1)
+    max_queued_jobs: int = Field(default=200, ge=1)
+    queue_quota_mb_per_key: float = Field(default=200.0, gt=0)
+    queue_quota_mb: float = Field(default=2000.0, gt=0)
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=500, ge=1)
@@ -124,6 +140,11 @@ class Settings(BaseSettings):
     @property
     def feedback_path(self) -> Path:
         return self.feedback_log or self.index_dir / "feedback.jsonl"
+
+    @property
+    def jobs_path(self) -> Path:
+        """The durable job table (`service.jobs`)."""
+        return self.index_dir / "jobs.sqlite"
 
     @property
     def uploads_path(self) -> Path:

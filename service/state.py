@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rag import (
     Library,
@@ -23,12 +26,21 @@ from rag import (
 )
 from service.audit import AuditLog, JsonLines
 from service.gate import Gate
-from service.jobs import Job, JobManager
+from service.jobs import Job, JobManager, JobOutcome
 from service.keys import KeyStore
 from service.limits import RateLimiter
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+#: The folder `service` and `rag` are imported from (the ingest child must import the same code).
+_ROOT = str(Path(__file__).resolve().parents[1])
+INGEST_CRASH_MESSAGE = (
+    "Tiến trình nạp tài liệu dừng bất thường; tệp chưa được nạp. Hãy kiểm tra tệp hoặc báo quản trị viên."
+)
+INGEST_TIMEOUT_MESSAGE = (
+    "Nạp tệp quá {s:g} giây nên đã dừng; hãy chia nhỏ tệp hoặc nhờ quản trị viên nạp bằng dòng lệnh."
+)
 
 
 class ServiceConfigError(VanKienError):
@@ -104,41 +116,63 @@ class ServiceState:
     def catch_up(self) -> None:
         """Apply catalog changes made by another process (`vankien ingest` beside the service).
 
-        The store prepares the changes while searches go on and applies them in one brief exclusive step
-        (`IndexStore.sync`); when an upload of this process is already syncing, this returns at once and the
-        request reads the last applied state.
+        The store prepares the changes in a background thread while searches go on, and applies them in one
+        brief exclusive step (`IndexStore.catch_up`); the request reads the last applied state at once.
         """
         store = self.library.store
-        last_change = store.catalog.last_change()
-        if last_change != store.applied:
-            store.sync(wait=False)
-        if store.vectors is not None and last_change != store.vectors_applied:
+        store.catch_up()  # in a background thread: a request never does an ingest's work
+        if store.vectors is not None and store.catalog.last_change() != store.vectors_applied:
             store.start_vector_worker()  # returns at once; one worker at a time
 
-    def run_job(self, job: Job) -> tuple[list[dict[str, Any]], str | None]:
-        """Ingest one uploaded file (the `JobManager`'s runner).
+    def run_job(self, job: Job) -> JobOutcome:
+        """Ingest one uploaded file, or its next work unit (the `JobManager`'s runner).
 
-        No lock that searches need is held here: parsing and analysis run beside them, the catalog commits the
-        document in one short transaction, and the store applies it to the search indexes in one brief exclusive
-        step after preparing it (tokens, vectors) without blocking searches.
+        Parsing, analysis and the catalog commit run in a child process (`service.ingest_worker`), so they cost
+        this process neither memory nor the CPU time its searches need; a .jsonl is taken `ingest_unit_records`
+        records at a time, and the job goes back to the queue between units, so other uploads are not starved.
+        Here the store then applies the new catalog changes: prepared beside the searches, applied in one brief
+        exclusive step; vectors follow in the background.
         """
-        report = self.library.ingest([job.path], job.classification, ingested_by=job.uploader or job.owner)
-        files = [
-            {
-                "path": job.filename,
-                "status": r.status,
-                "reason": r.reason,
-                "doc_id": r.doc_id,
-                "paragraphs": r.paragraphs,
-            }
-            for r in report.results
+        unit = self.settings.ingest_unit_records
+        is_records = job.path.suffix.lower() == ".jsonl"
+        command = [
+            sys.executable,
+            "-m",
+            "service.ingest_worker",
+            str(job.path),
+            "--index",
+            str(self.settings.index_dir),
+            "--classification",
+            job.classification,
+            "--ingested-by",
+            job.uploader or job.owner,
         ]
-        rejected = [f for f in files if f["status"] == "rejected"]
-        if files and len(rejected) == len(files):
-            with contextlib.suppress(OSError):
-                job.path.unlink()
-            return files, str(rejected[0]["reason"]) or "Tệp bị từ chối."
-        return files, None
+        if is_records:
+            command += ["--start", str(job.resume_at), "--limit", str(unit)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
+        try:
+            done = subprocess.run(
+                command, capture_output=True, env=env, timeout=self.settings.ingest_timeout_s, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return [], INGEST_TIMEOUT_MESSAGE.format(s=self.settings.ingest_timeout_s), None
+        if done.returncode != 0:
+            logger.error("ingest child for job %s ended with %s: %s", job.job_id, done.returncode, done.stderr[-2000:])
+            return [], INGEST_CRASH_MESSAGE, None
+        result = json.loads(done.stdout)
+        files = [{**f, "path": job.filename} for f in result["files"]]
+        self.library.refresh()  # the serving process applies what the child committed
+        next_start = job.resume_at + unit
+        if is_records and next_start < int(result["documents"]):
+            return files, None, next_start
+        all_files = job.files + files
+        rejected = [f for f in all_files if f["status"] == "rejected"]
+        if all_files and len(rejected) == len(all_files):
+            if self.jobs is None or not self.jobs.uses(job.path, other_than=job.job_id):
+                with contextlib.suppress(OSError):
+                    job.path.unlink()
+            return files, str(rejected[0]["reason"]) or "Tệp bị từ chối.", None
+        return files, None, None
 
     def is_upload(self, path: str) -> bool:
         """Whether a document's source file is one of the service's uploads."""

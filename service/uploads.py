@@ -75,6 +75,12 @@ def save_upload(source: BinaryIO, folder: Path, suffix: str, classification: str
             raise ApiError(400, "empty_file", "Tệp tải lên đang rỗng.")
         final = folder / f"{digest.hexdigest()[:32]}-{classification}{suffix}"
         os.replace(part, final)
+        # the rename too must survive a crash: the job row committed next points at this name
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return final
     finally:
         with contextlib.suppress(FileNotFoundError):

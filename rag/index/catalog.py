@@ -105,6 +105,29 @@ class SourceState:
     classification: str
 
 
+def _row_to_doc(row: sqlite3.Row) -> SourceDoc:
+    """A documents row (`_DOC_COLUMNS` and `added_at`; the text may be left out of the query)."""
+    return SourceDoc(
+        doc_id=row["doc_id"],
+        source_key=row["source_key"],
+        path=row["path"],
+        fmt=row["fmt"],
+        sha256=row["sha256"],
+        title=row["title"],
+        doc_type=row["doc_type"],
+        number=row["number"],
+        issuer=row["issuer"],
+        issued=row["issued"],
+        place=row["place"],
+        summary=row["summary"],
+        classification=row["classification"],
+        text=row["text"] if "text" in row.keys() else "",
+        metadata=json.loads(row["metadata"]),
+        ingested_by=row["ingested_by"],
+        added_at=row["added_at"],
+    )
+
+
 def _row_to_paragraph(row: sqlite3.Row) -> Paragraph:
     return Paragraph(
         paragraph_id=row["paragraph_id"],
@@ -336,25 +359,7 @@ class Catalog:
         row = self._one(f"SELECT {_DOC_COLUMNS}, added_at FROM documents WHERE doc_id = ?", (doc_id,))
         if row is None:
             raise NotFound(f"no document {doc_id!r}", f"Không có tài liệu '{doc_id}'.")
-        return SourceDoc(
-            doc_id=row["doc_id"],
-            source_key=row["source_key"],
-            path=row["path"],
-            fmt=row["fmt"],
-            sha256=row["sha256"],
-            title=row["title"],
-            doc_type=row["doc_type"],
-            number=row["number"],
-            issuer=row["issuer"],
-            issued=row["issued"],
-            place=row["place"],
-            summary=row["summary"],
-            classification=row["classification"],
-            text=row["text"],
-            metadata=json.loads(row["metadata"]),
-            ingested_by=row["ingested_by"],
-            added_at=row["added_at"],
-        )
+        return _row_to_doc(row)
 
     def documents(self) -> list[DocumentInfo]:
         """All documents, newest issue date first, then by id."""
@@ -384,34 +389,12 @@ class Catalog:
         anew, so it counts as committed when it was replaced)."""
         key = number.replace(" ", "").upper()
         rows = self._all(
-            "SELECT doc_id, source_key, path, fmt, sha256, title, doc_type, number, issuer, issued, place, summary, "
-            "classification, metadata, ingested_by, added_at FROM documents "
+            f"SELECT {_DOC_COLUMNS.replace('text, ', '')}, added_at FROM documents "
             "WHERE REPLACE(UPPER(number), ' ', '') = ? "
             "AND rowid < (SELECT rowid FROM documents WHERE doc_id = ?) ORDER BY rowid",
             (key, doc_id),
         )
-        return [
-            SourceDoc(
-                doc_id=r["doc_id"],
-                source_key=r["source_key"],
-                path=r["path"],
-                fmt=r["fmt"],
-                sha256=r["sha256"],
-                title=r["title"],
-                doc_type=r["doc_type"],
-                number=r["number"],
-                issuer=r["issuer"],
-                issued=r["issued"],
-                place=r["place"],
-                summary=r["summary"],
-                classification=r["classification"],
-                text="",
-                metadata=json.loads(r["metadata"]),
-                ingested_by=r["ingested_by"],
-                added_at=r["added_at"],
-            )
-            for r in rows
-        ]
+        return [_row_to_doc(r) for r in rows]
 
     def paragraphs(self, doc_id: str) -> list[Paragraph]:
         """The paragraphs of a document in order (empty when there is no such document)."""

@@ -18,6 +18,7 @@ import mmap
 import os
 import struct
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -164,6 +165,8 @@ class E5Numpy:
         self._read_tokenizer(r)
         self._read_tensors(r)
         self._lock = threading.Lock()
+        self._waiting_lock = threading.Lock()
+        self._urgent_waiting = 0  # queries waiting for the engine (`embed`)
 
     # -- loading ------------------------------------------------------------------------------------------------
 
@@ -376,17 +379,31 @@ class E5Numpy:
                 segments.append((i, [self.bos, *part, self.eos], max(len(part), 1)))
         order = sorted(range(len(segments)), key=lambda s: len(segments[s][1]))
         sums = np.zeros((len(texts), self.H), dtype=np.float64)
-        with self._lock:  # one forward at a time: BLAS already uses every core
+        urgent = len(texts) == 1  # a query: it goes before the next sub-batch of a document run
+        if urgent:
+            with self._waiting_lock:
+                self._urgent_waiting += 1
+        try:
             start = 0
             while start < len(order):
                 end = start + 1
                 while end < len(order) and len(segments[order[end]][1]) * (end - start + 1) <= self.batch_tokens:
                     end += 1
                 chosen = [segments[s] for s in order[start:end]]
-                pooled = self._forward([seq for _, seq, _ in chosen])
+                if not urgent:
+                    while self._urgent_waiting:  # let a waiting query take the engine between sub-batches
+                        time.sleep(0.002)
+                # One forward at a time (BLAS already uses every core), taken per sub-batch: a query waits for
+                # at most one sub-batch of a long document run, never for the whole run.
+                with self._lock:
+                    pooled = self._forward([seq for _, seq, _ in chosen])
                 for (i, _, weight), vector in zip(chosen, pooled, strict=True):
                     sums[i] += weight * vector
                 start = end
+        finally:
+            if urgent:
+                with self._waiting_lock:
+                    self._urgent_waiting -= 1
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         out: FloatArray = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
         return out

@@ -424,6 +424,12 @@ class IndexStore:
         self._vlock = threading.RLock()  # one vector sync at a time
         self._stop_vectors = threading.Event()
         self._vector_worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()  # starting the vector worker thread
+        #: Searches bring the lexical index up to the catalog in a background thread rather than themselves (the
+        #: service: a search must never do an ingest's work); False: inline (library and command-line use).
+        self.background_sync = False
+        self._catch_up_thread: threading.Thread | None = None
+        self._catch_up_lock = threading.Lock()
         self.vector_error: str | None = None
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
         self.embedder = self._resolve_embedder(embedder)
@@ -548,6 +554,33 @@ class IndexStore:
         """
         with self._rw.shared():
             yield
+
+    def catch_up(self) -> None:
+        """Bring the search indexes up to changes another process committed to the catalog (an ingest child, a
+        `vankien ingest` beside the service), for a search about to run.
+
+        Inline without `background_sync` (the search then reads the new state; it does not wait for a sync that
+        is already running). With it, a background thread does the work and the search reads the last applied
+        state at once: a large document committed by another process never stalls searches while it is
+        tokenised. Vectors follow in their own background worker when the store has one running."""
+        if self.catalog.last_change() == self._applied:
+            return
+        if not self.background_sync:
+            self.sync(wait=False)
+            return
+        with self._catch_up_lock:
+            if self._catch_up_thread is not None and self._catch_up_thread.is_alive():
+                return
+            self._catch_up_thread = threading.Thread(target=self._catch_up_work, name="vankien-catch-up", daemon=True)
+            self._catch_up_thread.start()
+
+    def _catch_up_work(self) -> None:
+        try:
+            self.sync()
+            if self.vectors is not None and self.catalog.last_change() != self._vectors_applied:
+                self.start_vector_worker()
+        except Exception:  # a background thread has no caller to tell; the next search tries again
+            logger.exception("catching up with the catalog failed")
 
     def sync(self, progress: SyncProgress | None = None, *, wait: bool = True) -> int:
         """Apply the catalog changes the lexical index has not seen (vectors: `sync_vectors`).
@@ -769,7 +802,9 @@ class IndexStore:
         worker was started (False: nothing pending, no embedder, or one already running)."""
         if self._vector_part is None or self._vectors_applied >= self.catalog.last_change():
             return False
-        with self._vlock:
+        # Not `_vlock`: a running vector sync holds that for its whole run, and a request that asks for the worker
+        # must never wait for it (it used to: searches stalled for the whole embedding of an upload).
+        with self._worker_lock:
             if self._vector_worker is not None and self._vector_worker.is_alive():
                 return False
             self._stop_vectors.clear()
@@ -803,9 +838,21 @@ class IndexStore:
             self._vector_part.save(self.index_dir / self._vector_part.name, self._vectors_applied)
             self._write_manifest()
 
-    def save(self) -> None:
+    def save(self, *, vectors: bool = True) -> None:
         """Write snapshots of the derived indexes (crash-safe), each at its own cursor, then the top-level
-        manifest, under the directory's writer lock. Waits for a running vector batch (not for the whole run)."""
+        manifest, under the directory's writer lock.
+
+        Args:
+            vectors: also the vector snapshot, which waits for a running vector sync to finish. False: the lexical
+                snapshot only (the background vector worker saves its own as it goes); the manifest then keeps
+                the vector snapshot's last saved generation.
+        """
+        if not vectors or self._vector_part is None:
+            with self._lock, self._file_lock():
+                self.sync()
+                self._lexical_part.save(self.index_dir / self._lexical_part.name, self._applied)
+                self._write_manifest()
+            return
         with self._lock, self._vlock, self._file_lock():
             self.sync()
             self._lexical_part.save(self.index_dir / self._lexical_part.name, self._applied)
@@ -938,6 +985,9 @@ class IndexStore:
 
     def close(self) -> None:
         self.stop_vector_worker()
+        thread = self._catch_up_thread
+        if thread is not None:
+            thread.join(60)
         self.catalog.close()
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from rag.errors import ParseError
 from rag.ingest import wire
+from rag.ingest.lifetime import die_with_parent
 from rag.ingest.wire import Failure, Init, Task
 
 #: Exit status of a child that stopped because it had no work for `idle_s` seconds.
@@ -268,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1 or not args[0].isdigit():
         print("usage: python -m rag.ingest.worker FD (started by rag.ingest.isolate)", file=sys.stderr)
         return 2
+    die_with_parent()  # a worker busy in a parser still ends with the process that started it
     conn = Connection(int(args[0]))
     try:
         message = wire.loads(conn.recv_bytes())

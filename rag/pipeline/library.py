@@ -195,6 +195,8 @@ class Library:
             self._store = IndexStore(
                 self.index_dir, embedder=self._embedder, catalog=self.catalog, lexical_params=self._lexical_params
             )
+            # the service's searches leave catching up with other processes' commits to a background thread
+            self._store.background_sync = self.background_vectors
         return self._store
 
     def close(self) -> None:
@@ -217,12 +219,21 @@ class Library:
         progress: Progress | None = None,
         exclude: Sequence[str] = (),
         ingested_by: str = "cli",
+        *,
+        commit_only: bool = False,
+        records: tuple[int, int] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; idempotent.
 
         Each document is committed on its own; re-ingesting an unchanged source changes nothing, a
         changed one replaces its earlier version in one transaction. `ingested_by` is recorded with each
         document (provenance: "cli", or the uploading key as "key:<id> (<name>)").
+
+        Args:
+            commit_only: commit to the catalog and stop: the search indexes are neither loaded nor brought up to
+                date (another process, the service, applies the catalog's changes). For an ingest child process.
+            records: only the documents `start..stop-1` of each file (the records of a .jsonl; a work unit of a
+                large upload); None: all.
 
         Raises:
             InvalidRequest: for an unknown classification (nothing is ingested then).
@@ -233,7 +244,7 @@ class Library:
                 f"Mức phân loại '{classification}' không hợp lệ; chọn một trong: {', '.join(CLASSIFICATIONS)}.",
             )
         bar = progress or NoProgress()
-        store = self.store  # fails early when the index was built with another embedder
+        store = None if commit_only else self.store  # fails early when the index was built with another embedder
         items = list(collect_files(paths, exclude))
         bar.start(sum(_units(i) if isinstance(i, Path) else 1 for i in items), "Nạp tài liệu")
         report = IngestReport()
@@ -243,11 +254,12 @@ class Library:
                     report.results.append(item)
                     bar.advance()
                     continue
-                report.results.extend(self._ingest_file(item, classification, ingested_by))
+                report.results.extend(self._ingest_file(item, classification, ingested_by, records))
                 bar.advance(_units(item))
         finally:
             bar.finish()
-        self.refresh(progress)
+        if not commit_only:
+            self.refresh(progress)
         del store
         return report
 
@@ -264,14 +276,16 @@ class Library:
             with _stage(bar, "Lập chỉ mục") as step:
                 store.sync(step)
         if self.background_vectors:
-            store.save()
+            store.save(vectors=False)  # never waits for a vector run in progress; the worker saves its own
             store.start_vector_worker()
             return
         with _stage(bar, "Nhúng vectơ") as step:
             store.sync_vectors(step, checkpoint=True)
         store.save()
 
-    def _ingest_file(self, path: Path, classification: str, ingested_by: str = "cli") -> list[IngestResult]:
+    def _ingest_file(
+        self, path: Path, classification: str, ingested_by: str = "cli", records: tuple[int, int] | None = None
+    ) -> list[IngestResult]:
         def known(source_key: str, sha256: str) -> bool:
             state = self.catalog.source_state(source_key)
             return state is not None and state.sha256 == sha256 and state.classification == classification
@@ -286,6 +300,8 @@ class Library:
             return [IngestResult(str(path), "rejected", f"Lỗi không mong đợi khi đọc tệp ({type(exc).__name__}).")]
         if not parsed:
             return [IngestResult(str(path), "rejected", "Tệp không có nội dung văn bản.")]
+        if records is not None:
+            parsed = parsed[records[0] : records[1]]
         results = []
         for entry in parsed:
             if isinstance(entry, ParseError):

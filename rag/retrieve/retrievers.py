@@ -75,8 +75,7 @@ class _Base:
         """
         text = check_query(query)
         check_k(k)
-        if self.store.catalog.last_change() != self.store.applied:
-            self.store.sync(wait=False)
+        self.store.catch_up()
         return text
 
     def _lexical(

@@ -15,7 +15,7 @@ from service.deps import AdminDep, AuditDep, CallerDep, ClientDep, EditorDep, St
 from service.errors import ApiError, not_found
 from service.jobs import Job, new_job_id, owner_of
 from service.schemas import DocumentDetail, DocumentList, ErrorOut, UploadAccepted
-from service.state import can_see
+from service.state import ServiceState, can_see
 from service.uploads import display_name, extension, save_upload
 
 logger = logging.getLogger(__name__)
@@ -54,11 +54,69 @@ def get_document(doc_id: str, state: StateDep, caller: CallerDep, audit: AuditDe
     }
 
 
+def check_records(path: Path, limit: int) -> None:
+    """Refuse (413) a JSON-lines upload of more than `limit` records: one file must not hold the single ingest
+    worker for an hour while every other upload waits. Larger collections are for `vankien ingest`."""
+    records = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            records += bool(line.strip())
+            if records > limit:
+                n = f"{limit:,}".replace(",", ".")  # Vietnamese thousands separator
+                raise ApiError(
+                    413,
+                    "too_many_records",
+                    f"Tệp JSONL có hơn {n} bản ghi; mỗi lần tải lên được tối đa {n} bản ghi. Hãy chia nhỏ tệp, "
+                    "hoặc nhờ quản trị viên nạp bằng dòng lệnh (vankien ingest).",
+                )
+
+
+def check_queue(state: ServiceState, owner: str, size: int) -> None:
+    """Refuse an upload the queue has no room for: 429 when the caller (or everyone) has too many uploads waiting,
+    507 when their bytes would pass the caller's (or the overall) quota. `size`: the new upload's bytes (0 before
+    it is saved)."""
+    assert state.jobs is not None
+    settings = state.settings
+    backlog = state.jobs.backlog(owner)
+    if backlog.owner_jobs >= settings.max_queued_jobs_per_key or backlog.total_jobs >= settings.max_queued_jobs:
+        mine = backlog.owner_jobs >= settings.max_queued_jobs_per_key
+        raise ApiError(
+            429,
+            "queue_full",
+            f"Bạn đang có {backlog.owner_jobs} tệp chờ nạp (tối đa {settings.max_queued_jobs_per_key}); hãy chờ các "
+            "tệp này nạp xong rồi tải tiếp."
+            if mine
+            else "Hàng đợi nạp tài liệu của dịch vụ đang đầy; hãy thử lại sau ít phút.",
+            headers={"Retry-After": "60"},
+        )
+    mb = 1024 * 1024
+    if size and (
+        backlog.owner_bytes + size > settings.queue_quota_mb_per_key * mb
+        or backlog.total_bytes + size > settings.queue_quota_mb * mb
+    ):
+        mine = backlog.owner_bytes + size > settings.queue_quota_mb_per_key * mb
+        raise ApiError(
+            507,
+            "quota_exceeded",
+            f"Các tệp chờ nạp của bạn đã dùng hết hạn mức {settings.queue_quota_mb_per_key:g} MB; hãy chờ chúng nạp "
+            "xong rồi tải tiếp."
+            if mine
+            else f"Dung lượng chờ nạp của dịch vụ đã hết (tối đa {settings.queue_quota_mb:g} MB); hãy thử lại sau.",
+        )
+
+
 @router.post(
     "",
     status_code=202,
     response_model=UploadAccepted,
-    responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, **_ERRORS},
+    responses={
+        400: {"model": ErrorOut},
+        403: {"model": ErrorOut},
+        413: {"model": ErrorOut},
+        429: {"model": ErrorOut},
+        507: {"model": ErrorOut},
+        **_ERRORS,
+    },
     summary="Tải lên một tài liệu (biên tập viên); nạp chạy nền",
 )
 async def upload_document(
@@ -83,12 +141,25 @@ async def upload_document(
     suffix = extension(name, supported_extensions())
     job_id = new_job_id()
     settings = state.settings
+    assert state.jobs is not None
+    owner = owner_of(caller)
+    check_queue(state, owner, 0)
     path = await run_in_threadpool(
         save_upload, file.file, settings.uploads_path, suffix, classification, settings.max_upload_bytes, job_id
     )
-    assert state.jobs is not None
-    owner = owner_of(caller)
-    state.jobs.submit(Job(job_id, owner, name, path, classification, uploader=f"{owner} ({caller.name})"))
+    size = path.stat().st_size
+    try:
+        if suffix == ".jsonl":
+            await run_in_threadpool(check_records, path, settings.max_upload_records)
+        check_queue(state, owner, size)
+    except ApiError:
+        if not state.jobs.uses(path):  # the same content may be queued already (content-addressed name)
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    # Committed before the 202: an accepted upload survives a crash (the file is fsynced by save_upload).
+    job = Job(job_id, owner, name, path, classification, uploader=f"{owner} ({caller.name})", size=size)
+    await run_in_threadpool(state.jobs.submit, job)
     audit.record(
         caller,
         "POST /api/v1/documents",
@@ -115,7 +186,8 @@ def delete_document(doc_id: str, state: StateDep, caller: AdminDep, audit: Audit
             state.library.remove(doc_id)
         except NotFound:
             raise not_found("tài liệu", doc_id) from None
-    if state.is_upload(doc.path):
+    if state.is_upload(doc.path) and not (state.jobs is not None and state.jobs.uses(Path(doc.path))):
+        # an identical upload still waiting in the queue shares this file: it stays until that job has run
         with contextlib.suppress(OSError):
             Path(doc.path).unlink()
     audit.record(caller, "DELETE /api/v1/documents/{doc_id}", status=204, doc_ids=[doc_id], client=client)

@@ -203,8 +203,9 @@ def test_replace_during_a_search_cannot_leak_a_restricted_version(tmp_path: Path
     assert not leaked, leaked[:3]
 
 
-def test_upload_parsing_does_not_block_searches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """While an uploaded file is being parsed, searches answer at once (parsing holds no index lock)."""
+def test_upload_parsing_does_not_block_searches(tmp_path: Path) -> None:
+    """While an uploaded file is being ingested (parsed, analysed and committed in a child process), searches
+    answer at once: the serving process holds no index lock meanwhile."""
     index = tmp_path / "ix"
     src = tmp_path / "seed.txt"
     src.write_text(_resolution("A", 83, 5), encoding="utf-8")
@@ -212,29 +213,30 @@ def test_upload_parsing_does_not_block_searches(tmp_path: Path, monkeypatch: pyt
         library.ingest([src])
     editor = bearer(add_key(index, "editor", "toi-mat"))
     app = create_app(settings_for(index))
+    # a large document (written here, not an official text): its analysis takes seconds
+    paragraphs = [
+        f"{i}. Nhiệm vụ {i}: triển khai kho dữ liệu số {CANARY['B']} ở đơn vị {i % 97}." for i in range(1, 2500)
+    ]
+    body = (_resolution("B", 84, 5) + "\n".join(paragraphs) + "\n").encode("utf-8")
     with LocalClient(app) as client:
-        library = app.state.vankien.library
-        parsing, release = threading.Event(), threading.Event()
-        original = library._ingest_file
-
-        def slow_ingest_file(path: Path, classification: str, ingested_by: str = "cli") -> object:
-            parsing.set()
-            assert release.wait(30), "the test never released the parser"
-            return original(path, classification, ingested_by)
-
-        monkeypatch.setattr(library, "_ingest_file", slow_ingest_file)
-        body = _resolution("B", 84, 5).encode("utf-8")
-        r = client.post("/api/v1/documents", headers=editor, files={"file": ("nq84.txt", body, "text/plain")})
+        r = client.post("/api/v1/documents", headers=editor, files={"file": ("nq84.md", body, "text/markdown")})
         assert r.status_code == 202, r.text
         job_id = r.json()["job_id"]
-        assert parsing.wait(10)
-        started = time.monotonic()
-        r = client.get("/api/v1/search", params={"q": SHARED}, headers=editor)
-        elapsed = time.monotonic() - started
-        release.set()
-        assert r.status_code == 200, r.text
-        assert elapsed < 5.0, f"a search waited {elapsed:.1f} s for an upload being parsed"
-        job = wait_job(client, job_id, editor)
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/v1/jobs/{job_id}", headers=editor).json()["status"] != "running":
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.02)
+        slowest = 0.0
+        searches = 0
+        while client.get(f"/api/v1/jobs/{job_id}", headers=editor).json()["status"] == "running":
+            started = time.monotonic()
+            r = client.get("/api/v1/search", params={"q": SHARED}, headers=editor)
+            slowest = max(slowest, time.monotonic() - started)
+            assert r.status_code == 200, r.text
+            searches += 1
+        assert searches >= 3, "the upload was ingested too fast to test anything"
+        assert slowest < 5.0, f"a search waited {slowest:.1f} s for an upload being ingested"
+        job = wait_job(client, job_id, editor, timeout=120)
         assert job["status"] == "done", job
         r = client.get("/api/v1/search", params={"q": CANARY["B"]}, headers=editor)
         assert any("nq-84" in h["doc_id"] for h in r.json()["hits"]), r.json()

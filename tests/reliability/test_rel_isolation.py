@@ -6,6 +6,7 @@ Misbehaving parsers are defined below and registered for made-up extensions, in 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -333,3 +334,70 @@ def test_library_isolates_by_default_and_can_parse_in_process(sample_dir: Path, 
     with Library(tmp_path / "isolated") as again:
         assert again.ingest([sample_dir]).counts["unchanged"] == 2
     assert isolation_stats().files == before + 2  # unchanged files never reach a worker
+
+
+# -- lifetime ----------------------------------------------------------------------------------------------------
+
+_SERVICE = """
+import sys, threading, time
+from pathlib import Path
+from rag import ingest
+from rag.ingest.isolate import WorkerPool, parse_file_isolated
+ingest._PARSERS[".sleep"] = "tests.reliability.test_rel_isolation:parse_sleep"
+pool = WorkerPool()
+threading.Thread(target=lambda: parse_file_isolated(Path(sys.argv[1]), pool=pool), daemon=True).start()
+time.sleep(600)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_workers_die_with_the_service(tmp_path: Path) -> None:
+    """A service killed with SIGKILL while its worker is busy in a parser: the worker exits within seconds (it
+    used to keep parsing for minutes)."""
+    import signal
+    import subprocess
+
+    path = _file(tmp_path, "treo.sleep")
+    env = {**os.environ, EXTRA_PARSERS_ENV: f".sleep={MODULE}:parse_sleep", "PYTHONPATH": str(REPO_ROOT)}
+    service = subprocess.Popen([sys.executable, "-c", _SERVICE, str(path)], env=env, cwd=REPO_ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while not workers:
+            assert time.monotonic() < deadline, "no worker started"
+            workers = _children(service.pid)
+            time.sleep(0.1)
+        time.sleep(0.5)  # the worker is inside the parser now
+        assert all(_alive(w) for w in workers)
+        service.send_signal(signal.SIGKILL)
+        service.wait(10)
+        deadline = time.monotonic() + 5
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "a worker outlived its service"
+    finally:
+        service.kill()
+        for w in _children(service.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w, signal.SIGKILL)
