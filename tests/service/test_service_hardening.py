@@ -164,11 +164,13 @@ def test_slow_header_sockets_do_not_starve_normal_requests(index_dir: Path) -> N
             time.sleep(3.0)  # past the header deadline: every slow socket has been closed by the server
             closed = 0
             for s in slow:
-                s.settimeout(2)
+                s.settimeout(0.2)
                 try:
-                    closed += s.recv(1) == b""
-                except (ConnectionResetError, TimeoutError, OSError):
-                    closed += 1
+                    closed += s.recv(1) == b""  # the server closed it
+                except TimeoutError:
+                    pass  # still open: the server is waiting for the rest of the headers
+                except OSError:
+                    closed += 1  # reset by the server
             assert closed == len(slow)
         finally:
             for s in slow:
