@@ -45,9 +45,10 @@ if TYPE_CHECKING:
         VanKienError,
     )
     from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
+    from rag.index.memory import release_free_memory
     from rag.index.store import SharedLock, validate_filters
     from rag.ingest import supported_extensions
-    from rag.ingest.lifetime import die_with_parent
+    from rag.ingest.lifetime import die_with_parent, yield_cpu
     from rag.pipeline import (
         ABSTAIN_TEXT,
         DEFAULT_ANSWER_K,
@@ -117,7 +118,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["DEFAULT_EMBEDDER", "NO_EMBEDDER"], "rag.index.embedders"),
     **dict.fromkeys(["SharedLock", "validate_filters"], "rag.index.store"),
     **dict.fromkeys(["supported_extensions"], "rag.ingest"),
-    **dict.fromkeys(["die_with_parent"], "rag.ingest.lifetime"),
+    **dict.fromkeys(["release_free_memory"], "rag.index.memory"),
+    **dict.fromkeys(["die_with_parent", "yield_cpu"], "rag.ingest.lifetime"),
     **dict.fromkeys(
         [
             "ABSTAIN_TEXT",
@@ -229,9 +231,11 @@ __all__ = [
     "match_form",
     "open_library",
     "paragraph_to_dict",
+    "release_free_memory",
     "supported_extensions",
     "track",
     "validate_filters",
+    "yield_cpu",
 ]
 
 

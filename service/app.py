@@ -89,7 +89,9 @@ def open_state(settings: Settings) -> ServiceState:
     keys = KeyStore(settings.keys_path)
     check_startup(settings, keys)
     config = settings.pipeline_config()
-    library = open_library(config, settings.index_dir, create=True, background_vectors=True)
+    library = open_library(
+        config, settings.index_dir, create=True, background_vectors=True, offload=settings.offload_indexing
+    )
     jobs: JobManager | None = None
     try:
         library.refresh()  # loads the search indexes, brings the lexical one up to the catalog, embeds the rest

@@ -13,14 +13,12 @@ file holds (the records of a .jsonl), so the caller knows whether work units rem
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from rag import Library, die_with_parent
+from rag import Library, die_with_parent, yield_cpu
 
 
 def count_documents(path: Path) -> int:
@@ -41,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="documents to ingest from --start (0: all)")
     args = parser.parse_args(argv)
     die_with_parent()
-    with contextlib.suppress(OSError):
-        os.nice(10)  # the serving process's searches come first on a busy machine
+    yield_cpu()  # the serving process's searches come first on a busy machine
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     records = (args.start, args.start + args.limit) if args.limit else None
     with Library(args.index, create=False) as library:

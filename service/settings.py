@@ -46,6 +46,8 @@ class Settings(BaseSettings):
         ingest_timeout_s: longest one ingest child (a file, or a work unit) may run.
         small_upload_mb: uploads up to this size also have an ingest worker of their own, so they never wait
             behind a large one (0: one worker).
+        offload_indexing: tokenise and embed new paragraphs in helper processes at idle CPU priority, so that
+            searches never wait for that work (False: in the serving process).
         max_queued_jobs_per_key, max_queued_jobs: uploads waiting or being ingested, per key and overall; beyond
             them an upload gets 429.
         queue_quota_mb_per_key, queue_quota_mb: bytes of those uploads, per key and overall; beyond them 507.
@@ -84,9 +86,10 @@ class Settings(BaseSettings):
     uploads_dir: Path | None = None
     paragraph_ids_shown: int = Field(default=200, ge=0)
     max_upload_records: int = Field(default=100_000, ge=1)
-    ingest_unit_records: int = Field(default=500, ge=1)
+    ingest_unit_records: int = Field(default=2000, ge=1)
     ingest_timeout_s: float = Field(default=3600.0, gt=0)
     small_upload_mb: float = Field(default=1.0, ge=0)
+    offload_indexing: bool = True
     max_queued_jobs_per_key: int = Field(default=20, ge=1)
     max_queued_jobs: int = Field(default=200, ge=1)
     queue_quota_mb_per_key: float = Field(default=200.0, gt=0)

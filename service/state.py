@@ -23,6 +23,7 @@ from rag import (
     build_pipeline,
     build_retriever,
     classification_rank,
+    release_free_memory,
 )
 from service.audit import AuditLog, JsonLines
 from service.gate import Gate
@@ -162,6 +163,7 @@ class ServiceState:
         result = json.loads(done.stdout)
         files = [{**f, "path": job.filename} for f in result["files"]]
         self.library.refresh()  # the serving process applies what the child committed
+        release_free_memory()  # and gives back what applying it freed
         next_start = job.resume_at + unit
         if is_records and next_start < int(result["documents"]):
             return files, None, next_start

@@ -241,4 +241,4 @@ def test_a_planted_private_import_in_the_service_is_caught(code_copy: Path) -> N
 
 def test_a_planted_import_cycle_is_caught(code_copy: Path) -> None:
     _plant(code_copy / "rag" / "index" / "lexical.py", "from rag.index.store import IndexStore  # noqa")
-    assert ["rag.index.lexical", "rag.index.store"] in cycles(code_copy)
+    assert any({"rag.index.lexical", "rag.index.store"} <= set(cycle) for cycle in cycles(code_copy))

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,23 +26,12 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.serving import ROOT, free_port, rss_kb, settled_rss_kb, start_server, stop_server, summary, wait_ready
+
 QUERIES = ["chuyển đổi số", "Nghị quyết 57 mục tiêu", "kinh tế tư nhân", "phòng chống tham nhũng", "hội nhập quốc tế"]
+#: Searches measured on the idle server, before and after (at the measuring loop's pace).
+IDLE_SEARCHES = 150
 WORDS = "phát triển kinh tế xã hội chuyển đổi số khoa học công nghệ giáo dục y tế văn hóa quốc phòng an ninh".split()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def _sentence(rng: random.Random, i: int) -> str:
@@ -74,15 +60,6 @@ def write_jsonl(path: Path, records: int, rng: random.Random) -> None:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def _settled_rss(pid: int, quiet_s: float = 10.0) -> int:
-    lowest = _rss_kb(pid)
-    end = time.monotonic() + quiet_s
-    while time.monotonic() < end:
-        time.sleep(1)
-        lowest = min(lowest, _rss_kb(pid))
-    return lowest
-
-
 def _search_ms(client: httpx.Client, query: str) -> float | None:
     started = time.perf_counter()
     try:
@@ -92,15 +69,32 @@ def _search_ms(client: httpx.Client, query: str) -> float | None:
     return (time.perf_counter() - started) * 1000 if r.status_code == 200 else None
 
 
-def _summary(ms: list[float]) -> dict[str, float]:
-    if not ms:
-        return {}
-    ordered = sorted(ms)
-    p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    return {"n": len(ms), "p50": round(statistics.median(ordered), 1), "p95": round(p95, 1)}
+def _children_rss_kb(pid: int) -> int:
+    """Resident memory of a process's descendants (ingest children, indexing helpers, parse workers)."""
+    total = 0
+    for child in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split():
+        total += rss_kb(int(child)) + _children_rss_kb(int(child))
+    return total
 
 
-def run(markdown_mb: float, records: int, max_seconds: float, work: Path) -> dict[str, Any]:
+def _paced_searches(client: httpx.Client, n: int) -> list[float]:
+    """`n` searches at the pace of the measuring loop (one, then 0.2 s), latencies in ms."""
+    out = []
+    for i in range(n):
+        if (ms := _search_ms(client, QUERIES[i % len(QUERIES)])) is not None:
+            out.append(ms)
+        time.sleep(0.2)
+    return out
+
+
+def _pending_vectors(client: httpx.Client) -> int:
+    try:
+        return int(client.get("/readyz").json().get("pending_vectors", 0))
+    except (httpx.HTTPError, ValueError):
+        return -1
+
+
+def run(markdown_mb: float, records: int, max_seconds: float, work: Path, offload: bool = True) -> dict[str, Any]:
     from service.keys import KeyStore
 
     rng = random.Random(5)
@@ -116,31 +110,22 @@ def run(markdown_mb: float, records: int, max_seconds: float, work: Path) -> dic
     write_markdown(big_md, markdown_mb, rng)
     write_jsonl(big_jsonl, records, rng)
     small.write_text("# Thông báo thử nghiệm zqnhocanary\n\nKết luận về kho zqnhocanary của nhóm Văn Kiện.\n", "utf-8")
-    port = _free_port()
-    env = {**os.environ, "VANKIEN_RATE_LIMIT_PER_MINUTE": "0", "VANKIEN_MAX_UPLOAD_MB": "64"}
-    env.pop("VANKIEN_INDEX", None)
-    with open(work / "server.log", "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "rag", "serve", "--index", str(index), "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    env = {
+        "VANKIEN_RATE_LIMIT_PER_MINUTE": "0",
+        "VANKIEN_MAX_UPLOAD_MB": "64",
+        "VANKIEN_OFFLOAD_INDEXING": "true" if offload else "false",
+    }
     headers = {"Authorization": f"Bearer {key}"}
-    report: dict[str, Any] = {"markdown_mb": markdown_mb, "records": records}
+    report: dict[str, Any] = {"markdown_mb": markdown_mb, "records": records, "offload": offload}
+    port = free_port()
+    server = start_server(index, port, work / "server.log", env)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as client:
-            deadline = time.monotonic() + 120
-            while _search_ms(client, "khởi động") is None:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("server did not start")
-                time.sleep(0.3)
-            while client.get("/readyz").json().get("pending_vectors", 0):
+            wait_ready(server, client)
+            while _pending_vectors(client):
                 time.sleep(0.5)
-            idle = [ms for q in QUERIES * 12 if (ms := _search_ms(client, q)) is not None]
-            report["rss_baseline_kb"] = baseline = _settled_rss(server.pid)
+            idle = _paced_searches(client, IDLE_SEARCHES)
+            report["rss_baseline_kb"] = baseline = settled_rss_kb(server.pid)
 
             def upload(path: Path, kind: str) -> str:
                 with path.open("rb") as fh:
@@ -152,17 +137,22 @@ def run(markdown_mb: float, records: int, max_seconds: float, work: Path) -> dic
             started = time.monotonic()
             jobs = {"markdown": upload(big_md, "text/markdown"), "jsonl": upload(big_jsonl, "application/json")}
             small_job = upload(small, "text/markdown")
-            during: list[float] = []
+            during_jobs: list[float] = []
+            during_vectors: list[float] = []
             peak = baseline
+            children_peak = 0
             small_seen: float | None = None
             finished: dict[str, float] = {}
+            vectors_done: float | None = None
+            pending = -1
             i = 0
-            while time.monotonic() - started < max_seconds and len(finished) < len(jobs):
+            while time.monotonic() - started < max_seconds:
                 ms = _search_ms(client, QUERIES[i % len(QUERIES)])
                 i += 1
                 if ms is not None:
-                    during.append(ms)
-                peak = max(peak, _rss_kb(server.pid))
+                    (during_jobs if len(finished) < len(jobs) else during_vectors).append(ms)
+                peak = max(peak, rss_kb(server.pid))
+                children_peak = max(children_peak, _children_rss_kb(server.pid))
                 if small_seen is None:
                     hits = client.get("/api/v1/search", params={"q": "zqnhocanary", "mode": "lexical"}).json()["hits"]
                     if hits:
@@ -174,30 +164,53 @@ def run(markdown_mb: float, records: int, max_seconds: float, work: Path) -> dic
                             "failed",
                         ):
                             finished[name] = time.monotonic() - started
+                    if len(finished) == len(jobs):
+                        pending = _pending_vectors(client)
+                        if pending == 0:
+                            vectors_done = time.monotonic() - started
+                            break
                 time.sleep(0.2)
             states = {name: client.get(f"/api/v1/jobs/{job_id}").json()["status"] for name, job_id in jobs.items()}
             small_state = client.get(f"/api/v1/jobs/{small_job}").json()["status"]
-            after = _settled_rss(server.pid)
-        report.update(
-            {
-                "idle_ms": _summary(idle),
-                "during_ms": _summary(during),
-                "p95_ratio": round(_summary(during).get("p95", 0) / max(_summary(idle).get("p95", 1), 1e-9), 2),
-                "small_upload_searchable_s": round(small_seen, 1) if small_seen is not None else None,
-                "small_upload_job": small_state,
-                "large_jobs_finished_s": {k: round(v, 1) for k, v in finished.items()},
-                "large_jobs_state": states,
-                "rss_peak_kb": peak,
-                "rss_after_kb": after,
-                "rss_growth_percent": round(100 * (after - baseline) / baseline, 1),
-            }
-        )
+            pending = _pending_vectors(client)
+            after = settled_rss_kb(server.pid)
+            idle_after = _paced_searches(client, IDLE_SEARCHES)
     finally:
-        server.terminate()
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
+    # The same index opened afresh: what the server's memory should come back to once the work is done.
+    port = free_port()
+    fresh_server = start_server(index, port, work / "server.log", env)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as client:
+            wait_ready(fresh_server, client)
+            for q in QUERIES * 12:
+                _search_ms(client, q)
+            fresh = settled_rss_kb(fresh_server.pid)
+    finally:
+        stop_server(fresh_server)
+    during = during_jobs + during_vectors
+    report.update(
+        {
+            "idle_ms": summary(idle),
+            "during_ms": summary(during),
+            "during_jobs_ms": summary(during_jobs),
+            "during_vectors_ms": summary(during_vectors),
+            "idle_after_ms": summary(idle_after),
+            "p95_ratio": round(summary(during).get("p95", 0) / max(summary(idle).get("p95", 1), 1e-9), 2),
+            "small_upload_searchable_s": round(small_seen, 1) if small_seen is not None else None,
+            "small_upload_job": small_state,
+            "large_jobs_finished_s": {k: round(v, 1) for k, v in finished.items()},
+            "large_jobs_state": states,
+            "vectors_done_s": round(vectors_done, 1) if vectors_done is not None else None,
+            "pending_vectors_at_end": pending,
+            "rss_peak_kb": peak,
+            "children_rss_peak_kb": children_peak,
+            "rss_after_kb": after,
+            "rss_growth_percent": round(100 * (after - baseline) / baseline, 1),
+            "rss_fresh_kb": fresh,
+            "rss_after_vs_fresh_percent": round(100 * (after - fresh) / fresh, 1),
+        }
+    )
     return report
 
 
@@ -207,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=60_000, help="records of the large .jsonl upload")
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="stop measuring after this long")
     parser.add_argument("--work", type=Path, help="folder for the index and files (default: a temp dir)")
+    parser.add_argument(
+        "--no-offload", action="store_true", help="tokenise and embed in the serving process (the earlier design)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vankien-fairness-") as tmp:
-        report = run(args.markdown_mb, args.records, args.max_seconds, args.work or Path(tmp))
+        report = run(args.markdown_mb, args.records, args.max_seconds, args.work or Path(tmp), not args.no_offload)
     print(json.dumps(report, ensure_ascii=False, indent=1))
     return 0
 

@@ -51,9 +51,11 @@ from rag.errors import EmbedderMismatch, IndexMismatch, InvalidRequest, StoreErr
 from rag.index.catalog import Catalog, Change
 from rag.index.durable import PRIVATE_FILE, fsync_dir, pause_point, private_dir, write_atomic
 from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
+from rag.index.memory import release_free_memory
 from rag.types import CLASSIFICATIONS, DOC_TYPES, Filters, Hit, Paragraph, Principal, classification_rank
 
 if TYPE_CHECKING:
+    from rag.index.offload import ForegroundGate, IndexingHelper
     from rag.index.embedders import Embedder
     from rag.index.lexical import BM25Params, LexicalIndex
     from rag.index.vectors import VectorIndex
@@ -66,6 +68,8 @@ SYNC_BATCH = 20_000
 VECTOR_BATCH = 256
 #: A long vector run saves the vector snapshot after this many paragraphs (what a crash can cost to redo).
 VECTOR_CHECKPOINT = 4096
+#: After a sync that added at least this many paragraphs, free memory goes back to the system (`rag.index.memory`).
+RELEASE_AFTER = 1000
 LEXICAL_DIR, VECTORS_DIR, LOCK_FILE, MANIFEST_FILE = "lexical", "vectors", "lock", "manifest.json"
 #: Version of the top-level manifest's layout.
 MANIFEST_VERSION = 1
@@ -169,12 +173,16 @@ class LexicalPart:
 
     def __init__(self, index: LexicalIndex) -> None:
         self.index = index
+        #: Tokenise in this helper process rather than here (`IndexStore.offload`).
+        self.helper: IndexingHelper | None = None
 
     @property
     def generation(self) -> int:
         return self.index.generation
 
     def prepare(self, batch: Batch) -> Any:
+        if self.helper is not None:
+            return self.helper.tokenize(batch.texts, batch.titles)
         return self.index.tokenize(batch.texts, batch.titles)
 
     def add(self, batch: Batch, prepared: Any) -> None:
@@ -208,15 +216,18 @@ class VectorPart:
     def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
         self.index = index
         self.embedder = embedder
+        #: Embed documents in this helper process rather than here (`IndexStore.offload`); queries stay here.
+        self.helper: IndexingHelper | None = None
 
     @property
     def generation(self) -> int:
         return self.index.generation
 
     def prepare(self, batch: Batch) -> Any:
-        return self.embedder.embed_documents(
-            [f"{title}\n{text}" for title, text in zip(batch.titles, batch.texts, strict=True)]
-        )
+        texts = [f"{title}\n{text}" for title, text in zip(batch.titles, batch.texts, strict=True)]
+        if self.helper is not None:
+            return self.helper.embed_documents(texts)
+        return self.embedder.embed_documents(texts)
 
     def add(self, batch: Batch, prepared: Any) -> None:
         self.index.add(np.asarray(batch.pids, dtype=np.int64), prepared)
@@ -432,6 +443,7 @@ class IndexStore:
         self._catch_up_lock = threading.Lock()
         self.vector_error: str | None = None
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
+        self._gate: ForegroundGate | None = None  # pauses the indexing helpers during requests (`offload`)
         self.embedder = self._resolve_embedder(embedder)
         self.lexical = self._load_lexical(lexical_params)
         self.vectors = self._load_vectors()
@@ -460,6 +472,7 @@ class IndexStore:
             if same_model(spec, recorded):
                 wanted = recorded
         embedder: Embedder | None = None
+        self._embedder_spec = wanted
         if wanted != NO_EMBEDDER:
             from rag.index.embedders import make_embedder
 
@@ -630,6 +643,8 @@ class IndexStore:
                 progress(done, todo)
             self._applied = changes[-1].seq
             logger.info("applied %d catalog changes (%d paragraphs added)", len(changes), done)
+            if done >= RELEASE_AFTER:
+                release_free_memory()
             return len(changes)
         finally:
             self._lock.release()
@@ -818,6 +833,7 @@ class IndexStore:
                 if self.sync_vectors() == 0 and self._vectors_applied >= self.catalog.last_change():
                     break
             self.vector_error = None
+            release_free_memory()  # the batches of a long run are freed in this thread's arena
         except Exception as exc:  # the service goes on lexically; the status says why vectors stopped
             logger.exception("background embedding stopped")
             self.vector_error = f"{type(exc).__name__}: {exc}"
@@ -983,11 +999,46 @@ class IndexStore:
             **self.catalog.counts(),
         }
 
+    def offload(self) -> None:
+        """Tokenise and embed new paragraphs in helper processes from now on (`rag.index.offload`), not here.
+
+        For a serving process: its searches then never compete with an ingest's tokenising or embedding for the
+        interpreter, the embedding engine or (the helpers run under `SCHED_IDLE`) the CPUs. Queries are still
+        embedded here. The helpers start on first use and stop with `close`."""
+        from rag.index.offload import ForegroundGate, IndexingHelper
+
+        from rag.index.offload import ForegroundGate
+
+        if self._lexical_part.helper is None:
+            self._lexical_part.helper = IndexingHelper(name="tokenize")
+        if self._vector_part is not None and self._vector_part.helper is None:
+            self._vector_part.helper = IndexingHelper(self._embedder_spec, name="embed")
+        if self._gate is None:
+            self._gate = ForegroundGate(self.helpers)
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Hold while answering a request (a search, a question): the indexing helpers, if any, are paused
+        meanwhile (`rag.index.offload.ForegroundGate`)."""
+        gate = self._gate
+        if gate is None:
+            yield
+            return
+        with gate.held():
+            yield
+
+    def helpers(self) -> list[IndexingHelper]:
+        """The helper processes' handles (empty unless `offload` was called)."""
+        parts = (self._lexical_part.helper, self._vector_part.helper if self._vector_part is not None else None)
+        return [h for h in parts if h is not None]
+
     def close(self) -> None:
         self.stop_vector_worker()
         thread = self._catch_up_thread
         if thread is not None:
             thread.join(60)
+        for helper in self.helpers():
+            helper.close()
         self.catalog.close()
 
 

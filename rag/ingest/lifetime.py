@@ -1,4 +1,4 @@
-"""Child processes that end with their parent."""
+"""Child processes that end with their parent and give way to it."""
 
 from __future__ import annotations
 
@@ -30,3 +30,16 @@ def die_with_parent(parent: int | None = None) -> None:
         os._exit(3)
 
     threading.Thread(target=watch, name="vankien-parent-watch", daemon=True).start()
+
+
+def yield_cpu() -> str:
+    """Let this process run only on CPU time nothing else wants: `SCHED_IDLE`, else `nice 19`. Returns which."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return "idle"
+    except (AttributeError, OSError):
+        try:
+            os.nice(19 - os.nice(0))
+        except OSError:
+            return "normal"
+        return "nice"

@@ -18,16 +18,23 @@ from rag.retrieve.retrievers import HybridRetriever, Retriever, make_retriever
 
 
 def open_library(
-    config: PipelineConfig, index_dir: Path | None = None, *, create: bool = True, background_vectors: bool = False
+    config: PipelineConfig,
+    index_dir: Path | None = None,
+    *,
+    create: bool = True,
+    background_vectors: bool = False,
+    offload: bool = False,
 ) -> Library:
     """The library in `index_dir` opened with the configuration's embedder and BM25 constants (vectors embedded
-    by a background thread with `background_vectors`: the service)."""
+    by a background thread with `background_vectors`, tokenising and embedding in helper processes with `offload`:
+    the service)."""
     return Library(
         index_dir,
         create=create,
         embedder=config.embedder,
         lexical_params=config.bm25,
         background_vectors=background_vectors,
+        offload=offload,
     )
 
 

@@ -168,6 +168,8 @@ class Library:
         background_vectors: `ingest` returns once documents are committed and searchable lexically, and their
             vectors are computed by a background thread (the service); False: `ingest` embeds them before it
             returns, with its own progress bar (the CLI).
+        offload: tokenise and embed new paragraphs in helper processes at idle CPU priority (`IndexStore.offload`:
+            the service, whose searches must not wait for an ingest); False: in this process.
     """
 
     def __init__(
@@ -179,10 +181,12 @@ class Library:
         lexical_params: BM25Params | None = None,
         isolate: bool = True,
         background_vectors: bool = False,
+        offload: bool = False,
     ) -> None:
         self.index_dir = index_dir or default_index_dir()
         self.isolate = isolate
         self.background_vectors = background_vectors
+        self.offload = offload
         self.catalog = Catalog.open(self.index_dir, create=create)
         self._embedder = embedder
         self._lexical_params = lexical_params
@@ -197,11 +201,15 @@ class Library:
             )
             # the service's searches leave catching up with other processes' commits to a background thread
             self._store.background_sync = self.background_vectors
+            if self.offload:
+                self._store.offload()
         return self._store
 
     def close(self) -> None:
         if self._store is not None:
             self._store.stop_vector_worker()
+            for helper in self._store.helpers():
+                helper.close()
         self.catalog.close()
 
     def __enter__(self) -> Library:
@@ -408,7 +416,8 @@ class Library:
         mode: str = "hybrid",
     ) -> list[Hit]:
         """The k paragraphs that best match `query` (see `rag.retrieve.retrievers.Retriever`)."""
-        return make_retriever(mode, self.store).retrieve(query, k, filters, principal)
+        with self.store.foreground():
+            return make_retriever(mode, self.store).retrieve(query, k, filters, principal)
 
     def check(self) -> list[str]:
         """Integrity problems of the index (empty when sound)."""

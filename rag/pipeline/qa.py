@@ -322,10 +322,11 @@ class QAPipeline:
         Raises:
             InvalidRequest: empty or over-long question, bad filters.
         """
-        p = self.prepare(question, history, filters, principal)
-        if not p.decision.answer:
-            return self._abstain(p.question, p.rewritten, p.hits)
-        return self._finish(p.question, p.rewritten, p.hits, self.generator.generate(p.focused, p.hits))
+        with self.library.store.foreground():  # indexing helpers pause while a question is answered
+            p = self.prepare(question, history, filters, principal)
+            if not p.decision.answer:
+                return self._abstain(p.question, p.rewritten, p.hits)
+            return self._finish(p.question, p.rewritten, p.hits, self.generator.generate(p.focused, p.hits))
 
     def ask_stream(
         self,
@@ -335,7 +336,8 @@ class QAPipeline:
         principal: Principal | None = None,
     ) -> Iterator[StreamEvent]:
         """Like `ask`, yielding the text as the generator produces it, then the verified answer."""
-        p = self.prepare(question, history, filters, principal)
+        with self.library.store.foreground():  # the retrieval, not the (possibly long) generation
+            p = self.prepare(question, history, filters, principal)
         if not p.decision.answer:
             answer = self._abstain(p.question, p.rewritten, p.hits)
             yield StreamEvent("delta", answer.text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,13 @@ def test_documents_ingested_by_another_process_become_searchable(index_dir: Path
         source.write_text(resolution(77, 9, "cong-khai", topic="kho ảnh lịch sử"), encoding="utf-8")
         with Library(index_dir) as other:  # like `vankien ingest` run beside the service
             assert other.ingest([source]).counts["ok"] == 1
-        hits = c.get("/api/v1/search", params={"q": "kho ảnh lịch sử"}).json()["hits"]
+        # The service catches up in the background (a search never waits for that work): soon, not at once.
+        deadline = time.monotonic() + 30
+        while True:
+            hits = c.get("/api/v1/search", params={"q": "kho ảnh lịch sử"}).json()["hits"]
+            if (hits and hits[0]["doc_id"] == "nq-77-2025") or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert hits and hits[0]["doc_id"] == "nq-77-2025"
 
 
