@@ -67,6 +67,42 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, turn, seq);
 """
 
 
+#: The job table's file in the index directory.
+JOBS_FILE = "jobs.sqlite"
+#: The states of a job, in the order they come.
+JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+def _select(db: sqlite3.Connection, owner: str | None, status: str | None, limit: int) -> list[Job]:
+    where: list[str] = []
+    params: list[str | int] = []
+    if owner is not None:
+        where.append("owner = ?")
+        params.append(owner)
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC LIMIT ?"
+    return [_row_to_job(row) for row in db.execute(sql, (*params, max(0, limit))).fetchall()]
+
+
+def read_jobs(path: Path, owner: str | None = None, status: str | None = None, limit: int = 100) -> list[Job]:
+    """The newest jobs of a service's job table, read-only (`vankien jobs`, beside a running service or not);
+    empty when the service never accepted an upload.
+
+    Raises:
+        sqlite3.Error: the file is not a job table.
+    """
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        db.row_factory = sqlite3.Row
+        return _select(db, owner, status, limit)
+    finally:
+        db.close()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -325,6 +361,11 @@ class JobManager:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return _row_to_job(row) if row is not None else None
+
+    def list(self, owner: str | None = None, status: str | None = None, limit: int = 100) -> list[Job]:
+        """The newest `limit` jobs, of `owner` and in `status` when given."""
+        with self._lock:
+            return _select(self._db, owner, status, limit)
 
     def backlog(self, owner: str) -> Backlog:
         """Unfinished jobs of `owner` and of everyone (bounds and quotas are checked against it)."""

@@ -183,6 +183,14 @@ class JobOut(_Out):
     status: Literal["queued", "running", "done", "failed"]
     files: list[IngestFileOut]
     error: str | None = None
+    filename: str | None = None
+    classification: str | None = None
+    created: str | None = None
+    finished: str | None = None
+
+
+class JobList(_Out):
+    jobs: list[JobOut]
 
 
 class ParagraphOut(_Out):

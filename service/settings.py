@@ -147,7 +147,9 @@ class Settings(BaseSettings):
     @property
     def jobs_path(self) -> Path:
         """The durable job table (`service.jobs`)."""
-        return self.index_dir / "jobs.sqlite"
+        from service.jobs import JOBS_FILE
+
+        return self.index_dir / JOBS_FILE
 
     @property
     def uploads_path(self) -> Path:

@@ -320,6 +320,72 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_STATUS_VI = {"queued": "đang chờ", "running": "đang nạp", "done": "xong", "failed": "thất bại"}
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from service.jobs import JOBS_FILE, read_jobs
+    from service.keys import key_id
+
+    names = {f"key:{key_id(k)}": k.name for k in _keystore(args).all()}
+    try:
+        jobs = read_jobs(Path(args.index) / JOBS_FILE, None, args.status, 10_000 if args.key else args.limit)
+    except sqlite3.Error as exc:
+        logger.debug("cannot read the job table", exc_info=True)
+        message = f"Không đọc được bảng tác vụ nạp ({JOBS_FILE}) trong thư mục chỉ mục: {exc}."
+        if args.json:
+            _print_json({"error": {"type": "StoreError", "message": message}})
+        print(f"Lỗi: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+    def owner(job_owner: str) -> str:
+        return names.get(job_owner) or job_owner.removeprefix("name:")
+
+    if args.key:
+        jobs = [j for j in jobs if owner(j.owner) == args.key][: args.limit]
+    if args.json:
+        _print_json(
+            {
+                "jobs": [
+                    {
+                        "job_id": j.job_id,
+                        "status": j.status,
+                        "owner": owner(j.owner),
+                        "filename": j.filename,
+                        "classification": j.classification,
+                        "created": j.created,
+                        "finished": j.finished,
+                        "error": j.error,
+                        "files": j.files,
+                    }
+                    for j in jobs
+                ]
+            }
+        )
+        return EXIT_OK
+    if not jobs:
+        print(
+            "Chưa có tác vụ nạp nào"
+            + (" khớp điều kiện." if args.status or args.key else " (dịch vụ chưa nhận tệp nào).")
+        )
+    for j in jobs:
+        line = f"{j.job_id}  {_STATUS_VI.get(j.status, j.status):<9} {j.created}  {owner(j.owner):<20} {j.filename}"
+        if j.status == "failed" and j.error:
+            line += f"\n    lý do: {j.error}"
+        elif j.status == "done":
+            rejected = [f for f in j.files if f.get("status") == "rejected"]
+            ok = len(j.files) - len(rejected)
+            line += (
+                f"  ({ok} tài liệu"
+                + (f", {len(rejected)} bị từ chối: {rejected[0].get('reason')}" if rejected else "")
+                + ")"
+            )
+        print(line)
+    return EXIT_OK
+
+
 # -- parser -----------------------------------------------------------------------------------------
 
 
@@ -467,6 +533,18 @@ def build_parser() -> argparse.ArgumentParser:
     q = keys_sub.add_parser("revoke", parents=[common], help="thu hồi một khóa theo tên")
     q.add_argument("name", metavar="NAME", help="tên khóa (xem: vankien keys list)")
     q.set_defaults(func=cmd_keys_revoke)
+
+    p = sub.add_parser(
+        "jobs",
+        parents=[common],
+        help="các tệp tải lên dịch vụ và trạng thái nạp",
+        description="Liệt kê các tác vụ nạp của dịch vụ (đang chờ, đang nạp, xong, thất bại kèm lý do), "
+        "mới nhất trước.",
+    )
+    p.add_argument("--status", choices=tuple(_STATUS_VI), help="chỉ trạng thái này")
+    p.add_argument("--key", metavar="NAME", help="chỉ tác vụ của khóa có tên này (xem: vankien keys list)")
+    p.add_argument("--limit", type=int, default=50, help="số tác vụ mới nhất (mặc định 50)")
+    p.set_defaults(func=cmd_jobs)
 
     # The evaluation toolkit sits downstream of the library; its commands are registered here so that
     # evaluators have one entry point (`vankien eval ...`).

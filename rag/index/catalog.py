@@ -24,12 +24,14 @@ from pathlib import Path
 
 from rag.errors import NotFound, StoreError
 from rag.index.durable import PRIVATE_FILE, private_dir
-from rag.types import DocumentInfo, Paragraph, SourceDoc
+from rag.text.ids import doc_id_suffix
+from rag.types import DEFAULT_CLASSIFICATION, DocumentInfo, Paragraph, SourceDoc
 
 logger = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.sqlite"
-SCHEMA_VERSION = 2  # 2: documents.ingested_by (provenance)
+#: 2: documents.ingested_by (provenance); 3: restricted documents' ids carry their classification (`doc_id_suffix`).
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -77,6 +79,34 @@ CREATE TABLE IF NOT EXISTS changes (
     pid_max INTEGER
 );
 """
+
+def _namespace_restricted_ids(db: sqlite3.Connection) -> int:
+    """Give restricted documents whose id predates namespaces (`nq-904-2026` for a mật document) the id of their
+    classification's namespace (`nq-904-2026.mat`), with their paragraph ids and change-log entries. Otherwise a
+    public upload of the same number would still be numbered around the hidden document (`nq-904-2026-2`),
+    revealing that it exists. Returns how many were renamed (their old ids no longer resolve)."""
+    db.execute("PRAGMA defer_foreign_keys = ON")  # paragraphs follow their document within this transaction
+    taken = {r[0] for r in db.execute("SELECT doc_id FROM documents")}
+    renamed = 0
+    for old, classification in db.execute(
+        "SELECT doc_id, classification FROM documents WHERE classification != ?", (DEFAULT_CLASSIFICATION,)
+    ).fetchall():
+        suffix = doc_id_suffix(classification)
+        if old.endswith(suffix):
+            continue
+        new, n = old + suffix, 2
+        while new in taken:
+            new, n = f"{old}-{n}{suffix}", n + 1
+        taken.add(new)
+        db.execute("UPDATE documents SET doc_id = ? WHERE doc_id = ?", (new, old))
+        db.execute(
+            "UPDATE paragraphs SET doc_id = ?, paragraph_id = ? || substr(paragraph_id, ?) WHERE doc_id = ?",
+            (new, new, len(old) + 1, old),
+        )
+        db.execute("UPDATE changes SET doc_id = ? WHERE doc_id = ?", (new, old))
+        renamed += 1
+    return renamed
+
 
 _DOC_COLUMNS = (
     "doc_id, source_key, path, fmt, sha256, title, doc_type, number, issuer, issued, place, summary, "
@@ -196,17 +226,25 @@ class Catalog:
         row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         if row is None:
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row["value"]) == 1:  # schema 1 -> 2: provenance; documents ingested before were the operator's
-            with self._transaction() as db:
-                columns = {r["name"] for r in db.execute("PRAGMA table_info(documents)")}
-                if "ingested_by" not in columns:
-                    db.execute("ALTER TABLE documents ADD COLUMN ingested_by TEXT NOT NULL DEFAULT 'cli'")
-                db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-        elif int(row["value"]) != SCHEMA_VERSION:
+            return
+        version = int(row["value"])
+        if version > SCHEMA_VERSION:
             raise StoreError(
                 f"catalog schema {row['value']} != {SCHEMA_VERSION}",
                 "Chỉ mục được tạo bởi phiên bản khác của Văn Kiện; hãy xây lại chỉ mục.",
             )
+        if version == SCHEMA_VERSION:
+            return
+        with self._transaction() as db:
+            if version < 2:  # provenance; documents ingested before were the operator's
+                columns = {r["name"] for r in db.execute("PRAGMA table_info(documents)")}
+                if "ingested_by" not in columns:
+                    db.execute("ALTER TABLE documents ADD COLUMN ingested_by TEXT NOT NULL DEFAULT 'cli'")
+            if version < 3:
+                renamed = _namespace_restricted_ids(db)
+                if renamed:
+                    logger.warning("%d restricted documents got ids in their classification's namespace", renamed)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -230,7 +230,7 @@ class VectorPart:
         return self.embedder.embed_documents(texts)
 
     def add(self, batch: Batch, prepared: Any) -> None:
-        self.index.add(np.asarray(batch.pids, dtype=np.int64), prepared)
+        self.index.add(np.asarray(batch.pids, dtype=np.int64), prepared, levels=batch.levels or None)
 
     def remove(self, pids: Int64Array) -> None:
         self.index.remove(pids)
@@ -274,6 +274,10 @@ def _issued_ordinal(issued: str | None) -> int:
         return -1
 
 
+#: Per document: type code, issue date ordinal, classification rank, still present.
+_DocArrays = tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.bool_]]
+
+
 class DocTable:
     """Per-paragraph document attributes as arrays, so filters become one vectorised mask.
 
@@ -288,7 +292,8 @@ class DocTable:
         self._type: list[int] = []
         self._issued: list[int] = []
         self._rank: list[int] = []
-        self._arrays: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]] | None = None
+        self._arrays: _DocArrays | None = None
+        self._views: dict[int, tuple[Int64Array, npt.NDArray[np.int32]]] = {}
 
     def __len__(self) -> int:
         return int(self.pids.size)
@@ -303,6 +308,7 @@ class DocTable:
         self._issued.append(_issued_ordinal(row.issued))
         self._rank.append(classification_rank(row.classification))
         self._arrays = None
+        self._views.clear()
         new = np.asarray(pids, dtype=np.int64)
         if new.size and self.pids.size and new.min() <= self.pids[-1]:
             order = np.argsort(np.concatenate([self.pids, new]), kind="stable")
@@ -319,10 +325,13 @@ class DocTable:
         self.docs[idx] = None
         keep = self.doc_of != idx
         self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
+        self._arrays = None
+        self._views.clear()
 
     def remove_pids(self, pid_min: int, pid_max: int) -> None:
         keep = (self.pids < pid_min) | (self.pids > pid_max)
         self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
+        self._views.clear()
 
     def row_of(self, pid: int) -> DocRow | None:
         i = int(np.searchsorted(self.pids, pid))
@@ -330,20 +339,53 @@ class DocTable:
             return self.docs[int(self.doc_of[i])]
         return None
 
-    def _doc_arrays(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    def _doc_arrays(self) -> _DocArrays:
         if self._arrays is None:
             self._arrays = (
                 np.asarray(self._type, dtype=np.int32),
                 np.asarray(self._issued, dtype=np.int64),
                 np.asarray(self._rank, dtype=np.int32),
+                np.asarray([d is not None for d in self.docs], dtype=np.bool_),
             )
         return self._arrays
 
-    def allowed(self, filters: Filters, clearance: str) -> Int64Array | None:
-        """Sorted pids that pass `filters` and `clearance`, or None when every paragraph does."""
-        types, issued, ranks = self._doc_arrays()
-        alive = np.asarray([d is not None for d in self.docs], dtype=np.bool_)
-        mask = alive & (ranks <= classification_rank(clearance))
+    def levels_of(self, pids: Int64Array) -> npt.NDArray[np.int64]:
+        """The level (classification rank) of each pid; pids not in the table get the highest level."""
+        ranks = self._doc_arrays()[2]
+        out = np.full(pids.size, len(CLASSIFICATIONS) - 1, dtype=np.int64)
+        if self.pids.size and pids.size:
+            at = np.minimum(np.searchsorted(self.pids, pids), self.pids.size - 1)
+            found = self.pids[at] == pids
+            out[found] = ranks[self.doc_of[at[found]]]
+        return out
+
+    def _level_view(self, level: int) -> tuple[Int64Array, npt.NDArray[np.int32]]:
+        """(pids, doc_of) of the paragraphs at levels 0..level, cached until the table changes: what a filtered
+        search works through depends only on what its caller may see."""
+        view = self._views.get(level)
+        if view is None:
+            keep = self._doc_arrays()[2][self.doc_of] <= level
+            view = self._views[level] = (self.pids[keep], self.doc_of[keep])
+        return view
+
+    def allowed_within(self, filters: Filters, level: int) -> Int64Array | None:
+        """Sorted pids at levels 0..`level` that pass `filters`, or None when every paragraph at those levels does
+        (the searches then read those levels whole: `LexicalIndex.search` and `VectorIndex.search` take the
+        level)."""
+        if not (filters.doc_types or filters.issued_from or filters.issued_to or filters.doc_ids):
+            return None
+        types, issued, ranks, alive = self._doc_arrays()
+        visible = alive & (ranks <= level)
+        mask = visible & self._filter_mask(filters, types, issued)
+        if mask[visible].all():
+            return None
+        pids, doc_of = self._level_view(level)
+        return pids[mask[doc_of]] if pids.size else pids
+
+    def _filter_mask(
+        self, filters: Filters, types: npt.NDArray[np.int32], issued: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        mask = np.ones(len(self.docs), dtype=np.bool_)
         if filters.doc_types:
             codes = [DOC_TYPES.index(t) for t in filters.doc_types]
             mask &= np.isin(types, codes)
@@ -358,6 +400,12 @@ class DocTable:
                 if i is not None:
                     wanted[i] = True
             mask &= wanted
+        return mask
+
+    def allowed(self, filters: Filters, clearance: str) -> Int64Array | None:
+        """Sorted pids that pass `filters` and `clearance`, or None when every paragraph does."""
+        types, issued, ranks, alive = self._doc_arrays()
+        mask = alive & (ranks <= classification_rank(clearance)) & self._filter_mask(filters, types, issued)
         if mask[alive].all():
             return None
         return self.pids[mask[self.doc_of]] if self.pids.size else self.pids
@@ -458,6 +506,9 @@ class IndexStore:
         self._applied = self._lexical_part.generation
         self._vectors_applied = self._vector_part.generation if self._vector_part is not None else 0
         self._fill_table()
+        if self.vectors is not None and self.vectors.unlevelled:
+            moved = self.vectors.assign_levels(self.table.levels_of)
+            logger.info("vector snapshot of format 1: %d vectors moved to their classification level", moved)
         self.sync()
 
     # -- opening -----------------------------------------------------------------------------------
@@ -895,8 +946,16 @@ class IndexStore:
 
     # -- reading -------------------------------------------------------------------------------------
 
+    def scope(self, filters: Filters | None, principal: Principal | None) -> tuple[int, Int64Array | None]:
+        """What a search reads for a caller: (the highest level it may see, the pids at levels 0..that level that
+        pass `filters`, or None for all of them). Searches pass both to the lexical and vector indexes, which read
+        only those levels: without filters no pid list is built at all, so neither the work nor the result
+        depends on paragraphs above the caller's clearance."""
+        level = level_of(principal)
+        return level, self.table.allowed_within(validate_filters(filters or Filters()), level)
+
     def allowed(self, filters: Filters | None, principal: Principal | None) -> Int64Array | None:
-        """Pids a caller may retrieve under `filters` (None = all)."""
+        """Pids a caller may retrieve under `filters` (None = all, at every level)."""
         clearance = principal.clearance if principal is not None else CLASSIFICATIONS[-1]
         return self.table.allowed(validate_filters(filters or Filters()), clearance)
 

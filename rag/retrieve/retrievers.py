@@ -144,9 +144,9 @@ class _Base:
             )
         return self.store.embedder.embed_query(text)
 
-    def _dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None, level: int) -> list[tuple[int, float]]:
         assert self.store.vectors is not None
-        return self.store.vectors.search(vector, n, allowed)
+        return self.store.vectors.search(vector, n, allowed, level)
 
 
 @dataclass
@@ -158,7 +158,7 @@ class LexicalRetriever(_Base):
     ) -> list[Hit]:
         text = self._prepare(query, k)
         with self.store.reading():  # one consistent state from the access check to the hits
-            allowed = self.store.allowed(filters, principal)
+            _, allowed = self.store.scope(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
             return self.store.hits(self._lexical_ranked(text, k, allowed, principal))
@@ -174,10 +174,10 @@ class DenseRetriever(_Base):
         text = self._prepare(query, k)
         vector = self._query_vector(text)
         with self.store.reading():
-            allowed = self.store.allowed(filters, principal)
+            level, allowed = self.store.scope(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
-            return self.store.hits(self._dense(vector, k, allowed))
+            return self.store.hits(self._dense(vector, k, allowed, level))
 
 
 @dataclass
@@ -206,13 +206,13 @@ class HybridRetriever(_Base):
         vector = self._query_vector(text) if use_dense else None
         n = max(k, CANDIDATES)
         with self.store.reading():  # both lists and the hits come from one consistent state
-            allowed = self.store.allowed(filters, principal)
+            level, allowed = self.store.scope(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
             lexical = self._lexical_ranked(text, n, allowed, principal)
             if vector is None:
                 return self.store.hits(lexical[:k])
-            dense = self._dense(vector, n, allowed)
+            dense = self._dense(vector, n, allowed, level)
             weights = [lexical_weight, 1.0 - lexical_weight]
             if self.fusion == "rrf":
                 fused = rrf([[p for p, _ in lexical], [p for p, _ in dense]], k=self.rrf_k, weights=weights)

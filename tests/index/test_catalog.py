@@ -14,8 +14,23 @@ def _doc(doc_id: str, source_key: str, texts: list[str], sha: str = "s1") -> tup
     for n, t in enumerate(texts):
         paragraphs.append(Paragraph(f"{doc_id}/p{n:04d}", doc_id, n, t, "I", 1, offset, offset + len(t)))
         offset += len(t) + 2
-    doc = SourceDoc(doc_id, source_key, "/x.md", "md", sha, "Tiêu đề", "nghị quyết", "1-NQ/TW", "Bộ Chính trị",
-                    "2025-01-01", "Hà Nội", None, "cong-khai", text, {"k": "v"})
+    doc = SourceDoc(
+        doc_id,
+        source_key,
+        "/x.md",
+        "md",
+        sha,
+        "Tiêu đề",
+        "nghị quyết",
+        "1-NQ/TW",
+        "Bộ Chính trị",
+        "2025-01-01",
+        "Hà Nội",
+        None,
+        "cong-khai",
+        text,
+        {"k": "v"},
+    )
     return doc, paragraphs
 
 
@@ -74,3 +89,55 @@ def test_missing_and_corrupt_catalog(tmp_path: Path) -> None:
     (bad / "catalog.sqlite").write_bytes(b"this is not a database at all" * 100)
     with pytest.raises(StoreError):
         Catalog.open(bad)
+
+
+def _legacy(index: Path, restricted: dict[str, str], schema: str) -> None:
+    """Make a catalog look like one written before id namespaces: restricted documents under plain ids."""
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:
+        db.execute("PRAGMA defer_foreign_keys = ON")
+        for new, old in restricted.items():
+            db.execute("UPDATE documents SET doc_id = ? WHERE doc_id = ?", (old, new))
+            db.execute(
+                "UPDATE paragraphs SET doc_id = ?, paragraph_id = ? || substr(paragraph_id, ?) WHERE doc_id = ?",
+                (old, old, len(new) + 1, new),
+            )
+            db.execute("UPDATE changes SET doc_id = ? WHERE doc_id = ?", (old, new))
+        if schema == "1":
+            db.execute("ALTER TABLE documents DROP COLUMN ingested_by")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (schema,))
+    db.close()
+
+
+@pytest.mark.parametrize("schema", ["1", "2"])
+def test_restricted_documents_of_an_older_catalog_move_to_their_namespace(tmp_path: Path, schema: str) -> None:
+    """A mật document stored as `nq-904-2026` by an older version becomes `nq-904-2026.mat` on open (with its
+    paragraphs), so a public upload numbered 904 gets the plain id, as if the hidden one did not exist."""
+    from rag import Library, Principal
+
+    def resolution(number: int, extra: str) -> str:
+        return (
+            f"BỘ CHÍNH TRỊ\nSố {number}-NQ/TW\nHà Nội, ngày 5 tháng 3 năm 2026\n\nNGHỊ QUYẾT\n"
+            f"về thử nghiệm số {number}\n\nTài liệu mẫu, không phải văn bản chính thức. {extra}\n"
+        )
+
+    folder = tmp_path / "mat"
+    folder.mkdir()
+    (folder / "nq904.txt").write_text(resolution(904, "Phương án zqbimat."), encoding="utf-8")
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        [doc_id] = [r.doc_id for r in library.ingest([folder], "mat").results]
+    assert doc_id == "nq-904-2026.mat"
+    _legacy(tmp_path / "ix", {doc_id: "nq-904-2026"}, schema)
+    with Catalog.open(tmp_path / "ix", create=False) as migrated:  # opening migrates
+        assert migrated.document_info("nq-904-2026") is None
+    public = tmp_path / "cong-khai"
+    public.mkdir()
+    (public / "nq904.txt").write_text(resolution(904, "Bản công khai."), encoding="utf-8")
+    with Library(tmp_path / "ix", create=False) as library:
+        info = library.catalog.document_info("nq-904-2026.mat")
+        assert info is not None and info.classification == "mat"
+        assert library.catalog.integrity_problems() == []
+        hits = library.search("zqbimat", 5, principal=Principal(name="a", role="reader", clearance="mat"))
+        assert hits and hits[0].paragraph_id.startswith("nq-904-2026.mat/p")
+        [public_id] = [r.doc_id for r in library.ingest([public]).results]
+        assert public_id == "nq-904-2026"

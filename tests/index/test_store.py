@@ -69,3 +69,55 @@ def test_other_bm25_constants_than_the_index_has_are_refused(tmp_path: Path, doc
         library.store  # noqa: B018
     with Library(tmp_path / "ix") as library:  # None: the constants it was built with
         assert library.store.lexical.params.k1 == 1.5
+
+
+def _as_format_1(vectors_dir: Path) -> None:
+    """Rewrite a vector snapshot the way format 1 stored it: every level's vectors in one file."""
+    import hashlib
+
+    import faiss
+    import numpy as np
+
+    manifest = json.loads((vectors_dir / "vectors.json").read_text(encoding="utf-8"))
+    merged = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest["dim"]))
+    for entry in manifest["levels"]:
+        part = faiss.read_index(str(vectors_dir / entry["file"]))
+        ids = faiss.vector_to_array(part.id_map).astype(np.int64)
+        merged.add_with_ids(np.vstack([part.reconstruct(int(p)) for p in ids]), ids)
+        (vectors_dir / entry["file"]).unlink()
+    name = "vectors-g000001-0badc0de.faiss"
+    faiss.write_index(merged, str(vectors_dir / name))
+    raw = (vectors_dir / name).read_bytes()
+    del manifest["levels"]
+    manifest.update(version=1, file=name, bytes=len(raw), sha256=hashlib.sha256(raw).hexdigest())
+    (vectors_dir / "vectors.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_vectors_live_per_level_and_an_older_snapshot_is_split_on_open(tmp_path: Path, docs: Path) -> None:
+    from rag import Principal
+
+    secret = tmp_path / "mat"
+    secret.mkdir()
+    (secret / "ke-hoach-mat.txt").write_text(
+        "Kế hoạch thử nghiệm\n\nPhương án bố trí lực lượng đổi mới sáng tạo tại vùng biên giới.\n", encoding="utf-8"
+    )
+    reader = Principal(name="doc-gia", role="reader", clearance="cong-khai")
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([docs])
+        [secret_id] = [r.doc_id for r in library.ingest([secret], "toi-mat").results]
+        assert secret_id
+        top = [h.paragraph.doc_id for h in library.search("đổi mới sáng tạo vùng biên giới", 3, mode="dense")]
+        assert secret_id in top  # a caller cleared for it finds it densely
+        levels = library.store.vectors.levels() if library.store.vectors is not None else {}
+        assert set(levels) == {0, 3}
+        want = [
+            (h.paragraph_id, h.score) for h in library.search("đổi mới sáng tạo", 10, principal=reader, mode="dense")
+        ]
+    _as_format_1(tmp_path / "ix" / "vectors")
+    with Library(tmp_path / "ix", create=False) as reopened:
+        vectors = reopened.store.vectors
+        assert vectors is not None and not vectors.unlevelled and vectors.levels() == levels
+        got = [
+            (h.paragraph_id, h.score) for h in reopened.search("đổi mới sáng tạo", 10, principal=reader, mode="dense")
+        ]
+        assert got == want and all(not pid.startswith(f"{secret_id}/") for pid, _ in got)

@@ -147,7 +147,9 @@ def test_save_load_round_trip_and_manifest(tmp_path: Path, filled: tuple[VectorI
     manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
     assert manifest["format"] == FORMAT and manifest["version"] == FORMAT_VERSION
     assert (manifest["embedder"], manifest["dim"], manifest["count"], manifest["generation"]) == (NAME, DIM, 199, 7)
-    assert (tmp_path / manifest["file"]).read_bytes()[:4] == b"IxM2"  # FAISS's own format, not a pickle
+    [level] = manifest["levels"]
+    assert (level["level"], level["count"]) == (0, 199)
+    assert (tmp_path / level["file"]).read_bytes()[:4] == b"IxM2"  # FAISS's own format, not a pickle
     loaded = VectorIndex.load(tmp_path, NAME, DIM)
     assert loaded.generation == 7 and len(loaded) == 199 and 1010 not in loaded
     assert loaded.ids().tolist() == index.ids().tolist()
@@ -160,7 +162,7 @@ def test_save_load_round_trip_and_manifest(tmp_path: Path, filled: tuple[VectorI
     again = VectorIndex.load(tmp_path, NAME)
     assert again.generation == 8 and 1000 not in again and 1010 in again
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".faiss") == [
-        json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))["file"]
+        json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))["levels"][0]["file"]
     ]
 
 
@@ -181,7 +183,12 @@ def test_load_refuses_another_embedder(tmp_path: Path, filled: tuple[VectorIndex
 def _corrupt(directory: Path, how: str) -> None:
     manifest_path = directory / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    data_path = directory / manifest["file"]
+    entry = manifest["levels"][0]
+    data_path = directory / entry["file"]
+
+    def with_entry(**changes: object) -> str:
+        return json.dumps({**manifest, "levels": [{**entry, **changes}]})
+
     if how == "missing-manifest":
         manifest_path.unlink()
     elif how == "garbage-manifest":
@@ -191,7 +198,7 @@ def _corrupt(directory: Path, how: str) -> None:
     elif how == "other-version":
         manifest_path.write_text(json.dumps({**manifest, "version": 99}), encoding="utf-8")
     elif how == "missing-field":
-        del manifest["sha256"]
+        del entry["sha256"]
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     elif how == "missing-file":
         data_path.unlink()
@@ -202,15 +209,20 @@ def _corrupt(directory: Path, how: str) -> None:
         raw[len(raw) // 2] ^= 0xFF
         data_path.write_bytes(bytes(raw))
     elif how == "escaping-file-name":
-        manifest_path.write_text(json.dumps({**manifest, "file": "../elsewhere.faiss"}), encoding="utf-8")
+        manifest_path.write_text(with_entry(file="../elsewhere.faiss"), encoding="utf-8")
     elif how == "wrong-count":
         manifest_path.write_text(json.dumps({**manifest, "count": manifest["count"] + 1}), encoding="utf-8")
-    elif how == "garbage-file":
-        data_path.write_bytes(b"garbage!" * (manifest["bytes"] // 8) + b"g" * (manifest["bytes"] % 8))
-        raw = data_path.read_bytes()
+    elif how == "wrong-level-count":
         manifest_path.write_text(
-            json.dumps({**manifest, "sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}), encoding="utf-8"
+            json.dumps(
+                {**manifest, "count": manifest["count"] + 1, "levels": [{**entry, "count": entry["count"] + 1}]}
+            ),
+            encoding="utf-8",
         )
+    elif how == "garbage-file":
+        data_path.write_bytes(b"garbage!" * (entry["bytes"] // 8) + b"g" * (entry["bytes"] % 8))
+        raw = data_path.read_bytes()
+        manifest_path.write_text(with_entry(sha256=hashlib.sha256(raw).hexdigest(), bytes=len(raw)), encoding="utf-8")
     else:  # pragma: no cover
         raise AssertionError(how)
 
@@ -228,6 +240,7 @@ def _corrupt(directory: Path, how: str) -> None:
         "flipped-byte",
         "escaping-file-name",
         "wrong-count",
+        "wrong-level-count",
         "garbage-file",
     ],
 )
@@ -248,8 +261,8 @@ def test_crash_before_the_manifest_keeps_the_previous_generation(
     index, _, vecs = filled
     index.save(tmp_path, 1)
     # what a save interrupted before the manifest replace leaves behind: a new file and temp files
-    (tmp_path / "vectors-g000002-0badc0de.faiss").write_bytes(b"half written")
-    (tmp_path / "vectors-g000002-0badc0de.faiss.tmp-123").write_bytes(b"half")
+    (tmp_path / "vectors-g000002-0badc0de-l0.faiss").write_bytes(b"half written")
+    (tmp_path / "vectors-g000002-0badc0de-l1.faiss.tmp-123").write_bytes(b"half")
     (tmp_path / f"{MANIFEST}.tmp-123").write_bytes(b"{")
     loaded = VectorIndex.load(tmp_path, NAME)
     assert loaded.generation == 1 and len(loaded) == 200
@@ -283,3 +296,52 @@ def test_hash_embedder_end_to_end(tmp_path: Path, vi_paragraphs: list[str]) -> N
     others = np.array([p for p in pids.tolist() if p != 15], dtype=np.int64)
     assert all(p != 15 for p, _ in loaded.search(embedder.embed_query("cai cach thu tuc hanh chinh"), 3, others))
     assert os.path.exists(tmp_path / MANIFEST)
+
+
+def test_levels_are_searched_up_to_the_callers_level_only(tmp_path: Path) -> None:
+    """Each level has its own index: a search at level L never scans (or returns) a vector above L, its results
+    equal those of an index holding levels 0..L alone, and the split survives a save and a load."""
+    pids = np.arange(500, dtype=np.int64)
+    vecs = unit_rows(500, seed=4)
+    levels = np.arange(500) % 4
+    full, low = VectorIndex(DIM, NAME), VectorIndex(DIM, NAME)
+    full.add(pids, vecs, levels=levels.tolist())
+    low.add(pids[levels <= 1], vecs[levels <= 1], levels=levels[levels <= 1].tolist())
+    assert full.levels() == {0: 125, 1: 125, 2: 125, 3: 125}
+    for q in unit_rows(5, seed=9):
+        got = full.search(q, 20, level=1)
+        assert got == low.search(q, 20, level=1)
+        assert all(levels[p] <= 1 for p, _ in got)
+        assert [p for p, _ in full.search(q, 10)] == brute_force(vecs, pids, q, 10)
+        allowed = np.arange(0, 500, 3, dtype=np.int64)
+        assert all(p % 3 == 0 and levels[p] <= 1 for p, _ in full.search(q, 10, allowed, level=1))
+    full.add([1], vecs[1:2], levels=[3])  # moved from level 1 to 3
+    assert 1 not in [p for p, _ in full.search(vecs[1], 5, level=2)]
+    full.save(tmp_path, 4)
+    again = VectorIndex.load(tmp_path, NAME)
+    assert again.levels() == full.levels() and not again.unlevelled
+    q = unit_rows(1, seed=11)[0]
+    assert again.search(q, 20, level=0) == full.search(q, 20, level=0)
+
+
+def test_a_format_1_snapshot_is_read_and_moved_to_its_levels(tmp_path: Path) -> None:
+    """A snapshot written before levels existed (one file) loads at level 0, flagged; `assign_levels` moves each
+    vector where it belongs."""
+    import faiss
+
+    pids = np.arange(10, 30, dtype=np.int64)
+    vecs = unit_rows(20, seed=2)
+    old = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+    old.add_with_ids(vecs, pids)
+    name = "vectors-g000003-0badc0de.faiss"
+    faiss.write_index(old, str(tmp_path / name))
+    raw = (tmp_path / name).read_bytes()
+    manifest = {"format": FORMAT, "version": 1, "embedder": NAME, "dim": DIM, "count": 20, "generation": 3,
+                "file": name, "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}  # fmt: skip
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = VectorIndex.load(tmp_path, NAME, DIM)
+    assert loaded.unlevelled and loaded.levels() == {0: 20}
+    moved = loaded.assign_levels(lambda p: (p >= 20).astype(np.int64) * 2)
+    assert moved == 10 and loaded.levels() == {0: 10, 2: 10} and not loaded.unlevelled
+    assert np.allclose(loaded.vectors([25]), vecs[15:16])
+    assert all(p < 20 for p, _ in loaded.search(vecs[15], 5, level=1))

@@ -4,6 +4,7 @@ deleting a document never takes the file of an identical upload still waiting.""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -196,3 +197,51 @@ def test_a_large_jsonl_takes_turns_with_later_uploads(tmp_path: Path) -> None:
         manager.close()
     assert order == ["lon@0", "nho@0", "lon@10", "lon@20"]
     assert [f["doc_id"] for f in big.files] == ["lon-0", "lon-10", "lon-20"]
+
+
+def test_jobs_are_listed_per_key_by_the_api_and_the_cli(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each editor lists their own uploads with status and reason; an admin lists everyone's at or below their
+    clearance; `vankien jobs` shows the same table with the keys' names."""
+    from vankien.cli import main as cli
+
+    ana, binh = add_key(index_dir, "editor", "noi-bo", "ana"), add_key(index_dir, "editor", "cong-khai", "binh")
+    admin = add_key(index_dir, "admin", "cong-khai", "quan-tri")
+    with LocalClient(create_app(settings_for(index_dir))) as c:
+
+        def upload(key: str, name: str, body: bytes, classification: str = "cong-khai") -> str:
+            r = c.post(
+                "/api/v1/documents",
+                files={"file": (name, body, "text/markdown")},
+                data={"classification": classification},
+                headers=bearer(key),
+            )
+            assert r.status_code == 202, r.text
+            job_id: str = r.json()["job_id"]
+            wait_job(c, job_id, bearer(key))
+            return job_id
+
+        good = upload(ana, "nq-601.md", resolution(601, 3, "cong-khai").encode("utf-8"))
+        inner = upload(ana, "nq-602.md", resolution(602, 3, "noi-bo").encode("utf-8"), "noi-bo")
+        bad = upload(binh, "rong.md", b"   \n")
+        mine = c.get("/api/v1/jobs", headers=bearer(ana)).json()["jobs"]
+        assert [j["job_id"] for j in mine] == [inner, good]  # newest first, only ana's
+        assert mine[1]["status"] == "done" and mine[1]["filename"] == "nq-601.md" and "path" not in mine[1]
+        [failed] = c.get("/api/v1/jobs", params={"status": "failed"}, headers=bearer(binh)).json()["jobs"]
+        assert failed["job_id"] == bad and failed["error"]
+        assert c.get("/api/v1/jobs", params={"status": "failed"}, headers=bearer(ana)).json()["jobs"] == []
+        seen = {j["job_id"] for j in c.get("/api/v1/jobs", headers=bearer(admin)).json()["jobs"]}
+        assert seen == {good, bad}  # not the nội bộ one: above this admin's clearance
+        assert c.get("/api/v1/jobs", params={"limit": 0}, headers=bearer(ana)).status_code == 422
+        assert c.get("/api/v1/jobs").status_code == 401
+    assert cli(["jobs", "--index", str(index_dir), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["jobs"]
+    assert [(j["job_id"], j["owner"], j["status"]) for j in listed] == [
+        (bad, "binh", "failed"),
+        (inner, "ana", "done"),
+        (good, "ana", "done"),
+    ]
+    assert cli(["jobs", "--index", str(index_dir), "--key", "binh"]) == 0
+    text = capsys.readouterr().out
+    assert bad in text and "thất bại" in text and "lý do:" in text and good not in text
+    assert cli(["jobs", "--index", str(index_dir / "khong-co")]) == 0
+    assert "Chưa có tác vụ nạp nào" in capsys.readouterr().out
