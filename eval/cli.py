@@ -23,7 +23,7 @@ from eval.compare import run_compare
 from eval.config import RunConfig, load_config
 from eval.datasets import load_beir, load_mcq, load_peer_runs, load_qa
 from eval.errors import ConfigError
-from eval.report import write_report
+from eval.report import check_plotting, write_report
 from eval.runners import run_mcq, run_qa, run_retrieval, score_peer
 from rag import DEFAULT_EMBEDDER, VanKienError
 
@@ -119,6 +119,8 @@ def _emit(args: argparse.Namespace, results: list[dict[str, Any]], heading: str,
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_plotting()  # before the evaluation runs, not after
     dataset = load_beir(args.dataset, args.split)
     configs = load_run_configs(args.config)
     results: list[dict[str, Any]] = []
@@ -185,6 +187,8 @@ def _corpus_dir(work: Path, docs: Path | None, distractors: Path | None, fallbac
 
 
 def cmd_eval_qa(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_plotting()  # before the evaluation runs, not after
     items = load_qa(args.qa)
     configs = load_run_configs(args.config)
     results: list[dict[str, Any]] = []
@@ -227,6 +231,8 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_mcq(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        check_plotting()  # before the evaluation runs, not after
     items = load_mcq(args.quiz)
     configs = load_run_configs(args.config)
     results: list[dict[str, Any]] = []

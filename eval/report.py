@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rag import MissingDependency
+
 #: Questions listed per result in the worst-questions tables.
 WORST_SHOWN = 10
 _KIND_TITLES = {"retrieval": "Truy hồi", "qa": "Hỏi đáp", "mcq": "Trắc nghiệm"}
@@ -73,7 +75,21 @@ def _ms(value: Any) -> str:
 # -- plots ----------------------------------------------------------------------------------------------------
 
 
+def check_plotting() -> None:
+    """Raise `MissingDependency` (a Vietnamese message naming the fix) when matplotlib, which `--out` plots with, is
+    not installed: checked before an evaluation starts, not after it has run for an hour."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MissingDependency(
+            "matplotlib is needed for the report plots (pip install -e '.[eval]')",
+            "Báo cáo --out cần gói matplotlib để vẽ biểu đồ; hãy cài: .venv/bin/pip install -e '.[eval]' "
+            "(hoặc chạy make dev), hoặc bỏ --out để chỉ in kết quả.",
+        )
+
+
 def _pyplot() -> Any:
+    check_plotting()
     import matplotlib
 
     matplotlib.use("Agg")

@@ -24,10 +24,17 @@ class _Out(BaseModel):
 # -- requests ----------------------------------------------------------------------------------------------------
 
 
-class FiltersIn(BaseModel):
+class _In(BaseModel):
+    """A request body: a field the API does not know is refused (422 naming it), never silently ignored: a
+    misspelt filter ("docs" for "doc_ids") would otherwise search everything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FiltersIn(_In):
     """Restrictions on which documents answer: types, issue dates (inclusive), document ids."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     types: list[str] = Field(default_factory=list, max_length=20, description="loại văn bản, ví dụ 'nghị quyết'")
     from_: str | None = Field(default=None, alias="from", max_length=10, description="ban hành từ ngày NNNN-TT-NN")
@@ -43,7 +50,7 @@ class FiltersIn(BaseModel):
         )
 
 
-class HistoryTurn(BaseModel):
+class HistoryTurn(_In):
     """An earlier turn of the conversation (oldest first)."""
 
     question: str = Field(max_length=MAX_TEXT)
@@ -51,7 +58,7 @@ class HistoryTurn(BaseModel):
     citations: list[dict[str, Any]] | None = Field(default=None, max_length=50)
 
 
-class AskRequest(BaseModel):
+class AskRequest(_In):
     question: str = Field(max_length=MAX_TEXT, examples=["Nghị quyết 57 đặt mục tiêu gì đến năm 2030?"])
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
     filters: FiltersIn | None = None
@@ -70,7 +77,7 @@ FEEDBACK_IDS = 20
 PARAGRAPH_ID_CHARS = 200
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(_In):
     question: str = Field(max_length=FEEDBACK_QUESTION)
     answer: str = Field(max_length=FEEDBACK_ANSWER)
     rating: Literal["up", "down"]

@@ -5,7 +5,8 @@ its own canary word) from a client thread, kills the server after a random delay
 
 * every upload answered 202 ends `done` (its document searchable by its canary and listed) or `failed` with a
   Vietnamese reason after the restart: none is lost (404) or stuck;
-* the parsing workers of the killed server are gone within 5 seconds (no orphans);
+* the processes of the killed server (ingest children, parsing workers, indexing helpers) are gone within 5
+  seconds (no orphans);
 * at the end, the catalog passes its integrity check and the search index holds exactly its paragraphs.
 
     .venv/bin/python -m tools.kill_uploads --runs 50 --seed 3
@@ -60,12 +61,15 @@ def _document(number: int, canary: str) -> str:
 
 
 def _children(pid: int) -> set[int]:
+    """Every descendant of a process now: ingest children, their parsing workers, the indexing helpers."""
     found: set[int] = set()
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             found.update(int(x) for x in (task / "children").read_text().split())
     except OSError:
         pass
+    for child in list(found):
+        found |= _children(child)
     return found
 
 

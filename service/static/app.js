@@ -19,6 +19,8 @@ import {
 
 /** Earlier turns sent with a question; the server keeps only its own configured number of them anyway. */
 const HISTORY_TURNS = 6;
+// The longest question the server takes (rag.retrieve.query.MAX_QUERY_CHARS).
+const MAX_QUESTION = 2000;
 const ABSTAIN_NEAREST = " Các văn bản gần nhất:";
 
 const state = {
@@ -741,14 +743,31 @@ function onComposerKey(event) {
   els.form.requestSubmit();
 }
 
+/** Show (or, with "", hide) a problem with the question under the composer; the question stays as typed. */
+function composerError(message) {
+  els.composerError.textContent = message;
+  els.composerError.hidden = !message;
+  els.question.setAttribute("aria-invalid", message ? "true" : "false");
+}
+
 function onSubmit(event) {
   event.preventDefault();
   const question = els.question.value.trim();
   if (!question) {
+    composerError("Hãy nhập câu hỏi trước khi gửi.");
     els.question.focus();
-    announce("Vui lòng nhập câu hỏi.");
     return;
   }
+  if (question.length > MAX_QUESTION) {
+    // Never cut it silently (the question is usually at the end of a pasted passage): say so, keep the text.
+    composerError(
+      `Câu hỏi dài ${question.length.toLocaleString("vi-VN")} ký tự, tối đa ${MAX_QUESTION.toLocaleString("vi-VN")}; ` +
+        "hãy rút gọn rồi gửi lại.",
+    );
+    els.question.focus();
+    return;
+  }
+  composerError("");
   els.question.value = "";
   ask(question);
 }
@@ -766,6 +785,9 @@ function onGlobalKey(event) {
 
 function bind() {
   els.form.addEventListener("submit", onSubmit);
+  els.question.addEventListener("input", () => {
+    if (!els.composerError.hidden) composerError("");
+  });
   els.question.addEventListener("keydown", onComposerKey);
   els.stop.addEventListener("click", () => state.streaming?.abort());
   els.newChat.addEventListener("click", newConversation);
@@ -807,6 +829,7 @@ function init() {
     topbar: document.querySelector(".topbar"),
     form: $("ask-form"),
     question: $("question"),
+    composerError: $("composer-error"),
     send: $("send"),
     stop: $("stop"),
     intro: $("intro"),

@@ -151,9 +151,10 @@ function render(spec) {
       groups.get(tag).push(operation(spec, path, method, item[method]));
     }
   }
+  // replaceChildren takes nodes, not arrays (an array became the text "[object HTMLHeadingElement],…").
   main.replaceChildren(
     h("p", { class: "docs-description" }, spec.info.description || ""),
-    [...groups.entries()].map(([tag, ops]) => [h("h2", {}, tag), ops]),
+    ...[...groups.entries()].flatMap(([tag, ops]) => [h("h2", {}, tag), ...ops]),
   );
 }
 

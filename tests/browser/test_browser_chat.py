@@ -677,6 +677,45 @@ def test_copy_and_feedback(browser: Browser, tiny_server: Server, watch: Watch) 
     assert ours[-1]["paragraph_ids"] == [c["paragraph_id"] for c in answer["citations"]]
 
 
+def test_empty_and_over_long_questions_are_explained_not_dropped(page: Page) -> None:
+    """An empty question said nothing visible, and a pasted question over 1,000 characters was cut silently by
+    the text box (the question is usually at the end of the passage)."""
+    page.goto("/")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/v1/ask" in r.url else None)
+    box = page.get_by_label("Đặt câu hỏi")
+    box.press("Enter")
+    error = page.locator("#composer-error")
+    expect(error).to_be_visible()
+    expect(error).to_have_text("Hãy nhập câu hỏi trước khi gửi.")
+    expect(box).to_be_focused()
+    long_text = "Đoạn trích dài về chuyển đổi số. " * 75 + "Vậy mục tiêu đến năm 2030 là gì?"
+    box.fill(long_text)
+    expect(error).to_be_hidden()  # typing clears the message
+    box.press("Enter")
+    expect(error).to_contain_text("tối đa 2.000")
+    assert box.input_value() == long_text  # kept whole, the question at its end included
+    assert sent == []
+    box.fill(long_text[-300:])
+    asked = ask(page, long_text[-300:], submit=lambda: box.press("Enter"))
+    assert asked.request["question"].endswith("năm 2030 là gì?")
+    expect(error).to_be_hidden()
+
+
+def test_api_reference_page_lists_every_operation(page: Page) -> None:
+    """/docs renders the OpenAPI schema as headings and operations (it showed "[object HTMLHeadingElement],…")."""
+    page.goto("/docs")
+    main = page.locator("#docs-main")
+    expect(main.locator("h2").first).to_be_visible()
+    expect(main).not_to_contain_text("[object")
+    paths = main.locator(".op .path")
+    for path in ("/api/v1/ask", "/api/v1/search", "/api/v1/jobs", "/v1/chat/completions"):
+        expect(paths.filter(has_text=path).first).to_be_visible()
+    assert main.locator("h2").count() >= 3
+    page.locator(".op summary", has_text="/api/v1/search").first.click()
+    expect(page.locator(".op[open] .op-body").first).to_contain_text("q")
+
+
 def test_documents_page_lists_public_documents(page: Page) -> None:
     page.goto("/")
     page.get_by_role("link", name="Tài liệu", exact=True).click()

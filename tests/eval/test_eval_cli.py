@@ -206,6 +206,26 @@ def test_bad_inputs_exit_1_with_vietnamese_message(
     assert "trùng" in capsys.readouterr().err
 
 
+def test_report_without_matplotlib_is_refused_before_the_evaluation_runs(
+    beir_dir: Path,
+    fake_engine: list[tuple[str, Path]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In the environment `make run` creates matplotlib is absent: `--out` used to fail with a bare
+    ModuleNotFoundError after the whole evaluation; now at once, saying how to install it."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    argv = ["retrieval", "--dataset", str(beir_dir), "--out", str(tmp_path / "bc"), "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "matplotlib" in err and "pip install -e '.[eval]'" in err and "Traceback" not in err
+    assert fake_engine == [] and not (tmp_path / "bc").exists()  # nothing was run or written
+
+
 def test_eval_without_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "retrieval" in capsys.readouterr().out

@@ -352,6 +352,24 @@ def test_validation_errors_are_vietnamese(client: TestClient) -> None:
     assert r.status_code == 405 and "Phương thức" in r.json()["error"]["message"]
 
 
+def test_misspelt_request_fields_are_refused_not_ignored(client: TestClient) -> None:
+    """`filters.docs` for `filters.doc_ids` used to search every document; now the field is named in a 422."""
+    r = client.post("/api/v1/ask", json={"question": "kinh phí", "filters": {"docs": ["nq-1"]}})
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"] == [
+        {"field": "filters.docs", "message": "Trường 'filters.docs' không được hỗ trợ."}
+    ]
+    r = client.post("/api/v1/ask", json={"question": "kinh phí", "top_k": 3})
+    assert r.status_code == 422 and "'top_k'" in r.json()["error"]["message"]
+    r = client.post("/api/v1/ask/stream", json={"questoin": "kinh phí"})
+    assert r.status_code == 422
+    r = client.post("/api/v1/feedback", json={"question": "a", "answer": "b", "rating": "down", "note": "x"})
+    assert r.status_code == 422 and "'note'" in r.json()["error"]["message"]
+    # The documented names still work, "from" by its JSON name as well as "from_".
+    ok = {"question": "kinh phí", "filters": {"types": ["nghị quyết"], "from": "2020-01-01", "doc_ids": []}}
+    assert client.post("/api/v1/ask", json=ok).status_code == 200
+
+
 def test_chat_page_static_and_openapi(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
