@@ -24,7 +24,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from tools.serving import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,12 +165,6 @@ def run_cli(corpus: Path, index: Path, rows: list[dict[str, Any]], time_limit: f
 # ---------------------------------------------------------------------------------------------- server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _create_key(index: Path) -> str:
     out = subprocess.run(
         _vankien("keys", "create", "--role", "editor", "--clearance", "toi-mat", "--name", "malformed", "--json",
@@ -186,7 +181,7 @@ def run_server(
 
     index.mkdir(parents=True, exist_ok=True)
     key = _create_key(index)
-    port = _free_port()
+    port = free_port()
     env = _env()
     env["VANKIEN_RATE_LIMIT_PER_MINUTE"] = "0"  # hundreds of uploads from one key
     largest = max(int(r["bytes"]) for r in rows)

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,16 +32,11 @@ from typing import Any
 
 import httpx
 
+from tools.serving import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_RUNS = 500
 _SYLLABLES = ["ba", "ke", "lo", "mu", "ni", "qua", "ro", "su", "ti", "vo", "xa", "yen"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _document(number: int, canary: str) -> str:
@@ -85,7 +79,7 @@ class Server:
     """`python -m rag serve` on a free loopback port."""
 
     def __init__(self, index: Path, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "VANKIEN_RATE_LIMIT_PER_MINUTE": "0"}
         env.pop("VANKIEN_INDEX", None)

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tools.serving import free_port, rss_kb
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_CORPUS = Path("/work/shared/corpora/party_politics")
@@ -75,20 +76,6 @@ QUERIES = [
 TYPES = ["nghị quyết", "kế hoạch", "chương trình", "tin bài"]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def _settled_rss_kb(pid: int, seconds: float = SETTLE_S) -> int:
     """The server's resident memory once traffic has stopped: the lowest reading over a quiet window.
 
@@ -98,7 +85,7 @@ def _settled_rss_kb(pid: int, seconds: float = SETTLE_S) -> int:
     readings = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        readings.append(_rss_kb(pid))
+        readings.append(rss_kb(pid))
         time.sleep(0.5)
     return min(readings)
 
@@ -289,7 +276,7 @@ def run(duration: float, clients: int, warmup: float, seed: int, with_shared: bo
         "editor": _cli(index, "keys", "create", "--role", "editor", "--clearance", "noi-bo")["key"],
         "admin": _cli(index, "keys", "create", "--role", "admin", "--clearance", "toi-mat")["key"],
     }
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "VANKIEN_RATE_LIMIT_PER_MINUTE": "0"}
     env.pop("VANKIEN_INDEX", None)
@@ -325,7 +312,7 @@ def run(duration: float, clients: int, warmup: float, seed: int, with_shared: bo
         async def measured() -> float:
             async def sample() -> None:
                 while True:
-                    samples.append(_rss_kb(server.pid))
+                    samples.append(rss_kb(server.pid))
                     await asyncio.sleep(5)
 
             sampler = asyncio.create_task(sample())
@@ -335,7 +322,7 @@ def run(duration: float, clients: int, warmup: float, seed: int, with_shared: bo
                 sampler.cancel()
 
         wall = asyncio.run(measured())
-        rss_end_raw = _rss_kb(server.pid)
+        rss_end_raw = rss_kb(server.pid)
         rss_end = _settled_rss_kb(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)

@@ -30,17 +30,12 @@ from typing import Any
 
 import httpx
 
+from tools.serving import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_SOCKETS = 5000
 MAX_DURATION_S = 600
 QUERIES = ["chuyển đổi số", "Nghị quyết 57 mục tiêu", "kinh tế tư nhân", "phòng chống tham nhũng", "giáo dục"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _raise_files_limit(wanted: int) -> None:
@@ -136,7 +131,7 @@ def run(sockets: int, duration: float, work: Path) -> dict[str, Any]:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "VANKIEN_RATE_LIMIT_PER_MINUTE": "0"}
     env.pop("VANKIEN_INDEX", None)
