@@ -279,13 +279,26 @@ class ChatMessage(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    """The OpenAI request; sampling parameters (temperature, max_tokens, ...) are accepted and ignored."""
+    """The OpenAI request. `model` must be one `GET /v1/models` lists; `max_tokens` (or `max_completion_tokens`)
+    cuts the answer after that many words, with `finish_reason` "length" and only the citations still in the text;
+    `temperature`, `top_p` and `n` are checked (only n = 1): answers are extracted from the documents, the same
+    for every sampling setting, and an LLM answerer uses the service's configured settings. Other OpenAI fields
+    are accepted and ignored."""
 
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(default="vankien", max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=2 * MAX_HISTORY)
     stream: bool = False
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    n: int | None = Field(default=None, ge=1, le=1)
+
+    def token_limit(self) -> int | None:
+        """The most words the answer may have (None: no limit)."""
+        return self.max_completion_tokens or self.max_tokens
 
 
 class ChatChoiceMessage(_Out):

@@ -5,12 +5,16 @@ are ignored (the answer comes from the documents, not from instructions). The ci
 top-level field `citations` (the ask JSON citations) and `vankien` carries the rest of the answer. Streaming
 sends `chat.completion.chunk` lines ending with `data: [DONE]`; the last chunk carries the citations and, in
 `vankien.answer`, the verified answer text (which replaces the streamed draft if they differ).
-Filters may be passed as an extra body field `filters` (same shape as in /api/v1/ask).
+Filters may be passed as an extra body field `filters` (same shape as in /api/v1/ask). `model` must be the one
+`GET /v1/models` lists (404 otherwise); `max_tokens` / `max_completion_tokens` cut the answer after that many words
+(`finish_reason` "length", citations of the cut text only); sampling fields are checked and have no effect on an
+answer extracted from the documents (`ChatCompletionRequest`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -67,6 +71,26 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def cut_words(text: str, limit: int) -> str:
+    """The first `limit` words of `text` (whitespace kept between them, none after the last)."""
+    words = re.findall(r"\s*\S+", text)
+    return "".join(words[:limit]) if len(words) > limit else text
+
+
+def _cited_in(citations: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """The citations whose marker ("[n]") is still in `text`."""
+    return [c for c in citations if f"[{c.get('marker')}]" in text]
+
+
+def _check_model(model: str) -> None:
+    if model != MODEL_ID:
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"Không có mô hình '{model[:60]}'; dịch vụ này có một mô hình: '{MODEL_ID}' (xem GET /v1/models).",
+        )
+
+
 def _extra(answer: Answer, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "question": data["question"],
@@ -102,6 +126,7 @@ def chat_completions(
     client: ClientDep,
     pipelines: PipelinesDep,
 ) -> Any:
+    _check_model(body.model)
     question, history = conversation(body.messages, state.settings.max_history_turns)
     check_text_length(question, state.settings.max_question_chars)
     check_query(question)  # refused with 400 before a stream starts
@@ -112,7 +137,9 @@ def chat_completions(
     created = int(time.time())
     if body.stream:
         events = pipeline.ask_stream(question, history, filters, caller)
-        chunks = _chunks(events, state.gate, audit, caller, client, question, completion_id, created, body.model)
+        chunks = _chunks(
+            events, state.gate, audit, caller, client, question, completion_id, created, body.model, body.token_limit()
+        )
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     with state.gate.read():
         answer = pipeline.ask(question, history, filters, caller)
@@ -126,6 +153,8 @@ def chat_completions(
         abstained=answer.abstained,
     )
     prompt_tokens = _words(question) + sum(_words(t["question"]) + _words(t.get("answer", "")) for t in history)
+    limit = body.token_limit()
+    content = cut_words(answer.text, limit) if limit else answer.text
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -134,17 +163,17 @@ def chat_completions(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.text},
-                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "length" if content != answer.text else "stop",
                 "logprobs": None,
             }
         ],
         "usage": {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": _words(answer.text),
-            "total_tokens": prompt_tokens + _words(answer.text),
+            "completion_tokens": _words(content),
+            "total_tokens": prompt_tokens + _words(content),
         },
-        "citations": data["citations"],
+        "citations": _cited_in(data["citations"], content),
         "vankien": _extra(answer, data),
     }
 
@@ -159,6 +188,7 @@ def _chunks(
     completion_id: str,
     created: int,
     model: str,
+    limit: int | None = None,
 ) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -173,10 +203,18 @@ def _chunks(
         return sse(None, body)
 
     yield chunk({"role": "assistant", "content": ""})
+    sent = ""  # what the client has received (`limit` counts its words)
     try:
         for event in guarded(events, gate):
             if event.kind == "delta" and event.text:
-                yield chunk({"content": event.text})
+                if limit is not None and _words(sent) >= limit:
+                    continue
+                piece = event.text
+                if limit is not None:
+                    piece = cut_words(sent + piece, limit)[len(sent) :]
+                sent += piece
+                if piece:
+                    yield chunk({"content": piece})
             elif event.kind == "answer" and event.answer is not None:
                 answer = event.answer
                 data = answer_to_dict(answer)
@@ -189,7 +227,9 @@ def _chunks(
                     abstained=answer.abstained,
                     stream=True,
                 )
-                yield chunk({}, "stop", citations=data["citations"], vankien=_extra(answer, data))
+                cut = limit is not None and cut_words(answer.text, limit) != answer.text
+                citations = _cited_in(data["citations"], sent) if cut else data["citations"]
+                yield chunk({}, "length" if cut else "stop", citations=citations, vankien=_extra(answer, data))
             elif event.kind == "done":
                 break
     except VanKienError as exc:

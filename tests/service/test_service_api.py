@@ -329,6 +329,33 @@ def test_chat_completions_history_and_stream(client: TestClient) -> None:
     assert client.get("/v1/models").json()["data"][0]["id"] == "vankien"
 
 
+def test_chat_completions_honour_model_and_length(client: TestClient) -> None:
+    """`model`, `max_tokens` and the sampling fields were accepted and ignored; now an unknown model is a 404, a
+    token limit cuts the answer (finish_reason "length", only the citations left in it), bad values are 422."""
+    question = [{"role": "user", "content": question_for("cong-khai")}]
+    full = client.post("/v1/chat/completions", json={"model": "vankien", "messages": question}).json()
+    words = full["choices"][0]["message"]["content"].split()
+    assert len(words) > 6 and len(full["citations"]) >= 1
+    r = client.post("/v1/chat/completions", json={"model": "vankien", "messages": question, "max_tokens": 4})
+    data = r.json()
+    assert data["choices"][0]["finish_reason"] == "length"
+    assert data["choices"][0]["message"]["content"].split() == words[:4]
+    assert data["usage"]["completion_tokens"] == 4
+    cut = data["choices"][0]["message"]["content"]
+    assert all(f"[{c['marker']}]" in cut for c in data["citations"])
+    big = client.post("/v1/chat/completions", json={"model": "vankien", "messages": question, "max_tokens": 10_000})
+    assert big.json()["choices"][0]["finish_reason"] == "stop" and big.json()["citations"] == full["citations"]
+    body = {"model": "vankien", "messages": question, "max_completion_tokens": 5, "stream": True}
+    lines = [x[len("data: ") :] for x in client.post("/v1/chat/completions", json=body).text.splitlines() if x]
+    chunks = [json.loads(x) for x in lines if x.startswith("{")]
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert streamed.split() == words[:5] and chunks[-1]["choices"][0]["finish_reason"] == "length"
+    r = client.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": question})
+    assert r.status_code == 404 and "'vankien'" in r.json()["error"]["message"]
+    for bad in ({"temperature": 3}, {"n": 2}, {"max_tokens": 0}, {"top_p": 1.5}):
+        assert client.post("/v1/chat/completions", json={"messages": question, **bad}).status_code == 422, bad
+
+
 def test_validation_errors_are_vietnamese(client: TestClient) -> None:
     r = client.post("/api/v1/ask", json={"history": []})
     assert r.status_code == 422
