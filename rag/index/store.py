@@ -492,6 +492,7 @@ class IndexStore:
         self.vector_error: str | None = None
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
         self._gate: ForegroundGate | None = None  # pauses the indexing helpers during requests (`offload`)
+        self._vector_resume: dict[int, int] = {}  # change seq -> first pid still to embed (a run that yielded)
         self.embedder = self._resolve_embedder(embedder)
         self.lexical = self._load_lexical(lexical_params)
         self.vectors = self._load_vectors()
@@ -796,19 +797,33 @@ class IndexStore:
             waiting = int(pids.size - np.count_nonzero(np.isin(pids, done, assume_unique=True)))
         return documents, waiting
 
-    def sync_vectors(self, progress: SyncProgress | None = None, *, wait: bool = True, checkpoint: bool = True) -> int:
-        """Embed the paragraphs the vector index has not seen and apply the catalog's changes to it, in order.
+    def sync_vectors(
+        self,
+        progress: SyncProgress | None = None,
+        *,
+        wait: bool = True,
+        checkpoint: bool = True,
+        yield_to_new: bool = False,
+    ) -> int:
+        """Embed the paragraphs the vector index has not seen and apply the catalog's changes to it.
 
         Batches of `VECTOR_BATCH` paragraphs are embedded without any lock searches need and applied in one brief
-        exclusive step each; the cursor moves after each, so a search sees a document's vectors arrive batch by
-        batch, never a removed one's. The cursor moves by whole catalog changes (documents); with `checkpoint`,
-        the vector snapshot is saved at the first document boundary after every `VECTOR_CHECKPOINT` paragraphs,
-        and at the end. Stops early (the cursor where it got to) when `stop_vector_worker` is called.
+        exclusive step each. Pending changes are taken lowest classification level first, small ones (up to one
+        batch) before large ones, then in catalog order (`_vector_order`): how soon a document becomes searchable
+        by meaning then never depends on restricted text waiting above its level (docs/security.md), and a small
+        upload does not wait for the embedding of a large one. A change that arrives during a run is taken at its
+        place in that order (with `yield_to_new`: the background worker): the run returns after the current batch,
+        and a large change resumes where it stopped. The cursor (`vectors_applied`) moves over the changes done without a gap; with `checkpoint`, the
+        vector snapshot is saved after every `VECTOR_CHECKPOINT` paragraphs and at the end (a change done past
+        the cursor is redone after a restart: adding a vector again replaces it). Stops early when
+        `stop_vector_worker` is called.
 
         Args:
             progress: called with (paragraphs embedded, paragraphs to embed).
             wait: when another thread is already embedding, wait for it (True) or return 0 at once.
             checkpoint: save the vector snapshot as it goes (False: the caller saves).
+            yield_to_new: return after the current batch when the catalog has a change this run did not read
+                (False: embed everything read at the start, as `vankien ingest` does before it returns).
 
         Returns:
             The number of paragraphs embedded.
@@ -818,6 +833,7 @@ class IndexStore:
             return 0
         try:
             changes = self.catalog.changes_since(self._vectors_applied)
+            seen = changes[-1].seq if changes else self._vectors_applied
             todo = sum(
                 c.pid_max - c.pid_min + 1
                 for c in changes
@@ -826,16 +842,18 @@ class IndexStore:
             done = since_saved = 0
             if progress and todo:
                 progress(0, todo)
-            for change in changes:
-                if self._stop_vectors.is_set():
-                    break
+            pending = [c.seq for c in changes]
+            finished: set[int] = set()
+            for change in self._vector_order(changes):
+                if self._stop_vectors.is_set() or (yield_to_new and self.catalog.last_change() != seen):
+                    break  # stopped, or a newer change may come first: the worker runs again
                 if change.pid_min is not None and change.pid_max is not None:
                     if change.op == "remove":
                         pids = np.arange(change.pid_min, change.pid_max + 1, dtype=np.int64)
                         with self._rw.exclusive():
                             part.remove(pids)
                     else:
-                        start = change.pid_min
+                        start = self._vector_resume.get(change.seq, change.pid_min)
                         while start <= change.pid_max and not self._stop_vectors.is_set():
                             end = min(change.pid_max, start + VECTOR_BATCH - 1)
                             # From the change's start: the headings above the batch's first paragraph are context.
@@ -849,9 +867,15 @@ class IndexStore:
                             start = end + 1
                             if progress:
                                 progress(done, todo)
+                            if start <= change.pid_max and yield_to_new and self.catalog.last_change() != seen:
+                                break  # a newer change may come first; this one resumes at `start`
                         if start <= change.pid_max:
-                            break  # stopped inside this change: the cursor stays before it
-                self._vectors_applied = change.seq
+                            self._vector_resume[change.seq] = start
+                            break
+                        self._vector_resume.pop(change.seq, None)
+                finished.add(change.seq)
+                while pending and pending[0] in finished:
+                    self._vectors_applied = pending.pop(0)
                 if checkpoint and since_saved >= VECTOR_CHECKPOINT:
                     self._save_vectors()
                     since_saved = 0
@@ -862,6 +886,23 @@ class IndexStore:
             return done
         finally:
             self._vlock.release()
+
+    def _vector_order(self, changes: Sequence[Change]) -> list[Change]:
+        """Removals first, then additions by (level, large, catalog order): see `sync_vectors`."""
+        top = len(CLASSIFICATIONS) - 1
+        levels: dict[str, int] = {}
+
+        def key(change: Change) -> tuple[int, int, int, int]:
+            if change.op == "remove" or change.pid_min is None or change.pid_max is None:
+                return (0, 0, 0, change.seq)
+            level = levels.get(change.doc_id)
+            if level is None:
+                info = self.catalog.document_info(change.doc_id)
+                level = levels[change.doc_id] = classification_rank(info.classification) if info else top
+            large = int(change.pid_max - change.pid_min + 1 > VECTOR_BATCH)
+            return (1, level, large, change.seq)
+
+        return sorted(changes, key=key)
 
     def start_vector_worker(self) -> bool:
         """Embed pending paragraphs in a background thread (one at a time; searches go on). Returns whether a
@@ -881,7 +922,7 @@ class IndexStore:
     def _vector_work(self) -> None:
         try:
             while not self._stop_vectors.is_set() and self._vectors_applied < self.catalog.last_change():
-                if self.sync_vectors() == 0 and self._vectors_applied >= self.catalog.last_change():
+                if self.sync_vectors(yield_to_new=True) == 0 and self._vectors_applied >= self.catalog.last_change():
                     break
             self.vector_error = None
             release_free_memory()  # the batches of a long run are freed in this thread's arena

@@ -218,3 +218,53 @@ def test_docs_command_reports_paragraphs_waiting_for_vectors(
     capsys.readouterr()
     assert main(["docs", "--index", str(tmp_path / "ix"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["pending_vectors"] == 0
+
+
+class RecordingEmbedder(GatedEmbedder):
+    """A gated embedder that also records which document each batch of texts came from (by a marker word)."""
+
+    def __init__(self, inner: Embedder, markers: dict[str, str]) -> None:
+        super().__init__(inner)
+        self.markers = markers
+        self.batches: list[str] = []
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        found = [name for name, word in self.markers.items() if any(word in t for t in texts)]
+        self.batches.append("+".join(found))
+        return super().embed_documents(texts)
+
+
+def test_vectors_come_lowest_level_and_small_first_and_a_new_upload_does_not_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a large tối-mật document is being embedded, a public note uploaded after it gets its vectors after
+    the batch in progress, not after the whole restricted document: how soon a public document is found by meaning
+    does not depend on restricted text waiting ahead of it (and a small upload does not wait for a large one)."""
+    monkeypatch.setattr(store_module, "VECTOR_BATCH", 4)
+    big = "KẾ HOẠCH\nvề phương án zqmat\nTài liệu mẫu.\n" + "".join(
+        f"{i}. Nhiệm vụ zqmat số {i} của lực lượng chuyên trách.\n" for i in range(1, 21)
+    )
+    with Library(tmp_path / "ix", embedder="hash:64", background_vectors=True) as library:
+        library.ingest([_write(tmp_path / "docs", DOCS)])
+        store = library.store
+        assert store._vector_worker is not None
+        store._vector_worker.join(30)
+        assert store._vector_part is not None
+        recorder = RecordingEmbedder(store._vector_part.embedder, {"mat": "zqmat", "public": "sạt lở"})
+        store._vector_part.embedder = recorder
+        library.ingest([_write(tmp_path / "mat", {"kh-mat.txt": big})], "toi-mat")
+        assert recorder.entered.wait(30)  # the worker is inside the restricted document's first batch
+        library.ingest([_write(tmp_path / "new", {"ct-thien-tai.txt": NEW_DOC})])
+        recorder.gate.set()
+        deadline = threading.Event()
+        for _ in range(300):
+            if library.pending_vectors() == 0:
+                break
+            deadline.wait(0.1)
+        assert library.pending_vectors() == 0
+        assert recorder.batches[0] == "mat"  # the batch that was running
+        assert recorder.batches[1] == "public"  # then the public note, before the rest of the restricted one
+        assert set(recorder.batches[2:]) == {"mat"} and len(recorder.batches) >= 4
+        # Nothing was embedded twice, and the cursor caught up with every change.
+        assert sum(1 for b in recorder.batches if b == "public") == 1
+        assert store.vectors_applied == library.catalog.last_change()
