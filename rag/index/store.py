@@ -37,6 +37,8 @@ import json
 import logging
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -90,6 +92,9 @@ class SharedLock:
         self._writer = False
         self._waiting = 0
         self._mine = threading.local()
+        #: Seconds new readers were kept out by each of the last exclusive sections: from the writer's arrival
+        #: (it waits for the readers inside) to its release. What an ingest can cost a search (tools/exclusive_section.py).
+        self.blocked: deque[float] = deque(maxlen=10_000)
 
     @contextmanager
     def shared(self) -> Iterator[None]:
@@ -112,6 +117,7 @@ class SharedLock:
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
+        arrived = time.perf_counter()
         with self._cond:
             self._waiting += 1
             try:
@@ -125,6 +131,7 @@ class SharedLock:
         finally:
             with self._cond:
                 self._writer = False
+                self.blocked.append(time.perf_counter() - arrived)
                 self._cond.notify_all()
 
 
@@ -609,6 +616,10 @@ class IndexStore:
     def vectors_applied(self) -> int:
         """The last catalog change the vector index includes (0 without vectors)."""
         return self._vectors_applied
+
+    def exclusive_waits(self) -> list[float]:
+        """Seconds each of the last exclusive sections kept searches out (`SharedLock.blocked`), oldest first."""
+        return list(self._rw.blocked)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
