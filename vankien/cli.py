@@ -386,6 +386,85 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_RATING_VI = {"up": "hữu ích", "down": "chưa đạt"}
+
+
+def _feedback_records(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The feedback log's records, oldest first, and how many lines could not be read."""
+    records: list[dict[str, Any]] = []
+    bad = 0
+    if not path.is_file():
+        return records, bad
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+            else:
+                bad += 1
+    return records, bad
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from rag import NotFound
+    from service.settings import Settings
+
+    records, bad = _feedback_records(Settings(index_dir=Path(args.index)).feedback_path)
+    if args.rating:
+        records = [r for r in records if r.get("rating") == args.rating]
+    records = records[::-1][: args.limit]
+    library = Library(Path(args.index), create=False) if records else None
+    try:
+        for record in records:
+            cited = []
+            for pid in record.get("paragraph_ids") or []:
+                try:
+                    para = library.catalog.paragraph(str(pid)) if library is not None else None
+                except NotFound:
+                    para = None
+                if para is None:
+                    cited.append({"paragraph_id": pid, "missing": True})
+                else:
+                    cited.append(
+                        {"paragraph_id": pid, "doc_id": para.doc_id, "section": para.section, "text": para.text}
+                    )
+            record["paragraphs"] = cited
+    finally:
+        if library is not None:
+            library.close()
+    if args.json:
+        _print_json({"feedback": records, "unreadable_lines": bad})
+        return EXIT_OK
+    if not records:
+        print("Chưa có góp ý nào" + (" khớp điều kiện." if args.rating else "."))
+    for r in records:
+        who = f"{r.get('key', '?')} ({r.get('role', '?')}, {r.get('clearance', '?')})"
+        print(
+            f"[{r.get('ts', '?')}] {_RATING_VI.get(str(r.get('rating')), r.get('rating'))} — {who} — mã {r.get('id')}"
+        )
+        print(f"  Hỏi: {r.get('question', '')}")
+        answer = str(r.get("answer", ""))
+        print(f"  Đáp: {answer[:400]}{'…' if len(answer) > 400 else ''}")
+        if r.get("comment"):
+            print(f"  Góp ý: {r['comment']}")
+        for c in r["paragraphs"]:
+            if c.get("missing"):
+                print(f"  Trích dẫn {c['paragraph_id']}: (đoạn này không còn trong chỉ mục)")
+            else:
+                text = c["text"]
+                print(f"  Trích dẫn {c['paragraph_id']} [{c['section'] or 'đầu văn bản'}]: {text[:300]}")
+        print()
+    if bad:
+        print(f"({bad} dòng trong tệp góp ý không đọc được, đã bỏ qua)", file=sys.stderr)
+    return EXIT_OK
+
+
 # -- parser -----------------------------------------------------------------------------------------
 
 
@@ -545,6 +624,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", metavar="NAME", help="chỉ tác vụ của khóa có tên này (xem: vankien keys list)")
     p.add_argument("--limit", type=int, default=50, help="số tác vụ mới nhất (mặc định 50)")
     p.set_defaults(func=cmd_jobs)
+
+    p = sub.add_parser(
+        "feedback",
+        parents=[common],
+        help="xem góp ý của người dùng về câu trả lời (để rà soát)",
+        description="Liệt kê góp ý gửi qua dịch vụ, mới nhất trước: câu hỏi, câu trả lời, nhận xét và nội dung các "
+        "đoạn được trích dẫn.",
+    )
+    p.add_argument("--rating", choices=tuple(_RATING_VI), help="chỉ góp ý loại này (down: chưa đạt)")
+    p.add_argument("--limit", type=int, default=50, help="số góp ý mới nhất (mặc định 50)")
+    p.set_defaults(func=cmd_feedback)
 
     # The evaluation toolkit sits downstream of the library; its commands are registered here so that
     # evaluators have one entry point (`vankien eval ...`).

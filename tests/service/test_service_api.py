@@ -284,6 +284,36 @@ def test_feedback_is_appended(client: TestClient, index_dir: Path) -> None:
     assert "rating" in r.json()["error"]["message"]
 
 
+def test_evaluators_review_thumbs_down_feedback_with_its_paragraphs(
+    client: TestClient, index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vankien feedback --rating down` shows each rejected answer with its question, comment and the text of the
+    paragraphs it cited (a paragraph removed since is said to be gone)."""
+    from vankien.cli import main as cli
+
+    answer = client.post("/api/v1/ask", json={"question": question_for("cong-khai")}).json()
+    cited = [c["paragraph_id"] for c in answer["citations"]]
+    assert cited
+    body = {"question": answer["question"], "answer": answer["answer"], "rating": "down"}
+    client.post(
+        "/api/v1/feedback", json={**body, "comment": "Sai số liệu", "paragraph_ids": [*cited, "khong-co/p0001"]}
+    )
+    client.post("/api/v1/feedback", json={**body, "rating": "up"})
+    with (index_dir / "feedback.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write("{hỏng\n")
+    assert cli(["feedback", "--index", str(index_dir), "--rating", "down", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    [record] = out["feedback"]
+    assert out["unreadable_lines"] == 1 and record["comment"] == "Sai số liệu"
+    assert [p["paragraph_id"] for p in record["paragraphs"]] == [*cited, "khong-co/p0001"]
+    assert record["paragraphs"][0]["text"] == answer["citations"][0]["text"]
+    assert record["paragraphs"][-1] == {"paragraph_id": "khong-co/p0001", "missing": True}
+    assert cli(["feedback", "--index", str(index_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "chưa đạt" in text and "hữu ích" in text and "Góp ý: Sai số liệu" in text
+    assert f"Trích dẫn {cited[0]}" in text and "không còn trong chỉ mục" in text
+
+
 def test_chat_completions_shape(client: TestClient) -> None:
     r = client.post(
         "/v1/chat/completions",
