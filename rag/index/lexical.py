@@ -338,6 +338,42 @@ def _from_postings(
     return _Segment(name, hashes, bigram, indptr, out_docs, tf16, weight, pids, dl, avgdl, live, level)
 
 
+def _merged_segment(
+    snapshot: Sequence[tuple[_Segment, npt.NDArray[np.bool_]]], avgdl: float, params: BM25Params, name: str
+) -> _Segment:
+    """One segment holding the documents live in `snapshot` (segments of one level with a copy of their live
+    masks), its tf part at `avgdl`. Reads only immutable arrays and the copies: no lock needed."""
+    level = snapshot[0][0].level
+    assert all(seg.level == level for seg, _ in snapshot), "segments of different levels never merge"
+    id_parts: list[npt.NDArray[np.int32]] = []
+    doc_parts: list[npt.NDArray[np.int32]] = []
+    tf_parts: list[npt.NDArray[np.int32]] = []
+    id_base = 0
+    doc_base = 0
+    for seg, live in snapshot:
+        keep = live[seg.docs]
+        rows = np.repeat(np.arange(seg.hashes.size, dtype=np.int32), np.diff(seg.indptr))[keep]
+        new_local = (np.cumsum(live) - 1).astype(np.int32)
+        id_parts.append(rows + np.int32(id_base))
+        doc_parts.append(new_local[seg.docs[keep]] + np.int32(doc_base))
+        tf_parts.append(seg.tf[keep].astype(np.int32))
+        id_base += seg.hashes.size
+        doc_base += int(np.count_nonzero(live))
+    return _from_postings(
+        name,
+        np.concatenate(id_parts),
+        np.concatenate([seg.hashes for seg, _ in snapshot]),
+        np.concatenate([seg.bigram for seg, _ in snapshot]),
+        np.concatenate(doc_parts),
+        np.concatenate(tf_parts),
+        np.concatenate([seg.pids[live] for seg, live in snapshot]),
+        np.concatenate([seg.dl[live] for seg, live in snapshot]),
+        avgdl,
+        params,
+        level,
+    )
+
+
 class LexicalIndex:
     """BM25 over syllables + bigrams (exact and folded), with in-place add/remove and crash-safe files.
 
@@ -416,6 +452,7 @@ class LexicalIndex:
         *,
         tokens: TokenizedBatch | None = None,
         levels: Sequence[int] | None = None,
+        maintain: bool = True,
     ) -> None:
         """Index paragraphs; a pid that is already indexed is replaced.
 
@@ -426,6 +463,8 @@ class LexicalIndex:
             tokens: `tokenize(texts, titles)` computed beforehand (then it is not done again).
             levels: the level (classification rank, >= 0) of each paragraph; None: all 0. Paragraphs of
                 different levels go to different segments.
+            maintain: merge or rebuild segments afterwards (`maintain`); False: the caller does, outside any
+                section that keeps searches out.
 
         Raises:
             ValueError: lengths differ, a pid repeats within the call, or a level is negative.
@@ -470,13 +509,16 @@ class LexicalIndex:
                 self._segments.append(seg)
                 for local, pid in enumerate(level_pids.tolist()):
                     self._where[pid] = (seg, local)
-            self._maintain()
+        if maintain:
+            self.maintain()
 
-    def remove(self, pids: Iterable[int]) -> None:
-        """Remove paragraphs; pids that are not indexed are ignored."""
+    def remove(self, pids: Iterable[int], *, maintain: bool = True) -> None:
+        """Remove paragraphs; pids that are not indexed are ignored. `maintain`: merge or rebuild segments after
+        (False: the caller calls `maintain` itself, outside any section that keeps searches out)."""
         with self._lock:
             self._remove_locked(pids)
-            self._maintain()
+        if maintain:
+            self.maintain()
 
     def _remove_locked(self, pids: Iterable[int]) -> None:
         by_segment: dict[int, tuple[_Segment, list[int]]] = {}
@@ -488,8 +530,10 @@ class LexicalIndex:
         for seg, locals_ in by_segment.values():
             seg.kill(np.asarray(locals_, dtype=np.intp))
 
-    def _maintain(self) -> None:
-        """Drop empty segments; per level, merge small ones and rebuild when the base has drifted too far.
+    def _plan_locked(self) -> list[_Segment] | None:
+        """Drop empty segments, then the first group of one level that needs merging: all of the level's segments
+        when its base has drifted too far (documents outside the largest segment, or removed ones still stored,
+        beyond `REBUILD_FRACTION`), its small segments when there are more than `MAX_SEGMENTS`; None when none.
 
         Each level decides from its own segments only, so what happens at one level never changes the scores of
         another (a merge refreshes the tf part)."""
@@ -501,54 +545,56 @@ class LexicalIndex:
             outside = n_live - largest.n_live
             dead = sum(len(s.pids) - s.n_live for s in group)
             if (len(group) > 1 and outside > REBUILD_FRACTION * n_live) or dead > REBUILD_FRACTION * n_live:
-                self._merge(group)
-            elif len(group) > MAX_SEGMENTS:
-                self._merge([s for s in group if s is not largest])
+                return group
+            if len(group) > MAX_SEGMENTS:
+                return [s for s in group if s is not largest]
+        return None
+
+    def maintain(self) -> None:
+        """Merge and rebuild segments until no level needs it (see `_plan_locked`).
+
+        A merge is built from the segments' immutable postings and a copy of their live masks without the lock, so
+        searches go on while a large level is rebuilt; the lock is held only to plan and to swap the merged
+        segment in. A paragraph removed or replaced meanwhile is dead in the merged segment too."""
+        while True:
+            with self._lock:
+                group = self._plan_locked()
+                if group is None:
+                    return
+                snapshot = [(seg, seg.live.copy()) for seg in group]
+                avgdl = self._avgdl(group[0].level)
+                name = self._new_name()
+            merged = _merged_segment(snapshot, avgdl, self.params, name)
+            with self._lock:
+                self._swap_locked(group, merged)
+
+    def _swap_locked(self, group: list[_Segment], merged: _Segment) -> bool:
+        """Put `merged` in place of `group` (False when a segment of the group has gone meanwhile)."""
+        members = {id(s) for s in group}
+        if not members <= {id(s) for s in self._segments}:
+            return False
+        self._segments = [s for s in self._segments if id(s) not in members] + [merged]
+        gone: list[int] = []
+        for local, pid in enumerate(merged.pids.tolist()):
+            hit = self._where.get(pid)
+            if hit is not None and id(hit[0]) in members:
+                self._where[pid] = (merged, local)
+            else:  # removed, or replaced in a newer segment, after the merge started
+                gone.append(local)
+        if gone:
+            merged.kill(np.asarray(gone, dtype=np.intp))
+        log.debug("merged %d segments into %s (%d paragraphs)", len(group), merged.name, merged.n_live)
+        return True
 
     def optimize(self) -> None:
         """Merge the segments of each level into one with exact current lengths (scores then equal a fresh
         build)."""
         with self._lock:
             for level in sorted({s.level for s in self._segments}):
-                self._merge([s for s in self._segments if s.level == level])
-
-    def _merge(self, group: list[_Segment]) -> None:
-        """Merge segments of one level into one."""
-        level = group[0].level
-        assert all(s.level == level for s in group), "segments of different levels never merge"
-        id_parts: list[npt.NDArray[np.int32]] = []
-        doc_parts: list[npt.NDArray[np.int32]] = []
-        tf_parts: list[npt.NDArray[np.int32]] = []
-        id_base = 0
-        doc_base = 0
-        for seg in group:
-            keep = seg.live[seg.docs]
-            rows = np.repeat(np.arange(seg.hashes.size, dtype=np.int32), np.diff(seg.indptr))[keep]
-            new_local = (np.cumsum(seg.live) - 1).astype(np.int32)
-            id_parts.append(rows + np.int32(id_base))
-            doc_parts.append(new_local[seg.docs[keep]] + np.int32(doc_base))
-            tf_parts.append(seg.tf[keep].astype(np.int32))
-            id_base += seg.hashes.size
-            doc_base += seg.n_live
-        pids = np.concatenate([s.pids[s.live] for s in group])
-        merged = _from_postings(
-            self._new_name(),
-            np.concatenate(id_parts),
-            np.concatenate([s.hashes for s in group]),
-            np.concatenate([s.bigram for s in group]),
-            np.concatenate(doc_parts),
-            np.concatenate(tf_parts),
-            pids,
-            np.concatenate([s.dl[s.live] for s in group]),
-            self._avgdl(level),
-            self.params,
-            level,
-        )
-        members = {id(s) for s in group}
-        self._segments = [s for s in self._segments if id(s) not in members] + [merged]
-        for local, pid in enumerate(pids.tolist()):
-            self._where[pid] = (merged, local)
-        log.debug("merged %d segments into %s (%d paragraphs)", len(group), merged.name, len(pids))
+                group = [s for s in self._segments if s.level == level]
+                snapshot = [(seg, seg.live.copy()) for seg in group]
+                merged = _merged_segment(snapshot, self._avgdl(level), self.params, self._new_name())
+                self._swap_locked(group, merged)
 
     # --------------------------------------------------------------------------------------- search
 

@@ -152,7 +152,8 @@ class DerivedIndex(Protocol):
 
     Contract: `prepare(batch)` computes the expensive part of adding (tokens, vectors) without any lock, while
     searches go on; `add(batch, prepared)` and `remove(pids)` change the in-memory index while the store holds its
-    exclusive lock, and must be quick; `save(directory, generation)` writes a crash-safe snapshot that includes
+    exclusive lock, and must be quick; `maintain()` does the housekeeping they leave (merges) after that lock is
+    released, with searches going on; `save(directory, generation)` writes a crash-safe snapshot that includes
     every catalog change up to `generation`; `generation` is that of the snapshot loaded or last saved (0 for
     none); `describe()` is this index's entry in the store's top-level manifest. `name` is its subdirectory.
     """
@@ -167,6 +168,8 @@ class DerivedIndex(Protocol):
     def add(self, batch: Batch, prepared: Any) -> None: ...
 
     def remove(self, pids: Int64Array) -> None: ...
+
+    def maintain(self) -> None: ...
 
     def save(self, directory: Path, generation: int) -> None: ...
 
@@ -193,10 +196,15 @@ class LexicalPart:
         return self.index.tokenize(batch.texts, batch.titles)
 
     def add(self, batch: Batch, prepared: Any) -> None:
-        self.index.add(batch.pids, batch.texts, batch.titles, tokens=prepared, levels=batch.levels or None)
+        self.index.add(
+            batch.pids, batch.texts, batch.titles, tokens=prepared, levels=batch.levels or None, maintain=False
+        )
 
     def remove(self, pids: Int64Array) -> None:
-        self.index.remove(pids.tolist())
+        self.index.remove(pids.tolist(), maintain=False)
+
+    def maintain(self) -> None:
+        self.index.maintain()
 
     def save(self, directory: Path, generation: int) -> None:
         self.index.save(directory, generation)
@@ -241,6 +249,9 @@ class VectorPart:
 
     def remove(self, pids: Int64Array) -> None:
         self.index.remove(pids)
+
+    def maintain(self) -> None:
+        return None  # flat indexes need no housekeeping
 
     def save(self, directory: Path, generation: int) -> None:
         self.index.save(directory, generation)
@@ -726,13 +737,14 @@ class IndexStore:
             for change in removes:
                 assert change.pid_min is not None and change.pid_max is not None
                 self._remove_range(change.doc_id, change.pid_min, change.pid_max)
-            if prepared is None:
-                return 0
-            self._lexical_part.add(prepared.batch, prepared.prepared)
-            for doc_id, doc_pids in prepared.per_doc.items():
-                self._headings_cache.pop(doc_id, None)
-                self.table.add(prepared.docs[doc_id], doc_pids)
-        return len(prepared.batch.pids)
+            if prepared is not None:
+                self._lexical_part.add(prepared.batch, prepared.prepared)
+                for doc_id, doc_pids in prepared.per_doc.items():
+                    self._headings_cache.pop(doc_id, None)
+                    self.table.add(prepared.docs[doc_id], doc_pids)
+        for part in self.parts:  # merges and rebuilds while searches go on
+            part.maintain()
+        return len(prepared.batch.pids) if prepared is not None else 0
 
     def _remove_range(self, doc_id: str, pid_min: int, pid_max: int) -> None:
         self._headings_cache.pop(doc_id, None)

@@ -400,3 +400,38 @@ def test_crash_while_saving_keeps_the_previous_generation(tmp_path: Path, monkey
     assert old.generation == 1
     assert len(old) == len(PARAS) and 77 not in old and 2 in old
     assert first(old, "phòng chống tham nhũng") == 2
+
+
+def test_merges_are_built_while_searches_go_on_and_keep_later_removals(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge is built outside the lock: searches answer meanwhile, and a paragraph removed (or replaced) while
+    the merge was being built stays removed (or replaced) once the merged segment is in."""
+    import threading
+
+    idx = LexicalIndex()
+    texts = [f"Nghị quyết số {i} về chuyển đổi số ở cấp xã" for i in range(40)]
+    for i in range(lexical.MAX_SEGMENTS):  # one segment per add, merges left for later
+        idx.add(list(range(i * 5, i * 5 + 5)), texts[i * 5 : i * 5 + 5], maintain=False)
+    idx.add([100], ["Kế hoạch chuyển đổi số của tỉnh"], maintain=False)
+    assert len(idx._segments) == lexical.MAX_SEGMENTS + 1
+    building, release = threading.Event(), threading.Event()
+    real = lexical._merged_segment
+
+    def slow(*args: object, **kwargs: object) -> object:
+        building.set()
+        assert release.wait(10)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lexical, "_merged_segment", slow)
+    adder = threading.Thread(target=idx.maintain)
+    adder.start()  # nine segments of one level: they are merged
+    assert building.wait(10)
+    assert idx.search("chuyển đổi số", 50)  # not blocked by the merge in progress
+    idx.remove([3], maintain=False)  # removed while the merge is built
+    idx.add([7], ["Văn bản thay thế về y tế thôn bản"], maintain=False)  # replaced meanwhile
+    release.set()
+    adder.join(10)
+    assert len(idx._segments) <= 2  # the merged segment and the replacement added meanwhile
+    found = {pid for pid, _ in idx.search("chuyển đổi số", 50)}
+    assert 3 not in found and 7 not in found and {0, 1, 2, 4, 100} <= found
+    assert [pid for pid, _ in idx.search("y tế thôn bản", 5)] == [7]
+    assert len(idx) == 40  # 40 + 1 added - 1 removed
