@@ -483,31 +483,51 @@ class LexicalIndex:
         level_arr = np.zeros(pid_arr.size, dtype=np.int64) if levels is None else np.asarray(levels, dtype=np.int64)
         if level_arr.size and int(level_arr.min()) < 0:
             raise ValueError("levels must be >= 0")
-        # The slow part, outside the lock: searches go on meanwhile.
+        # The slow parts, outside the lock: searches go on meanwhile.
         batch = tokens if tokens is not None else _tokenize_batch(texts, titles)
+        self.attach(self.build(pid_arr, batch, level_arr), maintain=maintain)
+
+    def build(
+        self, pids: Sequence[int] | Int64Array, tokens: TokenizedBatch, levels: Sequence[int] | Int64Array | None = None
+    ) -> list[_Segment]:
+        """The segments (one per level) that `attach` will add: the postings sorted and weighted without the lock,
+        so only the attachment itself keeps searches out. Their length normalisation uses each level's average
+        length now, with the batch.
+
+        Raises:
+            ValueError: `tokens` was computed for another number of paragraphs, or a level is negative.
+        """
+        pid_arr = np.asarray(pids, dtype=np.int64)
+        if tokens.lengths.size != pid_arr.size:
+            raise ValueError("tokens were computed for another number of paragraphs")
+        level_arr = np.zeros(pid_arr.size, dtype=np.int64) if levels is None else np.asarray(levels, dtype=np.int64)
+        if level_arr.size != pid_arr.size or (level_arr.size and int(level_arr.min()) < 0):
+            raise ValueError("one level >= 0 per paragraph")
         parts: list[tuple[int, _Batch, Int64Array]] = []
         for level in np.unique(level_arr).tolist():
             keep = np.flatnonzero(level_arr == level)
-            sub = batch if keep.size == pid_arr.size else batch.subset(keep)
+            sub = tokens if keep.size == pid_arr.size else tokens.subset(keep)
             parts.append((int(level), sub, pid_arr[keep]))
         with self._lock:
-            self._remove_locked([p for p in pid_arr.tolist() if p in self._where])
-            for level, sub, level_pids in parts:
-                seg = _from_postings(
-                    self._new_name(),
-                    sub.ids,
-                    sub.id_hashes,
-                    sub.id_bigram,
-                    sub.docs,
-                    sub.tf,
-                    level_pids,
-                    sub.lengths,
-                    self._avgdl(level, float(sub.lengths.sum()), len(level_pids)),
-                    self.params,
-                    level,
-                )
+            plans = [
+                (self._new_name(), self._avgdl(level, float(sub.lengths.sum()), len(level_pids)))
+                for level, sub, level_pids in parts
+            ]
+        return [
+            _from_postings(
+                name, sub.ids, sub.id_hashes, sub.id_bigram, sub.docs, sub.tf, level_pids, sub.lengths, avgdl,
+                self.params, level,
+            )  # fmt: skip
+            for (level, sub, level_pids), (name, avgdl) in zip(parts, plans, strict=True)
+        ]
+
+    def attach(self, segments: Sequence[_Segment], *, maintain: bool = True) -> None:
+        """Add segments from `build` (their pids replace any already indexed); quick, under the lock."""
+        with self._lock:
+            for seg in segments:
+                self._remove_locked([p for p in seg.pids.tolist() if p in self._where])
                 self._segments.append(seg)
-                for local, pid in enumerate(level_pids.tolist()):
+                for local, pid in enumerate(seg.pids.tolist()):
                     self._where[pid] = (seg, local)
         if maintain:
             self.maintain()

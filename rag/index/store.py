@@ -192,13 +192,13 @@ class LexicalPart:
 
     def prepare(self, batch: Batch) -> Any:
         if self.helper is not None:
-            return self.helper.tokenize(batch.texts, batch.titles)
-        return self.index.tokenize(batch.texts, batch.titles)
+            tokens = self.helper.tokenize(batch.texts, batch.titles)
+        else:
+            tokens = self.index.tokenize(batch.texts, batch.titles)
+        return self.index.build(batch.pids, tokens, batch.levels or None)  # the segments, ready to attach
 
     def add(self, batch: Batch, prepared: Any) -> None:
-        self.index.add(
-            batch.pids, batch.texts, batch.titles, tokens=prepared, levels=batch.levels or None, maintain=False
-        )
+        self.index.attach(prepared, maintain=False)
 
     def remove(self, pids: Int64Array) -> None:
         self.index.remove(pids.tolist(), maintain=False)
