@@ -183,8 +183,7 @@ def run(markdown_mb: float, records: int, max_seconds: float, work: Path, offloa
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as client:
             wait_ready(fresh_server, client)
-            for q in QUERIES * 12:
-                _search_ms(client, q)
+            fresh_searches = _paced_searches(client, IDLE_SEARCHES)
             fresh = settled_rss_kb(fresh_server.pid)
     finally:
         stop_server(fresh_server)
@@ -196,6 +195,7 @@ def run(markdown_mb: float, records: int, max_seconds: float, work: Path, offloa
             "during_jobs_ms": summary(during_jobs),
             "during_vectors_ms": summary(during_vectors),
             "idle_after_ms": summary(idle_after),
+            "fresh_server_ms": summary(fresh_searches),
             "p95_ratio": round(summary(during).get("p95", 0) / max(summary(idle).get("p95", 1), 1e-9), 2),
             "small_upload_searchable_s": round(small_seen, 1) if small_seen is not None else None,
             "small_upload_job": small_state,
