@@ -101,36 +101,6 @@ def test_an_offloading_store_indexes_what_an_in_process_one_does(tmp_path: Path)
     assert not any(_alive(p) for p in pids if p is not None), "a helper outlived its library"
 
 
-_PARENT = """
-import sys
-from rag.index.offload import ForegroundGate, IndexingHelper
-helper = IndexingHelper(name="tok")
-helper.tokenize(["Văn bản thử"], None)
-print(helper.pid, flush=True)
-sys.stdin.read()
-"""
-
-
-def test_helpers_die_with_their_parent(tmp_path: Path) -> None:
-    """A parent killed with SIGKILL (no chance to close anything): its helper exits within seconds."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    parent = subprocess.Popen(
-        [sys.executable, "-c", _PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert parent.stdout is not None
-        helper = int(parent.stdout.readline())
-        assert _alive(helper)
-        parent.kill()
-        parent.wait(10)
-        deadline = time.monotonic() + 5
-        while _alive(helper) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(helper), "a helper outlived its parent"
-    finally:
-        parent.kill()
-
-
 def _state(pid: int, want: str | None = None) -> str:
     """The process's state letter; with `want`, after waiting up to 2 s for it (a signal takes a moment)."""
     deadline = time.monotonic() + 2
@@ -168,33 +138,36 @@ def test_the_gate_pauses_helpers_while_requests_run_within_its_budget() -> None:
     assert not _alive(pid)
 
 
-_PAUSED_PARENT = """
-import sys, time
+_PARENT = """
+import sys
 from rag.index.offload import ForegroundGate, IndexingHelper
 helper = IndexingHelper(name="tok")
 helper.tokenize(["Văn bản thử"], None)
-gate = ForegroundGate(lambda: [helper], window_s=3600)
-with gate.held():
-    print(helper.pid, flush=True)
-    sys.stdin.read()
+hold = ForegroundGate(lambda: [helper], window_s=3600).held()
+if sys.argv[1] == "paused":
+    hold.__enter__()  # a request in progress: the helper is stopped
+print(helper.pid, flush=True)
+sys.stdin.read()
 """
 
 
-def test_a_paused_helper_dies_with_its_parent(tmp_path: Path) -> None:
-    """Killed while a request held its helper paused (it cannot watch its parent then): it still goes."""
+@pytest.mark.parametrize("while_", ["running", "paused"])
+def test_helpers_die_with_their_parent(while_: str) -> None:
+    """A parent killed with SIGKILL (no chance to close anything): its helper exits within seconds, also when a
+    request held it paused (it cannot watch its parent then: the kernel's SIGHUP to its orphaned group ends it)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     parent = subprocess.Popen(
-        [sys.executable, "-c", _PAUSED_PARENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", _PARENT, while_], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
     )
     try:
         assert parent.stdout is not None
         helper = int(parent.stdout.readline())
-        assert _state(helper, "T") == "T"
+        assert _alive(helper) and (while_ == "running" or _state(helper, "T") == "T")
         parent.kill()
         parent.wait(10)
         deadline = time.monotonic() + 5
         while _alive(helper) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(helper), "a paused helper outlived its parent"
+        assert not _alive(helper), f"a {while_} helper outlived its parent"
     finally:
         parent.kill()
