@@ -730,51 +730,57 @@ class LexicalIndex:
         """
         directory = Path(directory)
         private_dir(directory)
+        # Under the lock only the list of segments and copies of their live masks (segments are immutable
+        # otherwise): writing a large new segment's files takes seconds, and searches go on meanwhile. One save at a
+        # time (the store's lock).
         with self._lock:
-            have = self._persisted.setdefault(str(directory.resolve()), set())
-            token = os.urandom(4).hex()
-            entries: list[dict[str, Any]] = []
-            for seg in self._segments:
-                if seg.name not in have or not (directory / f"{seg.name}.docs.npy").exists():
-                    for part in _PARTS:
-                        write_atomic(directory / f"{seg.name}.{part}.npy", getattr(seg, part), pause="lexical.temp_written")
-                    have.add(seg.name)
-                live_file = f"{seg.name}.live.{token}.npy"
-                write_atomic(directory / live_file, seg.live, pause="lexical.temp_written")
-                pause_point("lexical.segment_written")
-                entries.append(
-                    {
-                        "name": seg.name,
-                        "n_docs": len(seg.pids),
-                        "n_terms": int(seg.hashes.size),
-                        "nnz": int(seg.docs.size),
-                        "avgdl_ref": seg.avgdl_ref,
-                        "level": seg.level,
-                        "live": live_file,
-                    }
-                )
-            manifest = {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "generation": int(generation),
-                "params": asdict(self.params),
-                "title_weight": TITLE_WEIGHT,
-                "tokenizer": TOKENIZER_VERSION,
-                "next_segment": self._next_segment,
-                "n_live": len(self._where),
-                "segments": entries,
-            }
-            pause_point("lexical.before_manifest")
-            write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"), pause="lexical.temp_written")
-            fsync_dir(directory)
-            pause_point("lexical.before_cleanup")
-            self._generation = int(generation)
-            keep = {MANIFEST, *(e["live"] for e in entries)}
-            keep.update(f"{e['name']}.{part}.npy" for e in entries for part in _PARTS)
-            for path in directory.iterdir():
-                if _OWN_FILE.match(path.name) and path.name not in keep:
-                    path.unlink(missing_ok=True)
-            have.intersection_update(e["name"] for e in entries)
+            state = [(seg, seg.live.copy()) for seg in self._segments]
+            next_segment = self._next_segment
+            n_live = len(self._where)
+        have = self._persisted.setdefault(str(directory.resolve()), set())
+        token = os.urandom(4).hex()
+        entries: list[dict[str, Any]] = []
+        for seg, live in state:
+            if seg.name not in have or not (directory / f"{seg.name}.docs.npy").exists():
+                for part in _PARTS:
+                    write_atomic(directory / f"{seg.name}.{part}.npy", getattr(seg, part), pause="lexical.temp_written")
+                have.add(seg.name)
+            live_file = f"{seg.name}.live.{token}.npy"
+            write_atomic(directory / live_file, live, pause="lexical.temp_written")
+            pause_point("lexical.segment_written")
+            entries.append(
+                {
+                    "name": seg.name,
+                    "n_docs": len(seg.pids),
+                    "n_terms": int(seg.hashes.size),
+                    "nnz": int(seg.docs.size),
+                    "avgdl_ref": seg.avgdl_ref,
+                    "level": seg.level,
+                    "live": live_file,
+                }
+            )
+        manifest = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "generation": int(generation),
+            "params": asdict(self.params),
+            "title_weight": TITLE_WEIGHT,
+            "tokenizer": TOKENIZER_VERSION,
+            "next_segment": next_segment,
+            "n_live": n_live,
+            "segments": entries,
+        }
+        pause_point("lexical.before_manifest")
+        write_atomic(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"), pause="lexical.temp_written")
+        fsync_dir(directory)
+        pause_point("lexical.before_cleanup")
+        self._generation = int(generation)
+        keep = {MANIFEST, *(e["live"] for e in entries)}
+        keep.update(f"{e['name']}.{part}.npy" for e in entries for part in _PARTS)
+        for path in directory.iterdir():
+            if _OWN_FILE.match(path.name) and path.name not in keep:
+                path.unlink(missing_ok=True)
+        have.intersection_update(e["name"] for e in entries)
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:

@@ -510,7 +510,8 @@ class IndexStore:
         self.vector_error: str | None = None
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
         self._gate: ForegroundGate | None = None  # pauses the indexing helpers during requests (`offload`)
-        self._vector_resume: dict[int, int] = {}  # change seq -> first pid still to embed (a run that yielded)
+        #: change seq -> (first pid still to embed, the headings read so far) of a run that yielded or stopped
+        self._vector_resume: dict[int, tuple[int, _HeadingTracker | None]] = {}
         self.embedder = self._resolve_embedder(embedder)
         self.lexical = self._load_lexical(lexical_params)
         self.vectors = self._load_vectors()
@@ -760,10 +761,16 @@ class IndexStore:
             self.table.remove_doc(doc_id)
 
     def _prepare(
-        self, ranges: list[tuple[int, int]], part: DerivedIndex, first: int = 0
+        self,
+        ranges: list[tuple[int, int]],
+        part: DerivedIndex,
+        first: int = 0,
+        headings: _HeadingTracker | None = None,
     ) -> _PreparedAdds | None:
         """Read the paragraphs in `ranges` from the catalog and prepare `part`'s additions of those from pid
-        `first` on (no lock held). The rows before `first` are read only for the section headings above."""
+        `first` on (no lock held). The rows before `first` are read only for the section headings above.
+        `headings`: the tracker of the rows read before `ranges` (a document embedded batch by batch continues its
+        headings instead of reading the document again from its start for every batch)."""
         if not ranges:
             return None
         rows = self.catalog.paragraph_rows(ranges)
@@ -771,7 +778,7 @@ class IndexStore:
             return None
         docs: dict[str, DocRow] = {}
         batch = Batch([], [], [])
-        headings = _HeadingTracker()
+        headings = headings if headings is not None else _HeadingTracker()
         per_doc: dict[str, list[int]] = {}
         for pid, doc_id, text, section, kind in rows:
             row = docs.get(doc_id)
@@ -876,11 +883,16 @@ class IndexStore:
                         with self._rw.exclusive():
                             part.remove(pids)
                     else:
-                        start = self._vector_resume.get(change.seq, change.pid_min)
+                        start, headings = self._vector_resume.get(change.seq, (change.pid_min, None))
                         while start <= change.pid_max and not self._stop_vectors.is_set():
                             end = min(change.pid_max, start + VECTOR_BATCH - 1)
-                            # From the change's start: the headings above the batch's first paragraph are context.
-                            prepared = self._prepare([(change.pid_min, end)], part, first=start)
+                            # The headings above the batch's first paragraph are context: read from the change's
+                            # start once, then carried from batch to batch (re-reading was quadratic in the size).
+                            if headings is None:
+                                headings = _HeadingTracker()
+                                prepared = self._prepare([(change.pid_min, end)], part, first=start, headings=headings)
+                            else:
+                                prepared = self._prepare([(start, end)], part, first=start, headings=headings)
                             if prepared is not None:
                                 pause_point("store.vectors")
                                 with self._rw.exclusive():
@@ -893,7 +905,7 @@ class IndexStore:
                             if start <= change.pid_max and yield_to_new and self.catalog.last_change() != seen:
                                 break  # a newer change may come first; this one resumes at `start`
                         if start <= change.pid_max:
-                            self._vector_resume[change.seq] = start
+                            self._vector_resume[change.seq] = (start, headings)
                             break
                         self._vector_resume.pop(change.seq, None)
                 finished.add(change.seq)
