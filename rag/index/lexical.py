@@ -396,6 +396,8 @@ class LexicalIndex:
         self._next_segment = 0
         self._persisted: dict[str, set[str]] = {}  # directory -> names of segments whose files it holds
         self._lock = threading.RLock()
+        #: Paragraphs (live or not) the last search went through: its work depends only on the levels it may read.
+        self.last_scanned = 0
 
     # ------------------------------------------------------------------------------------------ state
 
@@ -663,6 +665,7 @@ class LexicalIndex:
     def _search_locked(
         self, weights: dict[str, float], k: int, allowed: npt.NDArray[np.int64] | None, segments: list[_Segment]
     ) -> list[tuple[int, float]]:
+        self.last_scanned = sum(len(seg.pids) for seg in segments)
         n_docs = sum(seg.n_live for seg in segments)
         if n_docs == 0:
             return []

@@ -114,6 +114,7 @@ class VectorIndex:
         #: Loaded from a snapshot written before levels existed (format 1): every vector sits at level 0 until
         #: `assign_levels` moves it (the store does so on open, before any search).
         self.unlevelled = False
+        self.last_scanned = 0
 
     # ------------------------------------------------------------------------------------------ state
 
@@ -293,9 +294,11 @@ class VectorIndex:
             # measured 16.7 ms against 5.9 for one query over 84,000 x 384 here); batches use every core.
             _faiss().omp_set_num_threads(1 if qs.shape[0] < _PARALLEL_QUERIES else _CORES)
             scanned = 0
+            self.last_scanned = 0  # vectors the last search compared the query with
             for lvl, index in sorted(self._indexes.items()):
                 if (level is not None and lvl > level) or index.ntotal == 0:
                     continue
+                self.last_scanned += int(index.ntotal)
                 scores, labels = index.search(qs, min(k, int(index.ntotal)), params=params)
                 for row, (row_scores, row_labels) in enumerate(zip(scores.tolist(), labels.tolist(), strict=True)):
                     out[row].extend((p, s) for p, s in zip(row_labels, row_scores, strict=True) if p >= 0)
