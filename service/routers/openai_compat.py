@@ -114,6 +114,7 @@ def list_models(caller: CallerDep, audit: AuditDep, client: ClientDep) -> dict[s
         200: {"content": {"text/event-stream": {}}},
         400: {"model": ErrorOut},
         401: {"model": ErrorOut},
+        404: {"model": ErrorOut, "description": "mô hình không có (xem GET /v1/models)"},
         429: {"model": ErrorOut},
     },
     summary="Chat completions (tương thích OpenAI), kèm trích dẫn",
