@@ -251,7 +251,13 @@ class VectorPart:
         self.index.remove(pids)
 
     def maintain(self) -> None:
-        return None  # flat indexes need no housekeeping
+        # A level's change of kind (flat -> ivf, a retrain: seconds to minutes at 10^5-10^6 vectors) is made by
+        # the vector sync (`rebuild`), never in the lexical sync a request may be waiting for.
+        return None
+
+    def rebuild(self) -> None:
+        """Give each level the FAISS index its size calls for (`VectorIndex.maintain`), searches going on."""
+        self.index.maintain()
 
     def save(self, directory: Path, generation: int) -> None:
         self.index.save(directory, generation)
@@ -897,6 +903,7 @@ class IndexStore:
                                 pause_point("store.vectors")
                                 with self._rw.exclusive():
                                     part.add(prepared.batch, prepared.prepared)
+                                part.rebuild()  # no-op until a level reaches the size for an inverted file
                             done += end - start + 1
                             since_saved += end - start + 1
                             start = end + 1

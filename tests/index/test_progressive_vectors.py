@@ -268,3 +268,30 @@ def test_vectors_come_lowest_level_and_small_first_and_a_new_upload_does_not_wai
         # Nothing was embedded twice, and the cursor caught up with every change.
         assert sum(1 for b in recorder.batches if b == "public") == 1
         assert store.vectors_applied == library.catalog.last_change()
+
+
+def test_the_vector_sync_turns_a_grown_level_into_an_inverted_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `ANN_FROM` vectors a level is rebuilt as an inverted file by the vector sync itself (never a request);
+    searches find the same documents, and the snapshot reopens as such."""
+    from rag.index import vectors as vectors_module
+
+    monkeypatch.setattr(vectors_module, "ANN_FROM", 12)
+    monkeypatch.setattr(store_module, "VECTOR_BATCH", 4)
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([_write(tmp_path / "docs", DOCS)])
+        index = library.store.vectors
+        assert index is not None and len(index) >= 12
+        assert index.kinds()[0].startswith("ivf")
+        for query in ("kinh tế số đạt 30% GDP", "bảo hiểm y tế bao phủ toàn dân"):  # as exact search finds them
+            exact = index.search(library.store.embedder.embed_query(query), 5, exact=True)
+            assert [p for p, _ in index.search(library.store.embedder.embed_query(query), 5)] == [p for p, _ in exact]
+    manifest = json.loads((tmp_path / "ix" / "vectors" / "vectors.json").read_text(encoding="utf-8"))
+    assert manifest["levels"][0]["kind"] == "ivf"
+    with Library(tmp_path / "ix", create=False) as reopened:
+        report = reopened.ingest([_write(tmp_path / "more", {"ct-thien-tai.txt": NEW_DOC})])
+        new_id = next(r.doc_id for r in report.results if r.doc_id)
+        assert reopened.pending_vectors() == 0
+        assert new_id in _dense_docs(reopened, "di dời dân khỏi vùng sạt lở")
+        assert reopened.store.vectors is not None and reopened.store.vectors.kinds()[0].startswith("ivf")

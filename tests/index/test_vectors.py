@@ -12,6 +12,7 @@ import pytest
 
 from rag.errors import StoreError
 from rag.index.embedders import HashEmbedder
+from rag.index import vectors as vectors_module
 from rag.index.vectors import FORMAT, FORMAT_VERSION, MANIFEST, VectorIndex
 
 DIM = 16
@@ -269,7 +270,9 @@ def test_crash_before_the_manifest_keeps_the_previous_generation(
     loaded.add([5], vecs[:1])
     loaded.save(tmp_path, 2)
     leftovers = sorted(p.name for p in tmp_path.iterdir())
-    assert len(leftovers) == 2 and MANIFEST in leftovers  # stale files were cleaned up
+    manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    named = [e["file"] for e in manifest["levels"] + manifest["deltas"]]
+    assert leftovers == sorted([*named, MANIFEST])  # stale files were cleaned up
     assert VectorIndex.load(tmp_path, NAME).generation == 2
 
 
@@ -345,3 +348,189 @@ def test_a_format_1_snapshot_is_read_and_moved_to_its_levels(tmp_path: Path) -> 
     assert moved == 10 and loaded.levels() == {0: 10, 2: 10} and not loaded.unlevelled
     assert np.allclose(loaded.vectors([25]), vecs[15:16])
     assert all(p < 20 for p, _ in loaded.search(vecs[15], 5, level=1))
+
+
+# ------------------------------------------------------------------------------ deltas (small saves)
+
+
+def _files(directory: Path) -> dict[str, object]:
+    manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    return {"bases": [e["file"] for e in manifest["levels"]], "deltas": [e["file"] for e in manifest["deltas"]]}
+
+
+def test_a_small_change_is_saved_as_a_delta_and_replayed(tmp_path: Path) -> None:
+    pids = np.arange(1000, 1400, dtype=np.int64)
+    vecs = unit_rows(400, seed=11)
+    index = VectorIndex(DIM, NAME)
+    index.add(pids, vecs, levels=[0] * 300 + [1] * 100)
+    index.save(tmp_path, 1)
+    first = _files(tmp_path)
+    base_bytes = {name: (tmp_path / name).read_bytes() for name in first["bases"]}  # type: ignore[union-attr]
+    assert first["deltas"] == []
+    # a replaced vector that changes level, a removal, a new vector, and a pid removed then added back
+    fresh = unit_rows(3, seed=12)
+    index.add([1005], fresh[:1], levels=[1])
+    index.remove([1010, 1399])
+    index.add([5000], fresh[1:2], levels=[0])
+    index.add([1399], fresh[2:3], levels=[1])
+    index.save(tmp_path, 2)
+    second = _files(tmp_path)
+    assert second["bases"] == first["bases"] and len(second["deltas"]) == 1  # type: ignore[arg-type]
+    for name, raw in base_bytes.items():  # the base files were not rewritten
+        assert (tmp_path / name).read_bytes() == raw
+    loaded = VectorIndex.load(tmp_path, NAME, DIM)
+    assert loaded.generation == 2 and loaded.ids().tolist() == index.ids().tolist()
+    assert loaded.levels() == index.levels() == {0: 299, 1: 101}
+    np.testing.assert_array_equal(loaded.vectors([1005, 5000, 1399]), fresh)
+    for q in unit_rows(4, seed=13):
+        assert loaded.search(q, 10) == index.search(q, 10)
+    # the loaded copy goes on with deltas of its own
+    loaded.remove([1000])
+    loaded.save(tmp_path, 3)
+    assert len(_files(tmp_path)["deltas"]) == 2  # type: ignore[arg-type]
+    assert 1000 not in VectorIndex.load(tmp_path, NAME) and len(VectorIndex.load(tmp_path, NAME)) == 399
+
+
+def test_large_changes_rewrite_the_bases_and_drop_the_deltas(tmp_path: Path) -> None:
+    index = VectorIndex(DIM, NAME)
+    index.add(np.arange(100, dtype=np.int64), unit_rows(100, seed=2))
+    index.save(tmp_path, 1)
+    index.add(np.arange(100, 110, dtype=np.int64), unit_rows(10, seed=3))
+    index.save(tmp_path, 2)
+    assert len(_files(tmp_path)["deltas"]) == 1  # type: ignore[arg-type]
+    index.add(np.arange(110, 140, dtype=np.int64), unit_rows(30, seed=4))  # 40 of 140 changed: over a quarter
+    index.save(tmp_path, 3)
+    files = _files(tmp_path)
+    assert files["deltas"] == [] and len(files["bases"]) == 1  # type: ignore[arg-type]
+    on_disk = sorted(p.name for p in tmp_path.iterdir())
+    assert on_disk == sorted([*files["bases"], MANIFEST])  # type: ignore[misc]
+    assert len(VectorIndex.load(tmp_path, NAME)) == 140
+
+
+def test_a_save_by_another_process_in_between_means_a_full_rewrite(tmp_path: Path) -> None:
+    index = VectorIndex(DIM, NAME)
+    index.add(np.arange(200, dtype=np.int64), unit_rows(200, seed=5))
+    index.save(tmp_path, 1)
+    other = VectorIndex.load(tmp_path, NAME)
+    other.add([900], unit_rows(1, seed=6))
+    other.save(tmp_path, 2)  # a delta on the snapshot both know
+    index.add([901], unit_rows(1, seed=7))
+    index.save(tmp_path, 3)  # its delta would not extend what is on disk now: bases rewritten
+    files = _files(tmp_path)
+    assert files["deltas"] == []
+    loaded = VectorIndex.load(tmp_path, NAME)
+    assert 901 in loaded and 900 not in loaded and len(loaded) == 201
+
+
+def test_a_corrupt_delta_is_a_store_error(tmp_path: Path) -> None:
+    index = VectorIndex(DIM, NAME)
+    index.add(np.arange(200, dtype=np.int64), unit_rows(200, seed=8))
+    index.save(tmp_path, 1)
+    index.add([900], unit_rows(1, seed=9))
+    index.save(tmp_path, 2)
+    [delta] = _files(tmp_path)["deltas"]  # type: ignore[misc]
+    path = tmp_path / delta
+    path.write_bytes(path.read_bytes()[:-20] + b"\x00" * 20)
+    with pytest.raises(StoreError) as info:
+        VectorIndex.load(tmp_path, NAME)
+    assert "chỉ mục" in info.value.user_message.lower()
+    # the same bytes with a matching checksum: refused when read, never unpickled
+    manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    manifest["deltas"][0]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(StoreError):
+        VectorIndex.load(tmp_path, NAME)
+
+
+# --------------------------------------------------------------------- inverted files for large levels
+
+
+@pytest.fixture
+def small_ann(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inverted files from 600 vectors on (the product: `ANN_FROM`), so that tests stay small."""
+    monkeypatch.setattr(vectors_module, "ANN_FROM", 600)
+
+
+def clustered_rows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, DIM)).astype(np.float32)
+    x = centres[rng.integers(0, 20, n)] + 0.4 * rng.standard_normal((n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_a_large_level_becomes_an_inverted_file(small_ann: None, tmp_path: Path) -> None:
+    pids = np.arange(10, 1010, dtype=np.int64)
+    vecs = clustered_rows(1000, seed=1)
+    index = VectorIndex(DIM, NAME)
+    index.add(pids[:900], vecs[:900], levels=[0] * 900)
+    index.add(pids[900:], vecs[900:], levels=[1] * 100)
+    assert index.kinds() == {0: "flat", 1: "flat"}
+    exact = [[p for p, _ in index.search(q, 10)] for q in vecs[:50]]
+    assert index.maintain() == [(0, f"ivf{vectors_module.ivf_lists(900)}")]
+    assert index.kinds() == {0: "ivf64", 1: "flat"} and index.maintain() == []
+    assert index.ids().tolist() == pids.tolist() and index.levels() == {0: 900, 1: 100}
+    # exact on request; approximate by default, and close
+    assert [[p for p, _ in index.search(q, 10, exact=True)] for q in vecs[:50]] == exact
+    found = [[p for p, _ in index.search(q, 10)] for q in vecs[:50]]
+    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)])
+    assert recall >= 0.8
+    # a stored vector still finds itself; level 1 is not read at level 0
+    assert index.search(vecs[3], 1)[0][0] == 13 and index.search(vecs[950], 1, level=0)[0][0] != 960
+    # a restrictive filter probes every list: the answer is exact
+    allowed = np.sort(pids[::37])
+    want = brute_force(vecs[::37], pids[::37], vecs[500], 5)
+    assert [p for p, _ in index.search(vecs[500], 5, allowed)] == want
+    # remove, replace, read back, and survive a save and a load
+    index.remove([13, 14])
+    index.add([15], vecs[:1], levels=[0])
+    np.testing.assert_allclose(index.vectors([15]), vecs[:1], atol=1e-6)
+    assert 13 not in index and index.levels() == {0: 898, 1: 100}
+    index.save(tmp_path, 4)
+    manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+    assert {e["level"]: e["kind"] for e in manifest["levels"]} == {0: "ivf", 1: "flat"}
+    loaded = VectorIndex.load(tmp_path, NAME, DIM)
+    assert loaded.kinds() == index.kinds() and loaded.ids().tolist() == index.ids().tolist()
+    for q in vecs[100:110]:
+        assert loaded.search(q, 10) == index.search(q, 10)
+    loaded.remove([16])
+    loaded.save(tmp_path, 5)  # a delta over an ivf base
+    again = VectorIndex.load(tmp_path, NAME)
+    assert 16 not in again and len(again) == 997 and again.kinds()[0] == "ivf64"
+
+
+def test_changes_made_while_a_level_is_rebuilt_are_kept(small_ann: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    pids = np.arange(1000, dtype=np.int64)
+    vecs = clustered_rows(1000, seed=2)
+    index = VectorIndex(DIM, NAME)
+    index.add(pids[:800], vecs[:800])
+    extra = clustered_rows(2, seed=3)
+    real_current = VectorIndex._current
+    calls = 0
+
+    def meanwhile(self: VectorIndex, chosen: np.ndarray, level: int) -> np.ndarray:
+        nonlocal calls
+        calls += 1
+        copied = real_current(self, chosen, level)
+        if calls == 2:  # right after the first vectors were copied into the new index
+            self.remove([5, 6])
+            self.add([7], extra[:1])  # replaced
+            self.add([5000], extra[1:2])  # new
+        return copied
+
+    monkeypatch.setattr(VectorIndex, "_current", meanwhile)
+    assert [kind for _, kind in index.maintain()] == ["ivf64"]
+    assert calls >= 3 and len(index) == 799 and 5 not in index and 6 not in index
+    np.testing.assert_allclose(index.vectors([7, 5000]), extra, atol=1e-6)
+    assert index.search(extra[1], 1, exact=True)[0][0] == 5000
+
+
+def test_a_shrunken_level_goes_back_to_exact_search(small_ann: None) -> None:
+    index = VectorIndex(DIM, NAME)
+    vecs = clustered_rows(700, seed=4)
+    index.add(np.arange(700, dtype=np.int64), vecs)
+    index.maintain()
+    assert index.kinds() == {0: f"ivf{vectors_module.ivf_lists(700)}"}
+    index.remove(np.arange(500, dtype=np.int64))  # 200 left: under half the threshold
+    assert index.maintain() == [(0, "flat")]
+    q = vecs[600]
+    assert [p for p, _ in index.search(q, 5)] == brute_force(vecs[500:], np.arange(500, 700), q, 5)
