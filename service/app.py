@@ -19,7 +19,19 @@ from service.errors import install_error_handlers
 from service.jobs import JobManager
 from service.keys import KeyStore
 from service.limits import BodyLimitMiddleware, RateLimiter
-from service.routers import ask, documents, feedback, health, jobs, openai_compat, pages, paragraphs, search
+from service.routers import (
+    ask,
+    documents,
+    feedback,
+    health,
+    jobs,
+    openai_compat,
+    pages,
+    paragraphs,
+    search,
+    session,
+)
+from service.sessions import SessionStore
 from service.settings import Settings
 from service.state import ServiceState, check_startup
 
@@ -105,6 +117,7 @@ def open_state(settings: Settings) -> ServiceState:
             feedback=JsonLines(settings.feedback_path),
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             auth_failures=RateLimiter(settings.auth_failures_per_minute),
+            sessions=SessionStore(settings.sessions_path, settings.session_hours * 3600),
         )
         # Accepted uploads are durable: jobs a previous process left unfinished are taken up again.
         small = int(settings.small_upload_mb * 1024 * 1024)
@@ -142,6 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             state.ready = False
             await run_in_threadpool(state.jobs.close)
+            if state.sessions is not None:
+                state.sessions.close()
             state.library.close()
 
     app = FastAPI(
@@ -175,7 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
 
     app.include_router(health.router)
-    for module in (ask, search, documents, paragraphs, jobs, feedback):
+    for module in (ask, search, documents, paragraphs, jobs, feedback, session):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(openai_compat.router)
     app.include_router(pages.router)

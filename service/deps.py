@@ -20,6 +20,7 @@ from rag import Library, Principal, QAPipeline
 from service.audit import AuditLog
 from service.errors import ApiError
 from service.keys import key_id, role_rank
+from service.sessions import COOKIE, CSRF_HEADER
 from service.settings import Settings
 from service.state import ServiceState
 
@@ -77,7 +78,8 @@ def resolve_principal(state: ServiceState, secret: str | None, scope: Scope | No
         raise ApiError(
             401,
             "unauthorized",
-            "Cần khóa API: gửi tiêu đề 'Authorization: Bearer <khóa>' hoặc 'X-API-Key: <khóa>'.",
+            "Cần đăng nhập: trên trang hỏi đáp, bấm 'Đăng nhập' và nhập khóa đơn vị đã cấp; công cụ gọi API "
+            "gửi tiêu đề 'Authorization: Bearer <khóa>' hoặc 'X-API-Key: <khóa>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
     key = state.keys.verify(secret.strip())
@@ -89,6 +91,21 @@ def resolve_principal(state: ServiceState, secret: str | None, scope: Scope | No
             headers={"WWW-Authenticate": "Bearer"},
         )
     return Principal(name=key.name, role=key.role, clearance=key.clearance, key_id=key_id(key))
+
+
+def resolve_session(state: ServiceState, token: str) -> tuple[Principal, float] | None:
+    """The caller a chat-page session cookie stands for, and the session's expiry; None when the session is
+    unknown, expired or signed out, or its key was revoked (a revoked key ends its sessions at once)."""
+    if state.sessions is None:
+        return None
+    found = state.sessions.lookup(token)
+    if found is None:
+        return None
+    ident, expires = found
+    key = state.keys.find(ident)
+    if key is None:
+        return None
+    return Principal(name=key.name, role=key.role, clearance=key.clearance, key_id=ident), expires
 
 
 def socket_is_loopback(scope: Scope) -> bool:
@@ -124,11 +141,29 @@ def get_principal(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    """The caller, from `Authorization: Bearer <key>` or `X-API-Key: <key>` (`resolve_principal`).
+    """The caller, from `Authorization: Bearer <key>` or `X-API-Key: <key>` (`resolve_principal`), else from the
+    chat page's session cookie (`service.sessions`; with a method that changes anything, only together with the
+    `X-Vankien-Csrf` header).
 
     An address that presented a wrong key more than `auth_failures_per_minute` times gets 429 for any key before
     it is even checked, so guessing keys is slow and a flood of bad keys costs almost nothing."""
     secret = (bearer.credentials if bearer else None) or api_key
+    token = request.cookies.get(COOKIE)
+    if not secret and token and not state.keys.is_empty():
+        found = resolve_session(state, token)
+        if found is not None:
+            if request.method not in ("GET", "HEAD", "OPTIONS") and request.headers.get(CSRF_HEADER) != "1":
+                raise ApiError(
+                    403, "csrf", "Yêu cầu phải gửi từ trang hỏi đáp của dịch vụ (thiếu tiêu đề X-Vankien-Csrf)."
+                )
+            request.state.principal = found[0]
+            return found[0]
+        raise ApiError(
+            401,
+            "session_expired",
+            "Phiên đăng nhập đã hết hạn hoặc khóa đã bị thu hồi; hãy đăng nhập lại.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     bucket = _auth_failure_bucket(request)
     wait = state.auth_failures.waiting(bucket) if secret else 0.0
     if wait > 0:

@@ -149,6 +149,13 @@ class KeyStore:
                 found = key
         return found
 
+    def find(self, ident: str) -> ApiKey | None:
+        """The active key with this permanent id (`key_id`), or None (unknown or revoked)."""
+        for key in self.active():
+            if hmac.compare_digest(key_id(key), ident):
+                return key
+        return None
+
     # -- writing -------------------------------------------------------------------------------------
 
     @contextlib.contextmanager

@@ -235,6 +235,23 @@ class FeedbackCreated(_Out):
     id: str
 
 
+class SessionIn(_In):
+    """Sign-in of the chat page with the key the unit issued."""
+
+    key: str = Field(min_length=1, max_length=200)
+
+
+class SessionOut(_Out):
+    """Who the page acts as. `mode`: "public" (the local demo: no keys, no sign-in), "session" (signed in),
+    "key" (the request itself carries a key), "none" (keys exist and the page is not signed in)."""
+
+    mode: Literal["public", "session", "key", "none"]
+    name: str | None = None
+    role: str | None = None
+    clearance: str | None = None
+    expires_at: str | None = None
+
+
 class Health(_Out):
     status: str
 

@@ -59,6 +59,7 @@ class Settings(BaseSettings):
             whatever headers say.
         auth_failures_per_minute: wrong keys allowed per client address and minute (burst the same);
             beyond it the address gets 429 before any key is checked.
+        session_hours: how long a chat-page sign-in lasts (the HttpOnly session cookie, `service.sessions`).
         cors_origins: web origins ("https://cong-cu.noi-bo.vn") whose pages may call the API from a browser
             (env `VANKIEN_CORS_ORIGINS`, a JSON list). Empty by default: only the service's own pages can, and a
             wildcard is refused (docs/security.md).
@@ -99,6 +100,7 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=500, ge=1)
     trusted_proxies: list[str] = Field(default_factory=list)
     auth_failures_per_minute: int = Field(default=10, ge=0)
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
     cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("cors_origins")
@@ -135,6 +137,11 @@ class Settings(BaseSettings):
     @property
     def keys_path(self) -> Path:
         return self.keys_file or self.index_dir / "keys.json"
+
+    @property
+    def sessions_path(self) -> Path:
+        """Chat-page sign-in sessions, beside the key file they refer to."""
+        return self.keys_path.with_name("sessions.sqlite")
 
     @property
     def audit_path(self) -> Path:

@@ -30,6 +30,7 @@ from service.gate import Gate
 from service.jobs import Job, JobManager, JobOutcome
 from service.keys import KeyStore
 from service.limits import RateLimiter
+from service.sessions import SessionStore
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class ServiceState:
     auth_failures: RateLimiter = field(default_factory=lambda: RateLimiter(10))
     gate: Gate = field(default_factory=Gate)
     jobs: JobManager | None = None
+    sessions: SessionStore | None = None
     ready: bool = False
     _pipelines: dict[int, QAPipeline] = field(default_factory=dict)
     _retrievers: dict[str, Retriever] = field(default_factory=dict)

@@ -1,8 +1,7 @@
-// HTTP access to the Văn Kiện API: JSON requests, the optional API key, and the server-sent event stream.
+// HTTP access to the Văn Kiện API: JSON requests, sign-in, and the server-sent event stream.
 // ES modules are always in strict mode; the directive is kept so the intent survives copy-paste.
 "use strict";
 
-const KEY_STORAGE = "vankien.apiKey";
 const NETWORK_MESSAGE = "Không kết nối được tới máy chủ. Vui lòng kiểm tra mạng nội bộ rồi thử lại.";
 const CUT_MESSAGE = "Kết nối bị ngắt trước khi nhận đủ câu trả lời. Vui lòng thử lại.";
 
@@ -16,34 +15,15 @@ export class ApiError extends Error {
   }
 }
 
-// sessionStorage, not localStorage: a key pasted on a shared office machine must not outlive the tab.
-export function getApiKey() {
-  try {
-    return sessionStorage.getItem(KEY_STORAGE) || "";
-  } catch {
-    return ""; // storage disabled by policy: work anonymously
-  }
-}
-
-export function setApiKey(key) {
-  try {
-    if (key) sessionStorage.setItem(KEY_STORAGE, key);
-    else sessionStorage.removeItem(KEY_STORAGE);
-  } catch {
-    /* storage disabled: the key simply is not remembered */
-  }
-}
-
+// The page never holds a key: signing in trades it for an HttpOnly session cookie (no script can read it), and
+// every request carries the header that tells the service it comes from this page, not from another site.
 function headers(extra = {}) {
-  const result = { Accept: "application/json", ...extra };
-  const key = getApiKey();
-  if (key) result.Authorization = `Bearer ${key}`;
-  return result;
+  return { Accept: "application/json", "X-Vankien-Csrf": "1", ...extra };
 }
 
 function statusMessage(status) {
-  if (status === 401) return "Cần khóa truy cập hợp lệ để thực hiện yêu cầu này.";
-  if (status === 403) return "Khóa truy cập hiện tại không có quyền thực hiện yêu cầu này.";
+  if (status === 401) return "Cần đăng nhập bằng khóa đơn vị đã cấp để thực hiện yêu cầu này.";
+  if (status === 403) return "Tài khoản đang đăng nhập không có quyền thực hiện yêu cầu này.";
   if (status === 404) return "Không tìm thấy nội dung được yêu cầu.";
   if (status === 413) return "Yêu cầu quá lớn.";
   if (status === 422 || status === 400) return "Yêu cầu không hợp lệ.";
@@ -96,6 +76,21 @@ export async function postJSON(path, body, { signal } = {}) {
   // 201/204 may carry no body; callers of such endpoints only need to know it succeeded.
   const text = await response.text();
   return text ? JSON.parse(text) : null;
+}
+
+/** Who the page acts as: {mode: "public" | "session" | "none", name, role, clearance, expires_at}. */
+export async function getSession() {
+  return getJSON("/api/v1/session");
+}
+
+/** Sign in with the key the unit issued; the service answers with a session cookie. */
+export async function signIn(key) {
+  return postJSON("/api/v1/session", { key });
+}
+
+/** Sign out: the session ends on the server and its cookie is cleared. */
+export async function signOut() {
+  await send("/api/v1/session", { method: "DELETE", headers: headers() });
 }
 
 /**

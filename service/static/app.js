@@ -3,7 +3,7 @@
 // with no Internet. Text from documents and answers only ever enters the DOM as text nodes (see dom.js).
 "use strict";
 
-import { ApiError, askStream, getApiKey, getJSON, paragraphPath, postJSON, setApiKey } from "./api.js";
+import { ApiError, askStream, getJSON, getSession, paragraphPath, postJSON, signIn, signOut } from "./api.js";
 import {
   answerAsText,
   answerBlocks,
@@ -31,6 +31,7 @@ const state = {
   panelTrigger: null, // the control that opened the source panel, to give focus back
   panelRequest: null, // AbortController of the paragraph being loaded
   focusAfterRoute: null, // what the next route change focuses instead of the view's heading
+  account: { mode: "unknown" }, // GET /api/v1/session: "public" (local demo), "session" (signed in), "none"
 };
 
 const $ = (id) => document.getElementById(id);
@@ -245,7 +246,10 @@ function renderFailure(view, turn, question, err) {
     ask(question);
   });
   view.answerBody.append(h("div", { class: "answer-error", role: "alert" }, h("p", {}, message), retry));
-  if (err instanceof ApiError && (err.status === 401 || err.status === 403)) showKeyForm(true);
+  if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+    showKeyForm(true);
+    if (err.status === 401) refreshAccount(); // the session may have expired or its key been revoked
+  }
 }
 
 function citeButton(citation) {
@@ -680,23 +684,81 @@ function askAbout(doc) {
   announce(`Câu hỏi tiếp theo chỉ tìm trong văn bản ${state.docScope.label}.`);
 }
 
-// -- API key -------------------------------------------------------------------------------------------
+// -- sign-in -------------------------------------------------------------------------------------------
+
+const ROLE_LABELS = { reader: "người đọc", editor: "biên tập viên", admin: "quản trị viên" };
 
 function showKeyForm(open) {
+  if (state.account.mode === "public") return; // the local demo has no sign-in
   els.keyForm.hidden = !open;
   els.keyToggle.setAttribute("aria-expanded", open ? "true" : "false");
-  if (open) els.apiKey.focus();
+  if (open) (state.account.mode === "session" ? els.signOut : els.apiKey).focus();
+}
+
+function accountLine(account) {
+  const role = ROLE_LABELS[account.role] || account.role;
+  return `${account.name} (${role}, xem đến mức ${classificationLabel(account.clearance).toLowerCase()})`;
 }
 
 function showKeyState() {
-  const key = Boolean(getApiKey());
-  els.keyLong.textContent = key ? "Đang dùng khóa" : "Khóa truy cập";
-  els.keyShort.textContent = key ? "Có khóa" : "Khóa";
+  const account = state.account;
+  const signedIn = account.mode === "session";
+  els.keyToggle.hidden = account.mode === "public" || account.mode === "unknown";
+  els.keyLong.textContent = signedIn ? `Tài khoản: ${account.name}` : "Đăng nhập";
+  els.keyShort.textContent = signedIn ? "Tài khoản" : "Đăng nhập";
+  els.signInRow.hidden = signedIn;
+  els.signOut.hidden = !signedIn;
+  els.accountInfo.textContent = signedIn ? `Đang đăng nhập: ${accountLine(account)}.` : "";
+}
+
+async function refreshAccount() {
+  const before = state.account.mode;
+  try {
+    state.account = await getSession();
+  } catch {
+    state.account = { mode: "none" };
+  }
+  showKeyState();
+  if (before === "session" && state.account.mode !== "session") {
+    keyChanged("Phiên đăng nhập đã kết thúc; hãy đăng nhập lại.");
+  }
+}
+
+async function submitSignIn(event) {
+  event.preventDefault();
+  const key = els.apiKey.value.trim();
+  if (!key) {
+    els.keyStatus.textContent = "Hãy nhập khóa truy cập do đơn vị cấp.";
+    els.apiKey.focus();
+    return;
+  }
+  try {
+    state.account = await signIn(key);
+  } catch (err) {
+    els.keyStatus.textContent = errorMessage(err);
+    els.apiKey.select();
+    return;
+  } finally {
+    if (state.account.mode === "session") els.apiKey.value = ""; // the page keeps no key
+  }
+  keyChanged(`Đã đăng nhập: ${accountLine(state.account)}.`);
+}
+
+async function submitSignOut() {
+  try {
+    await signOut();
+  } catch (err) {
+    // The cookie could not be cleared by the server: say so, and still clear the screen.
+    els.keyStatus.textContent = errorMessage(err);
+  }
+  state.account = { mode: "none" };
+  els.question.value = "";
+  keyChanged("Đã đăng xuất; nội dung trên màn hình đã được xóa.");
 }
 
 function keyChanged(message) {
-  // Answers on screen were given under the previous key's clearance: a restricted answer must not stay visible
-  // after that key is cleared (or replaced by a key of lower clearance), nor feed the next follow-up.
+  // Answers on screen were given under the previous account's clearance: a restricted answer must not stay
+  // visible after signing out (or in as someone of lower clearance), nor feed the next follow-up.
   forgetConversation();
   state.docScope = null; // the scoped document's title came with the previous key
   filtersChanged();
@@ -805,17 +867,8 @@ function bind() {
   window.addEventListener("hashchange", () => route());
   els.docsSearch.addEventListener("input", renderDocuments);
   els.keyToggle.addEventListener("click", () => showKeyForm(els.keyForm.hidden));
-  els.keyForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    setApiKey(els.apiKey.value.trim());
-    els.apiKey.value = "";
-    keyChanged(getApiKey() ? "Đã lưu khóa cho phiên làm việc này." : "Chưa nhập khóa.");
-  });
-  $("key-clear").addEventListener("click", () => {
-    setApiKey("");
-    els.apiKey.value = "";
-    keyChanged("Đã xóa khóa; đang dùng quyền truy cập công khai.");
-  });
+  els.keyForm.addEventListener("submit", submitSignIn);
+  els.signOut.addEventListener("click", submitSignOut);
   // The skip link targets #main; following it natively would look like a route change.
   $("skip-link").addEventListener("click", (event) => {
     event.preventDefault();
@@ -860,6 +913,9 @@ function init() {
     keyForm: $("key-form"),
     keyStatus: $("key-status"),
     apiKey: $("api-key"),
+    signInRow: $("sign-in-row"),
+    signOut: $("sign-out"),
+    accountInfo: $("account-info"),
     announcer: h("div", { class: "visually-hidden", role: "status", "aria-live": "polite" }),
   };
   document.body.append(els.announcer);
@@ -867,6 +923,7 @@ function init() {
   fillYears([]);
   filtersChanged();
   showKeyState();
+  refreshAccount();
   route(true);
   // The year choices come from the indexed documents; the chat works without them if this fails.
   if (!isDocsRoute()) loadDocuments({ quiet: true });

@@ -868,23 +868,43 @@ def test_errors_are_shown_in_vietnamese(page: Page) -> None:
     expect(page.locator("#conversation > li.turn")).to_have_count(2)
 
 
-def test_api_key_is_pasted_into_the_page(browser: Browser, keyed_server: KeyedServer, watch: Watch) -> None:
+def test_a_cadre_signs_in_and_out(browser: Browser, keyed_server: KeyedServer, watch: Watch) -> None:
+    """Sign-in trades the key for an HttpOnly session cookie: the page keeps no key, a reload stays signed in,
+    the clearance decides what is shown, and sign-out clears the screen."""
     for page in new_page(browser, keyed_server.url, watch):
         page.goto("/#/tai-lieu")
-        expect(page.locator("#docs-status")).to_contain_text("khóa API")  # the server's own message
+        expect(page.locator("#docs-status")).to_contain_text("Đăng nhập")  # the server's own message
 
-        page.get_by_role("button", name="Khóa truy cập").click()
-        page.get_by_label("Khóa API (nếu đơn vị cấp cho bạn)").fill(keyed_server.public_key)
-        page.get_by_role("button", name="Lưu khóa").click()
+        page.get_by_role("button", name="Đăng nhập").click()
+        key_box = page.get_by_label("Khóa truy cập do đơn vị cấp")
+        key_box.fill("vk_sai-khoa")
+        page.locator("#key-form").get_by_role("button", name="Đăng nhập").click()
+        expect(page.locator("#key-status")).to_contain_text("Khóa không đúng")
+
+        key_box.fill(keyed_server.public_key)
+        page.locator("#key-form").get_by_role("button", name="Đăng nhập").click()
+        expect(page.locator("#key-status")).to_contain_text("Đã đăng nhập: doc-gia")
         rows = page.locator("#docs-body tr")
         expect(rows).to_have_count(3)
         expect(page.locator("body")).not_to_contain_text("88-KH/TW")
-        assert page.evaluate("sessionStorage.getItem('vankien.apiKey')") == keyed_server.public_key
+        assert key_box.input_value() == ""
+        # nothing a script could steal: no key in storage, the session cookie is HttpOnly
+        assert page.evaluate("JSON.stringify(sessionStorage) + JSON.stringify(localStorage)") == "{}{}"
+        assert page.evaluate("document.cookie") == ""
+        [cookie] = [c for c in page.context.cookies() if c["name"] == "vankien_session"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
-        # The same page with a key cleared for "mat" shows the classified plan, marked as such, and answers
-        # from it: the positive control for the anonymous test above.
-        page.get_by_label("Khóa API (nếu đơn vị cấp cho bạn)").fill(keyed_server.mat_key)
-        page.get_by_role("button", name="Lưu khóa").click()
+        page.reload()  # still signed in
+        expect(page.get_by_role("button", name="Tài khoản: doc-gia")).to_be_visible()
+        expect(rows).to_have_count(3)
+
+        # signed in as a cadre cleared for "mat": the classified plan, marked as such, and answers from it
+        page.get_by_role("button", name="Tài khoản: doc-gia").click()
+        page.get_by_role("button", name="Đăng xuất").click()
+        expect(page.locator("#key-status")).to_contain_text("Đã đăng xuất")
+        expect(page.locator("#docs-status")).to_contain_text("Đăng nhập")
+        key_box.fill(keyed_server.mat_key)
+        page.locator("#key-form").get_by_role("button", name="Đăng nhập").click()
         expect(rows).to_have_count(4)
         expect(rows.filter(has_text="88-KH/TW")).to_contain_text("Mật")
         page.get_by_role("link", name="Hỏi đáp", exact=True).click()
@@ -892,8 +912,12 @@ def test_api_key_is_pasted_into_the_page(browser: Browser, keyed_server: KeyedSe
         assert MAT_ID in cited_doc_ids(asked.answer)
         expect(page.locator("#conversation")).to_contain_text(CANARY)
 
-        page.get_by_role("button", name="Xóa khóa").click()
-        assert page.evaluate("sessionStorage.getItem('vankien.apiKey')") is None
-        # the restricted answer leaves the screen with the key (it stayed until a reload before)
+        # sign-out takes the restricted answer off the screen, and a reload does not bring it back
+        expect(page.get_by_role("button", name="Tài khoản: can-bo-mat")).to_have_attribute("aria-expanded", "true")
+        page.get_by_role("button", name="Đăng xuất").click()
         expect(page.locator("#conversation > li.turn")).to_have_count(0)
+        expect(page.locator("body")).not_to_contain_text(CANARY)
+        assert not [c for c in page.context.cookies() if c["name"] == "vankien_session"]
+        page.reload()
+        expect(page.get_by_role("button", name="Đăng nhập")).to_be_visible()
         expect(page.locator("body")).not_to_contain_text(CANARY)

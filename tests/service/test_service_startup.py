@@ -35,7 +35,7 @@ def test_public_address_with_keys_requires_a_key(index_dir: Path) -> None:
     with LocalClient(create_app(settings_for(index_dir, host="0.0.0.0"))) as c:
         r = c.get("/api/v1/documents")
         assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
-        assert "khóa API" in r.json()["error"]["message"]
+        assert "Đăng nhập" in r.json()["error"]["message"] and "Authorization: Bearer" in r.json()["error"]["message"]
         assert c.get("/api/v1/documents", headers=bearer(secret)).status_code == 200
         assert c.get("/api/v1/documents", headers={"X-API-Key": secret}).status_code == 200
         assert c.get("/api/v1/documents", headers={"Authorization": f"Basic {secret}"}).status_code == 401
