@@ -15,12 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rag import open_library
 from service import openapi
 from service.audit import AuditLog, JsonLines
+from service.conversations import ConversationStore
 from service.errors import install_error_handlers
 from service.jobs import JobManager
 from service.keys import KeyStore
 from service.limits import BodyLimitMiddleware, RateLimiter
 from service.routers import (
     ask,
+    conversations,
     documents,
     feedback,
     health,
@@ -118,6 +120,7 @@ def open_state(settings: Settings) -> ServiceState:
             limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
             auth_failures=RateLimiter(settings.auth_failures_per_minute),
             sessions=SessionStore(settings.sessions_path, settings.session_hours * 3600),
+            conversations=ConversationStore(settings.conversations_path),
         )
         # Accepted uploads are durable: jobs a previous process left unfinished are taken up again.
         small = int(settings.small_upload_mb * 1024 * 1024)
@@ -157,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(state.jobs.close)
             if state.sessions is not None:
                 state.sessions.close()
+            if state.conversations is not None:
+                state.conversations.close()
             state.library.close()
 
     app = FastAPI(
@@ -190,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
 
     app.include_router(health.router)
-    for module in (ask, search, documents, paragraphs, jobs, feedback, session):
+    for module in (ask, search, documents, paragraphs, jobs, feedback, session, conversations):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(openai_compat.router)
     app.include_router(pages.router)

@@ -63,6 +63,12 @@ class AskRequest(_In):
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
     filters: FiltersIn | None = None
     k: int | None = Field(default=None, ge=1, le=20, description="số đoạn đưa cho bộ sinh câu trả lời")
+    conversation_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="lưu lượt hỏi đáp này vào cuộc hội thoại đã tạo (POST /api/v1/conversations); khi không gửi "
+        "history, các lượt đã lưu của cuộc hội thoại được dùng làm ngữ cảnh",
+    )
 
     def history_dicts(self, limit: int) -> list[dict[str, Any]]:
         turns = self.history[-limit:] if limit else []
@@ -233,6 +239,42 @@ class ParagraphContext(_Out):
 
 class FeedbackCreated(_Out):
     id: str
+
+
+class ConversationIn(_In):
+    """A new conversation (the first question names it when no title is given)."""
+
+    title: str = Field(default="", max_length=120)
+
+
+class ConversationRename(_In):
+    title: str = Field(min_length=1, max_length=120)
+
+
+class ConversationOut(_Out):
+    id: str
+    title: str
+    created_at: str
+    updated_at: str
+    turns: int
+
+
+class ConversationList(_Out):
+    conversations: list[ConversationOut]
+
+
+class ConversationTurnOut(_Out):
+    question: str
+    answer: AskResponse
+    asked_at: str
+
+
+class ConversationDetail(ConversationOut):
+    """A conversation with its turns; `hidden` counts turns withheld because they show documents above the
+    caller's current clearance."""
+
+    messages: list[ConversationTurnOut]
+    hidden: int
 
 
 class SessionIn(_In):

@@ -144,6 +144,11 @@ class Settings(BaseSettings):
         return self.keys_path.with_name("sessions.sqlite")
 
     @property
+    def conversations_path(self) -> Path:
+        """Saved chat-page conversations (`service.conversations`), beside the key file."""
+        return self.keys_path.with_name("conversations.sqlite")
+
+    @property
     def audit_path(self) -> Path:
         return self.audit_log or self.index_dir / "audit.jsonl"
 

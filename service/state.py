@@ -26,6 +26,7 @@ from rag import (
     release_free_memory,
 )
 from service.audit import AuditLog, JsonLines
+from service.conversations import ConversationStore
 from service.gate import Gate
 from service.jobs import Job, JobManager, JobOutcome
 from service.keys import KeyStore
@@ -89,6 +90,7 @@ class ServiceState:
     gate: Gate = field(default_factory=Gate)
     jobs: JobManager | None = None
     sessions: SessionStore | None = None
+    conversations: ConversationStore | None = None
     ready: bool = False
     _pipelines: dict[int, QAPipeline] = field(default_factory=dict)
     _retrievers: dict[str, Retriever] = field(default_factory=dict)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,6 +14,7 @@ from service.audit import AuditLog
 from service.deps import AuditDep, CallerDep, ClientDep, PipelinesDep, StateDep
 from service.gate import Gate
 from service.limits import check_text_length
+from service.routers.conversations import answer_level, clearance_of, owner_of, store_of
 from service.schemas import AskRequest, AskResponse, ErrorOut
 from service.state import ServiceState
 from service.streaming import SSE_HEADERS, guarded, sse
@@ -37,24 +38,40 @@ def returned_ids(answer: Answer) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def _inputs(body: AskRequest, state: ServiceState) -> tuple[list[dict[str, Any]], Filters | None]:
-    """The history and filters of a request, after the checks that need no index (400 when one fails): a
-    streamed answer is refused before its stream starts, like a plain one."""
+def _inputs(body: AskRequest, state: ServiceState, caller: Principal) -> tuple[list[dict[str, Any]], Filters | None]:
+    """The history and filters of a request, after the checks that need no index (400 when one fails; 404 for a
+    conversation the caller does not have): a streamed answer is refused before its stream starts, like a plain
+    one. Without `history`, a named conversation's saved turns are the history."""
     check_text_length(body.question, state.settings.max_question_chars)
     check_query(body.question)
     filters = validate_filters(body.filters.to_filters()) if body.filters else None
-    return body.history_dicts(state.settings.max_history_turns), filters
+    limit = state.settings.max_history_turns
+    if body.conversation_id is not None:
+        store = store_of(state)
+        store.check(owner_of(caller), body.conversation_id)
+        if not body.history:
+            return store.history(owner_of(caller), body.conversation_id, clearance_of(caller), limit), filters
+    return body.history_dicts(limit), filters
+
+
+def _record(state: ServiceState, caller: Principal, conversation_id: str | None, answer: Answer) -> None:
+    """Save an answered turn into the caller's conversation (the answer as the service gave it)."""
+    if conversation_id is not None:
+        store_of(state).append(
+            owner_of(caller), conversation_id, answer.question, answer_to_dict(answer), answer_level(answer)
+        )
 
 
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Hỏi, nhận câu trả lời có trích dẫn")
 def ask(
     body: AskRequest, state: StateDep, caller: CallerDep, audit: AuditDep, client: ClientDep, pipelines: PipelinesDep
 ) -> dict[str, Any]:
-    history, filters = _inputs(body, state)
+    history, filters = _inputs(body, state, caller)
     state.catch_up()
     pipeline = pipelines(body.k)
     with state.gate.read():
         answer = pipeline.ask(body.question, history, filters, caller)
+    _record(state, caller, body.conversation_id, answer)
     audit.record(
         caller,
         "POST /api/v1/ask",
@@ -74,8 +91,10 @@ def answer_events(
     endpoint: str,
     question: str,
     client: str | None,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> Iterator[str]:
-    """The pipeline's events as SSE: delta..., answer, done; or error then done."""
+    """The pipeline's events as SSE: delta..., answer, done; or error then done. `on_answer` gets the verified
+    answer before it is sent (a saved conversation records it)."""
     try:
         for event in guarded(events, gate):
             if event.kind == "delta":
@@ -90,6 +109,8 @@ def answer_events(
                     client=client,
                     abstained=event.answer.abstained,
                 )
+                if on_answer is not None:
+                    on_answer(event.answer)
                 yield sse("answer", answer_to_dict(event.answer))
             elif event.kind == "done":
                 break
@@ -114,8 +135,14 @@ def answer_events(
 def ask_stream(
     body: AskRequest, state: StateDep, caller: CallerDep, audit: AuditDep, client: ClientDep, pipelines: PipelinesDep
 ) -> StreamingResponse:
-    history, filters = _inputs(body, state)
+    history, filters = _inputs(body, state, caller)
     state.catch_up()
     events = pipelines(body.k).ask_stream(body.question, history, filters, caller)
-    stream = answer_events(events, state.gate, audit, caller, "POST /api/v1/ask/stream", body.question, client)
+
+    def record(answer: Answer) -> None:
+        _record(state, caller, body.conversation_id, answer)
+
+    stream = answer_events(
+        events, state.gate, audit, caller, "POST /api/v1/ask/stream", body.question, client, on_answer=record
+    )
     return StreamingResponse(stream, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -78,6 +78,24 @@ export async function postJSON(path, body, { signal } = {}) {
   return text ? JSON.parse(text) : null;
 }
 
+/** The signed-in user's saved conversations (`service/routers/conversations.py`). */
+export const conversations = {
+  list: () => getJSON("/api/v1/conversations"),
+  create: () => postJSON("/api/v1/conversations", {}),
+  get: (id) => getJSON(`/api/v1/conversations/${encodeURIComponent(id)}`),
+  rename: async (id, title) => {
+    const response = await send(`/api/v1/conversations/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      headers: headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ title }),
+    });
+    return response.json();
+  },
+  remove: async (id) => {
+    await send(`/api/v1/conversations/${encodeURIComponent(id)}`, { method: "DELETE", headers: headers() });
+  },
+};
+
 /** Who the page acts as: {mode: "public" | "session" | "none", name, role, clearance, expires_at}. */
 export async function getSession() {
   return getJSON("/api/v1/session");

@@ -3,7 +3,17 @@
 // with no Internet. Text from documents and answers only ever enters the DOM as text nodes (see dom.js).
 "use strict";
 
-import { ApiError, askStream, getJSON, getSession, paragraphPath, postJSON, signIn, signOut } from "./api.js";
+import {
+  ApiError,
+  askStream,
+  conversations,
+  getJSON,
+  getSession,
+  paragraphPath,
+  postJSON,
+  signIn,
+  signOut,
+} from "./api.js";
 import {
   answerAsText,
   answerBlocks,
@@ -32,7 +42,29 @@ const state = {
   panelRequest: null, // AbortController of the paragraph being loaded
   focusAfterRoute: null, // what the next route change focuses instead of the view's heading
   account: { mode: "unknown" }, // GET /api/v1/session: "public" (local demo), "session" (signed in), "none"
+  conversationId: null, // the saved conversation on screen (its turns are recorded by the server)
 };
+
+// The conversation on screen survives a reload of this tab; the list of saved ones lives on the server.
+const CONVERSATION_STORAGE = "vankien.conversation";
+
+function rememberConversation(id) {
+  state.conversationId = id;
+  try {
+    if (id) sessionStorage.setItem(CONVERSATION_STORAGE, id);
+    else sessionStorage.removeItem(CONVERSATION_STORAGE);
+  } catch {
+    /* storage disabled: the conversation is still saved, only not reopened by a reload */
+  }
+}
+
+function rememberedConversation() {
+  try {
+    return sessionStorage.getItem(CONVERSATION_STORAGE);
+  } catch {
+    return null;
+  }
+}
 
 const $ = (id) => document.getElementById(id);
 // Where the panel is a full-screen sheet (app.css uses the same width).
@@ -209,6 +241,15 @@ async function ask(question) {
   const streamed = document.createTextNode("");
   view.answerBody.append(streamed);
   try {
+    if (!state.conversationId) {
+      // The server keeps the conversation; if it cannot, the question is still answered (just not saved).
+      try {
+        rememberConversation((await conversations.create()).id);
+      } catch (err) {
+        if (isAbort(err)) throw err;
+      }
+    }
+    if (state.conversationId) body.conversation_id = state.conversationId;
     const answer = await askStream(body, {
       signal: controller.signal,
       onDelta: (piece) => {
@@ -420,11 +461,125 @@ async function sendFeedback(answer, rating, comment, status, buttons, pressed) {
 /** Take every answer, source and follow-up context off the page (a new conversation, or another key). */
 function forgetConversation() {
   if (state.streaming) state.streaming.abort();
+  rememberConversation(null);
   state.turns = [];
   clear(els.conversation);
   closePanel(false);
   els.intro.hidden = false;
   els.newChat.hidden = true;
+}
+
+function showTurns(messages) {
+  for (const message of messages) {
+    const view = turnElement(message.question, {});
+    els.conversation.append(view.li);
+    view.answer.setAttribute("aria-busy", "false");
+    view.answerBody.classList.remove("streaming");
+    renderAnswer(view, message.answer);
+    state.turns.push({ question: message.question, answer: message.answer });
+  }
+}
+
+async function openConversation(id, { quiet = false } = {}) {
+  let saved;
+  try {
+    saved = await conversations.get(id);
+  } catch (err) {
+    if (id === rememberedConversation()) rememberConversation(null);
+    if (!quiet) announce(errorMessage(err));
+    return false;
+  }
+  forgetConversation();
+  rememberConversation(saved.id);
+  showTurns(saved.messages);
+  const some = saved.messages.length > 0;
+  els.intro.hidden = some;
+  els.newChat.hidden = !some;
+  if (saved.hidden) {
+    els.conversation.append(
+      h(
+        "li",
+        { class: "turn turn-hidden" },
+        h("p", { class: "answer-note" }, `${saved.hidden} lượt hỏi đáp vượt mức được xem hiện tại của tài khoản nên không hiển thị.`),
+      ),
+    );
+  }
+  if (!quiet) announce(`Đã mở cuộc hội thoại "${saved.title || "chưa đặt tên"}".`);
+  return true;
+}
+
+function savedRow(item) {
+  const when = formatDate(item.updated_at.slice(0, 10));
+  const label = `${item.title || "Chưa đặt tên"} (${item.turns} lượt, ${when})`;
+  const open = h("button", { type: "button", class: "saved-open" }, label);
+  const rename = h("button", { type: "button", class: "btn btn-small" }, "Đổi tên");
+  const remove = h("button", { type: "button", class: "btn btn-small" }, "Xóa");
+  const li = h("li", { class: "saved-item" }, open, rename, remove);
+  if (item.id === state.conversationId) open.setAttribute("aria-current", "true");
+  open.addEventListener("click", async () => {
+    if (await openConversation(item.id)) {
+      els.saved.open = false;
+      els.question.focus();
+    }
+  });
+  rename.addEventListener("click", () => {
+    const input = h("input", { type: "text", value: item.title, maxlength: "120", "aria-label": "Tên mới của cuộc hội thoại" });
+    const save = h("button", { type: "submit", class: "btn btn-small btn-primary" }, "Lưu tên");
+    const cancel = h("button", { type: "button", class: "btn btn-small" }, "Hủy");
+    const form = h("form", { class: "saved-rename" }, input, save, cancel);
+    cancel.addEventListener("click", () => loadSaved());
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const title = input.value.trim();
+      if (!title) {
+        els.savedStatus.textContent = "Tên cuộc hội thoại không được để trống.";
+        input.focus();
+        return;
+      }
+      try {
+        await conversations.rename(item.id, title);
+        els.savedStatus.textContent = `Đã đổi tên thành "${title}".`;
+      } catch (err) {
+        els.savedStatus.textContent = errorMessage(err);
+      }
+      loadSaved();
+    });
+    li.replaceChildren(form);
+    input.focus();
+    input.select();
+  });
+  remove.addEventListener("click", async () => {
+    if (remove.dataset.confirm !== "1") {
+      remove.dataset.confirm = "1";
+      remove.textContent = "Bấm lần nữa để xóa";
+      return;
+    }
+    try {
+      await conversations.remove(item.id);
+      if (item.id === state.conversationId) forgetConversation();
+      els.savedStatus.textContent = `Đã xóa "${item.title || "Chưa đặt tên"}".`;
+    } catch (err) {
+      els.savedStatus.textContent = errorMessage(err);
+    }
+    loadSaved();
+  });
+  return li;
+}
+
+async function loadSaved() {
+  els.savedList.replaceChildren();
+  let listing;
+  try {
+    listing = await conversations.list();
+  } catch (err) {
+    els.savedStatus.textContent = errorMessage(err);
+    return;
+  }
+  if (!listing.conversations.length) {
+    els.savedList.append(h("li", { class: "empty" }, "Chưa có cuộc hội thoại nào được lưu."));
+    return;
+  }
+  for (const item of listing.conversations) els.savedList.append(savedRow(item));
 }
 
 function newConversation() {
@@ -853,6 +1008,12 @@ function bind() {
   els.question.addEventListener("keydown", onComposerKey);
   els.stop.addEventListener("click", () => state.streaming?.abort());
   els.newChat.addEventListener("click", newConversation);
+  els.saved.addEventListener("toggle", () => {
+    if (els.saved.open) {
+      els.savedStatus.textContent = "";
+      loadSaved();
+    }
+  });
   for (const button of document.querySelectorAll("#examples .example")) {
     button.addEventListener("click", () => ask(button.textContent));
   }
@@ -887,6 +1048,9 @@ function init() {
     stop: $("stop"),
     intro: $("intro"),
     newChat: $("new-chat"),
+    saved: $("saved"),
+    savedList: $("saved-list"),
+    savedStatus: $("saved-status"),
     conversation: $("conversation"),
     filters: $("filters"),
     filterCount: $("filter-count"),
@@ -924,6 +1088,8 @@ function init() {
   filtersChanged();
   showKeyState();
   refreshAccount();
+  const remembered = rememberedConversation();
+  if (remembered) openConversation(remembered, { quiet: true });
   route(true);
   // The year choices come from the indexed documents; the chat works without them if this fails.
   if (!isDocsRoute()) loadDocuments({ quiet: true });

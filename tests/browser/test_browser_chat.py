@@ -555,7 +555,8 @@ def test_citation_opens_the_paragraph_in_its_document(page: Page) -> None:
     asked = ask(page, Q_NQ_2030)
     assert streamed_changes(page) > 3
     answer = asked.answer
-    assert asked.request == {"question": Q_NQ_2030, "history": [], "filters": {}}
+    conversation = asked.request.pop("conversation_id")  # the server saves the turn there
+    assert asked.request == {"question": Q_NQ_2030, "history": [], "filters": {}} and conversation
     assert cited_doc_ids(answer) == {NQ_ID}
 
     cite = page.get_by_role("button", name="Trích dẫn 1", exact=True)
@@ -921,3 +922,71 @@ def test_a_cadre_signs_in_and_out(browser: Browser, keyed_server: KeyedServer, w
         page.reload()
         expect(page.get_by_role("button", name="Đăng nhập")).to_be_visible()
         expect(page.locator("body")).not_to_contain_text(CANARY)
+
+
+def test_saved_conversations_survive_reload_and_restart(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory, watch: Watch
+) -> None:
+    """The server records each answered turn; a reload reopens the conversation on screen, and after a restart
+    the saved list reopens it; rename and delete work from the keyboard, also at phone width."""
+    index = build_tiny_index(tmp_path_factory.mktemp("saved"))
+    with serve(settings_for(index)) as url:
+        for page in new_page(browser, url, watch):
+            page.goto("/")
+            first = ask(page, Q_NQ_2030)
+            assert first.request["conversation_id"]
+            ask(page, Q_FOLLOW_UP)
+            page.reload()
+            turns = page.locator("#conversation > li.turn")
+            expect(turns).to_have_count(2)
+            expect(turns.first).to_contain_text(Q_NQ_2030)
+            expect(turns.first.locator(".cite").first).to_be_visible()  # citations work in a reopened turn
+            # a follow-up after the reload still has its context and lands in the same conversation
+            third = ask(page, "Kinh phí thực hiện là bao nhiêu?")
+            assert third.request["conversation_id"] == first.request["conversation_id"]
+
+            saved = page.locator("#saved")
+            saved.locator("summary").click()
+            items = page.locator("#saved-list > li.saved-item")
+            expect(items).to_have_count(1)
+            expect(items.first).to_contain_text(Q_NQ_2030)
+            expect(items.first).to_contain_text("3 lượt")
+            items.first.get_by_role("button", name="Đổi tên").click()
+            box = page.get_by_label("Tên mới của cuộc hội thoại")
+            expect(box).to_be_focused()
+            box.fill("Mục tiêu NQ 101")
+            box.press("Enter")
+            expect(page.locator("#saved-status")).to_contain_text("Đã đổi tên")
+            expect(items.first).to_contain_text("Mục tiêu NQ 101")
+            shot(page, "saved-conversations")
+    with serve(settings_for(index)) as url:  # a new process on the same index
+        for page in new_page(browser, url, watch, viewport={"width": 390, "height": 844}):
+            page.goto("/")
+            expect(page.locator("#conversation > li.turn")).to_have_count(0)
+            summary = page.locator("#saved summary")
+            summary.focus()
+            page.keyboard.press("Enter")
+            items = page.locator("#saved-list > li.saved-item")
+            expect(items).to_have_count(1)
+            open_button = items.first.get_by_role("button", name="Mục tiêu NQ 101")
+            open_button.focus()
+            page.keyboard.press("Enter")
+            turns = page.locator("#conversation > li.turn")
+            expect(turns).to_have_count(3)
+            expect(page.get_by_label("Đặt câu hỏi")).to_be_focused()
+            expect(page.locator("#saved")).not_to_have_attribute("open", "")
+            shot(page, "saved-conversation-reopened-phone")
+
+            # a new conversation, then the old one deleted (two presses: nothing goes on one slip)
+            page.get_by_role("button", name="Cuộc hội thoại mới").click()
+            expect(turns).to_have_count(0)
+            ask(page, Q_CT)
+            page.locator("#saved summary").click()
+            expect(items).to_have_count(2)
+            old = items.filter(has_text="Mục tiêu NQ 101")
+            old.get_by_role("button", name="Xóa").click()
+            expect(items).to_have_count(2)
+            old.get_by_role("button", name="Bấm lần nữa để xóa").click()
+            expect(items).to_have_count(1)
+            expect(items.first).to_contain_text(Q_CT)
+            expect(turns).to_have_count(1)  # the conversation on screen was not the deleted one
