@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag import InvalidRequest, NotFound, StoreError
+from rag import InvalidRequest, NotFound
+from service.sessions import open_private_db
 
 #: Bounds per owner and per conversation (a user cannot fill the disk through the history).
 MAX_CONVERSATIONS = 500
@@ -75,18 +75,7 @@ class ConversationStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.touch(mode=0o600, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"cannot open the conversation store {self.path}: {exc}",
-                "Không mở được kho lưu cuộc hội thoại (kiểm tra quyền ghi thư mục chỉ mục).",
-            ) from exc
+        self._db = open_private_db(self.path, _SCHEMA, "kho lưu cuộc hội thoại")
 
     def close(self) -> None:
         with self._lock:

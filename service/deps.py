@@ -122,6 +122,19 @@ def socket_is_loopback(scope: Scope) -> bool:
         return False
 
 
+def refuse_after_failures(state: ServiceState, bucket: str) -> None:
+    """429 for an address that presented more wrong keys than `auth_failures_per_minute` (sign-in included)."""
+    wait = state.auth_failures.waiting(bucket)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            429,
+            "too_many_failures",
+            f"Quá nhiều lần xác thực thất bại từ địa chỉ này; hãy thử lại sau {seconds} giây.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
 def _auth_failure_bucket(request: Request) -> str:
     return "auth-failures@" + (request.client.host if request.client else "?")
 
@@ -165,15 +178,8 @@ def get_principal(
             headers={"WWW-Authenticate": "Bearer"},
         )
     bucket = _auth_failure_bucket(request)
-    wait = state.auth_failures.waiting(bucket) if secret else 0.0
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        raise ApiError(
-            429,
-            "too_many_failures",
-            f"Quá nhiều lần xác thực thất bại từ địa chỉ này; hãy thử lại sau {seconds} giây.",
-            headers={"Retry-After": str(seconds)},
-        )
+    if secret:
+        refuse_after_failures(state, bucket)
     try:
         principal = resolve_principal(state, secret, request.scope)
     except ApiError:

@@ -37,6 +37,23 @@ CREATE TABLE IF NOT EXISTS sessions (
 """
 
 
+def open_private_db(path: Path, schema: str, what: str) -> sqlite3.Connection:
+    """A SQLite file only the service user can read (0600), in WAL mode, with `schema` applied; `what` names it in
+    the Vietnamese error ("kho phiên đăng nhập")."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(schema)
+        return db
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(
+            f"cannot open {path}: {exc}", f"Không mở được {what} (kiểm tra quyền ghi thư mục chỉ mục)."
+        ) from exc
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -55,17 +72,7 @@ class SessionStore:
         self.path = Path(path)
         self.lifetime_s = lifetime_s
         self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.touch(mode=0o600, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"cannot open the session store {self.path}: {exc}",
-                "Không mở được kho phiên đăng nhập (kiểm tra quyền ghi thư mục chỉ mục).",
-            ) from exc
+        self._db = open_private_db(self.path, _SCHEMA, "kho phiên đăng nhập")
 
     def create(self, key_id: str) -> tuple[str, float]:
         """Open a session for the key with this id. Returns (token for the cookie, expiry as a Unix time)."""

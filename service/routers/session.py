@@ -9,7 +9,15 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from rag import Principal
-from service.deps import ANONYMOUS, AuditDep, ClientDep, StateDep, resolve_session, socket_is_loopback
+from service.deps import (
+    ANONYMOUS,
+    AuditDep,
+    ClientDep,
+    StateDep,
+    refuse_after_failures,
+    resolve_session,
+    socket_is_loopback,
+)
 from service.errors import ApiError
 from service.keys import ApiKey, key_id
 from service.schemas import ErrorOut, SessionIn, SessionOut
@@ -74,15 +82,7 @@ def sign_in(
     if state.keys.is_empty():
         raise ApiError(400, "no_keys", "Dịch vụ đang mở công khai, chưa cấu hình khóa: không cần đăng nhập.")
     bucket = "auth-failures@" + (client or "?")
-    wait = state.auth_failures.waiting(bucket)
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        raise ApiError(
-            429,
-            "too_many_failures",
-            f"Quá nhiều lần đăng nhập sai từ địa chỉ này; hãy thử lại sau {seconds} giây.",
-            headers={"Retry-After": str(seconds)},
-        )
+    refuse_after_failures(state, bucket)
     key = state.keys.verify(body.key.strip())
     if key is None:
         state.auth_failures.hit(bucket)
