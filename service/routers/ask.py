@@ -26,6 +26,7 @@ router = APIRouter(tags=["hỏi đáp"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
     401: {"model": ErrorOut},
+    404: {"model": ErrorOut, "description": "`conversation_id` không có trong các cuộc hội thoại của người hỏi"},
     422: {"model": ErrorOut},
     429: {"model": ErrorOut},
 }
