@@ -8,7 +8,6 @@ Tests replace any of the underlying functions through `app.dependency_overrides`
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections.abc import Callable
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from rag import Library, Principal, QAPipeline
 from service.audit import AuditLog
 from service.errors import ApiError
 from service.keys import key_id, role_rank
+from service.limits import refuse_while
 from service.sessions import COOKIE, CSRF_HEADER
 from service.settings import Settings
 from service.state import ServiceState
@@ -124,15 +124,9 @@ def socket_is_loopback(scope: Scope) -> bool:
 
 def refuse_after_failures(state: ServiceState, bucket: str) -> None:
     """429 for an address that presented more wrong keys than `auth_failures_per_minute` (sign-in included)."""
-    wait = state.auth_failures.waiting(bucket)
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        raise ApiError(
-            429,
-            "too_many_failures",
-            f"Quá nhiều lần xác thực thất bại từ địa chỉ này; hãy thử lại sau {seconds} giây.",
-            headers={"Retry-After": str(seconds)},
-        )
+    refuse_while(
+        state.auth_failures.waiting(bucket), "too_many_failures", "Quá nhiều lần xác thực thất bại từ địa chỉ này"
+    )
 
 
 def _auth_failure_bucket(request: Request) -> str:

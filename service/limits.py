@@ -66,15 +66,14 @@ class RateLimiter:
 
     def check(self, caller: str) -> None:
         """Raise a 429 `ApiError` (with Retry-After) when `caller` is over the limit."""
-        wait = self.hit(caller)
-        if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"Bạn đã gửi quá {self.per_minute} yêu cầu mỗi phút; hãy thử lại sau {seconds} giây.",
-                headers={"Retry-After": str(seconds)},
-            )
+        refuse_while(self.hit(caller), "rate_limited", f"Bạn đã gửi quá {self.per_minute} yêu cầu mỗi phút")
+
+
+def refuse_while(wait: float, code: str, why: str) -> None:
+    """Raise a 429 `ApiError` with Retry-After when `wait` seconds remain: "<why>; hãy thử lại sau N giây."."""
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(429, code, f"{why}; hãy thử lại sau {seconds} giây.", headers={"Retry-After": str(seconds)})
 
 
 def check_text_length(text: str, limit: int, what: str = "Câu hỏi") -> None:

@@ -391,8 +391,9 @@ class VectorIndex:
                     live = np.array([p for p in touched.tolist() if self._level.get(p) == level], dtype=np.int64)
                     if live.size:
                         new.add_with_ids(self._current(live, level), live)
-                if int(new.ntotal) != sum(1 for lv in self._level.values() if lv == level):
-                    raise StoreError(f"rebuilt vector level {level} holds {new.ntotal} vectors, expected more or less")
+                live_count = int(self._indexes[level].ntotal)  # the live index holds the level as it is now
+                if int(new.ntotal) != live_count:  # a bug, not a user error: the live index stays in place
+                    raise StoreError(f"rebuilt vector level {level} holds {new.ntotal} vectors, the live one {live_count}")
                 self._indexes[level] = new
                 if lists:
                     self._trained[level] = int(new.ntotal)
@@ -545,6 +546,7 @@ class VectorIndex:
         directory = Path(directory)
         private_dir(directory)
         mine = [e["file"] for e in self._bases] + [e["file"] for e in self._deltas]
+        on_disk = self._on_disk_files(directory)  # callers hold the directory's writer lock: it cannot change now
         # Only the copy is made under the lock (searches wait for it: ~0.1 s per 100,000 vectors); writing,
         # fsync and hashing the files, seconds for a large index, happen while searches go on.
         with self._lock:
@@ -556,7 +558,7 @@ class VectorIndex:
                 or self._saved_dir != directory.resolve()
                 or len(self._deltas) >= MAX_DELTAS
                 or 4 * (in_deltas + changed) > count
-                or self._on_disk_files(directory) != mine  # another process saved here since
+                or on_disk != mine  # another process saved here since
             )
             kinds = {lv: ("ivf" if _is_ivf(ix) else "flat") for lv, ix in self._indexes.items()}
             trained = dict(self._trained)
