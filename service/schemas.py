@@ -230,6 +230,13 @@ class ParagraphDocumentOut(_Out):
     classification: str
 
 
+class DocumentText(_Out):
+    doc_id: str
+    total: int = Field(description="số đoạn của cả tài liệu")
+    offset: int
+    paragraphs: list[ParagraphOut]
+
+
 class ParagraphContext(_Out):
     paragraph: ParagraphOut
     document: ParagraphDocumentOut

@@ -7,14 +7,22 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from rag import CLASSIFICATIONS, DEFAULT_CLASSIFICATION, NotFound, SourceDoc, document_to_dict, supported_extensions
+from rag import (
+    CLASSIFICATIONS,
+    DEFAULT_CLASSIFICATION,
+    NotFound,
+    SourceDoc,
+    document_to_dict,
+    paragraph_to_dict,
+    supported_extensions,
+)
 from service.deps import AdminDep, AuditDep, CallerDep, ClientDep, EditorDep, StateDep
 from service.errors import ApiError, not_found
 from service.jobs import Job, new_job_id, owner_of
-from service.schemas import DocumentDetail, DocumentList, ErrorOut, UploadAccepted
+from service.schemas import DocumentDetail, DocumentList, DocumentText, ErrorOut, UploadAccepted
 from service.state import ServiceState, can_see
 from service.uploads import display_name, extension, save_upload
 
@@ -23,6 +31,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/documents", tags=["tài liệu"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+
+#: Most paragraphs one page of `GET /documents/{id}/paragraphs` returns.
+MAX_TEXT_PARAGRAPHS = 2000
 
 
 @router.get("", response_model=DocumentList, responses=_ERRORS, summary="Danh sách tài liệu được phép xem")
@@ -51,6 +62,42 @@ def get_document(doc_id: str, state: StateDep, caller: CallerDep, audit: AuditDe
     return {
         **document_to_dict(doc, len(paragraphs), detail=True, conflicts=state.library.number_conflicts(doc, caller)),
         "paragraph_ids": [p.paragraph_id for p in paragraphs[: state.settings.paragraph_ids_shown]],
+    }
+
+
+@router.get(
+    "/{doc_id}/paragraphs",
+    response_model=DocumentText,
+    responses=_ERRORS,
+    summary="Toàn văn một tài liệu, theo từng đoạn",
+)
+def document_text(
+    doc_id: str,
+    state: StateDep,
+    caller: CallerDep,
+    audit: AuditDep,
+    client: ClientDep,
+    offset: Annotated[int, Query(ge=0, description="bỏ qua bao nhiêu đoạn đầu")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_TEXT_PARAGRAPHS, description="tối đa bao nhiêu đoạn")] = 500,
+) -> dict[str, Any]:
+    """The document's paragraphs in order (headings included, with their section path), for the full-document
+    viewer. Paged, so a very long document never has to come in one response."""
+    visible_document(state, caller, doc_id)
+    paragraphs = state.library.paragraphs(doc_id)
+    shown = paragraphs[offset : offset + limit]
+    audit.record(
+        caller,
+        "GET /api/v1/documents/{doc_id}/paragraphs",
+        doc_ids=[doc_id],
+        client=client,
+        offset=offset,
+        count=len(shown),
+    )
+    return {
+        "doc_id": doc_id,
+        "total": len(paragraphs),
+        "offset": offset,
+        "paragraphs": [paragraph_to_dict(p) for p in shown],
     }
 
 

@@ -21,11 +21,13 @@ import {
   classificationLabel,
   clear,
   copyText,
+  documentHeader,
   formatDate,
   h,
   highlighted,
   typeLabel,
 } from "./dom.js";
+import { parseViewerRoute, renderViewer, viewerRoute } from "./viewer.js";
 
 /** Earlier turns sent with a question; the server keeps only its own configured number of them anyway. */
 const HISTORY_TURNS = 6;
@@ -40,6 +42,8 @@ const state = {
   docScope: null, // {doc_id, label}: "ask about this document" from the documents page
   panelTrigger: null, // the control that opened the source panel, to give focus back
   panelRequest: null, // AbortController of the paragraph being loaded
+  viewerRequest: null, // AbortController of the document being loaded into the full-document viewer
+  viewerFrom: null, // {hash, trigger, quote, quoteStart, paragraphId}: where the viewer was opened from
   focusAfterRoute: null, // what the next route change focuses instead of the view's heading
   account: { mode: "unknown" }, // GET /api/v1/session: "public" (local demo), "session" (signed in), "none"
   conversationId: null, // the saved conversation on screen (its turns are recorded by the server)
@@ -590,40 +594,6 @@ function newConversation() {
 
 // -- source panel --------------------------------------------------------------------------------------
 
-function metaRow(label, value) {
-  return value ? [h("dt", {}, label), h("dd", {}, value)] : [];
-}
-
-function documentHeader(doc, paragraph) {
-  const issued = [doc.place, formatDate(doc.issued)].filter(Boolean).join(", ");
-  const level = doc.classification && doc.classification !== "cong-khai" ? classificationLabel(doc.classification) : "";
-  return [
-    h("h3", { class: "doc-title" }, doc.title || "Văn bản"),
-    h(
-      "dl",
-      { class: "doc-meta" },
-      metaRow("Số, ký hiệu", doc.number),
-      metaRow("Loại văn bản", typeLabel(doc.type)),
-      metaRow("Cơ quan ban hành", doc.issuer),
-      metaRow("Ngày ban hành", issued),
-      metaRow("Mức độ", level),
-      metaRow("Mục", paragraph.section),
-      metaRow("Trang", paragraph.page ? String(paragraph.page) : ""),
-      metaRow("Nguồn nạp", provenanceText(doc.provenance)),
-    ),
-    // A number claimed by two documents is never shown as if they were one: the warning stands out.
-    ...(doc.warnings || []).map((text) => h("p", { class: "doc-warning", role: "note" }, text)),
-  ];
-}
-
-/** Who put the document in the library, when, and the file's hash (shortened; the API gives it whole). */
-function provenanceText(provenance) {
-  if (!provenance) return "";
-  const who = provenance.ingested_by === "cli" ? "người vận hành" : provenance.ingested_by;
-  const when = provenance.ingested_at ? formatDate(provenance.ingested_at.slice(0, 10)) : "";
-  return [who, when, provenance.sha256 ? `SHA-256 ${provenance.sha256.slice(0, 12)}…` : ""].filter(Boolean).join(" · ");
-}
-
 function contextParagraph(p) {
   return h("p", { class: p.kind === "heading" ? "ctx ctx-heading" : "ctx" }, p.text);
 }
@@ -646,9 +616,25 @@ function renderPanel({ kicker, doc, paragraph, quote, quoteStart, before, after,
     cited,
     (after || []).map(contextParagraph),
   );
+  const fullText = paragraph.paragraph_id
+    ? h(
+        "p",
+        { class: "panel-actions" },
+        h(
+          "a",
+          {
+            class: "btn btn-small",
+            href: viewerRoute(paragraph.paragraph_id),
+            on: { click: () => openedViewer(paragraph.paragraph_id, quote, quoteStart) },
+          },
+          "Xem toàn văn",
+        ),
+      )
+    : null;
   clear(els.panelBody).append(
     h("p", { class: "panel-kicker" }, kicker),
     ...documentHeader(doc, paragraph),
+    fullText,
     note ? h("p", { class: "panel-note", role: "status" }, note) : h("p", { class: "visually-hidden", role: "status" }),
     context,
   );
@@ -729,7 +715,13 @@ function openCitation(citation, trigger) {
       issuer: citation.issuer,
       type: citation.type,
     },
-    paragraph: { text: citation.text, section: citation.section, page: citation.page, kind: "body" },
+    paragraph: {
+      paragraph_id: citation.paragraph_id,
+      text: citation.text,
+      section: citation.section,
+      page: citation.page,
+      kind: "body",
+    },
     quote: citation.quote,
     quoteStart: citation.quote_start,
     note: "Đang tải các đoạn lân cận…",
@@ -743,7 +735,7 @@ function openNearest(nearest, trigger) {
   const view = {
     kicker: "Văn bản gần nhất",
     doc: { title: nearest.title, number: nearest.number, issued: nearest.issued },
-    paragraph: { text: "", section: "", page: null, kind: "body" },
+    paragraph: { paragraph_id: nearest.paragraph_id, text: "", section: "", page: null, kind: "body" },
     quote: "",
     quoteStart: null,
     note: "Đang tải đoạn văn…",
@@ -802,6 +794,16 @@ function documentRow(doc) {
     },
     "Hỏi về văn bản này",
   );
+  const read = h(
+    "a",
+    {
+      class: "btn btn-small",
+      href: viewerRoute(doc.doc_id),
+      "aria-label": `Xem toàn văn ${doc.number || doc.title}`,
+      on: { click: () => openedViewer(null, "", null) },
+    },
+    "Xem toàn văn",
+  );
   return h(
     "tr",
     {},
@@ -810,7 +812,7 @@ function documentRow(doc) {
     h("td", { dataset: { label: "Loại" } }, typeLabel(doc.type)),
     h("td", { dataset: { label: "Cơ quan ban hành" } }, doc.issuer || "—"),
     h("td", { dataset: { label: "Ngày ban hành" } }, doc.issued ? h("time", { datetime: doc.issued }, formatDate(doc.issued)) : "—"),
-    h("td", { class: "doc-action" }, askButton),
+    h("td", { class: "doc-action" }, read, askButton),
   );
 }
 
@@ -929,23 +931,87 @@ function isDocsRoute() {
   return window.location.hash.startsWith("#/tai-lieu");
 }
 
+/** Remember where the viewer is opened from (the link itself changes the route): the way back, the quote. */
+function openedViewer(paragraphId, quote, quoteStart) {
+  state.viewerFrom = {
+    hash: window.location.hash || "#/",
+    trigger: paragraphId ? state.panelTrigger : document.activeElement,
+    paragraphId,
+    quote: quote || "",
+    quoteStart,
+  };
+}
+
+function currentView() {
+  if (parseViewerRoute(window.location.hash)) return "doc";
+  return isDocsRoute() ? "docs" : "chat";
+}
+
+async function showViewer(target) {
+  state.viewerRequest?.abort();
+  const controller = new AbortController();
+  state.viewerRequest = controller;
+  const from = state.viewerFrom;
+  const fromChat = from && !from.hash.startsWith("#/tai-lieu") && !from.hash.startsWith("#/van-ban/");
+  const back = fromChat
+    ? { href: from.hash, label: "Quay lại câu trả lời" }
+    : { href: "#/tai-lieu", label: "Quay lại danh sách tài liệu" };
+  const quoted = from && from.paragraphId === target.paragraphId ? from : null;
+  const cited = target.paragraphId
+    ? { paragraphId: target.paragraphId, quote: quoted?.quote || "", quoteStart: quoted?.quoteStart ?? null }
+    : null;
+  try {
+    const { doc, citedElement } = await renderViewer(els.docView, { docId: target.docId, cited, back, signal: controller.signal });
+    if (controller.signal.aborted) return;
+    document.title = `${doc.number || doc.title} — Văn Kiện`;
+    if (citedElement) {
+      citedElement.scrollIntoView({ block: "center" });
+      citedElement.focus({ preventScroll: true });
+    } else {
+      $("doc-view-title")?.focus();
+    }
+  } catch (err) {
+    if (isAbort(err)) return;
+    clear(els.docView).append(
+      h("p", { class: "doc-back" }, h("a", { href: back.href }, `← ${back.label}`)),
+      h("h1", { id: "doc-view-title", tabindex: "-1" }, "Không mở được văn bản"),
+      h("p", { class: "status", role: "alert" }, errorMessage(err)),
+    );
+    $("doc-view-title").focus();
+  } finally {
+    if (state.viewerRequest === controller) state.viewerRequest = null;
+  }
+}
+
 function route(initial = false) {
   const hash = window.location.hash;
   if (hash && !hash.startsWith("#/")) return; // in-page anchors such as the skip link
-  const docs = isDocsRoute();
-  els.viewChat.hidden = docs;
-  els.viewDocs.hidden = !docs;
+  const view = currentView();
+  els.viewChat.hidden = view !== "chat";
+  els.viewDocs.hidden = view !== "docs";
+  els.viewDoc.hidden = view !== "doc";
   for (const link of document.querySelectorAll(".mainnav a")) {
-    if ((link.dataset.route === "docs") === docs) link.setAttribute("aria-current", "page");
+    if ((link.dataset.route === "docs") === (view !== "chat")) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  document.title = docs ? "Tài liệu — Văn Kiện" : "Văn Kiện — Hỏi đáp văn kiện của Đảng";
-  if (docs) {
+  document.title = view === "docs" ? "Tài liệu — Văn Kiện" : "Văn Kiện — Hỏi đáp văn kiện của Đảng";
+  if (view !== "doc") state.viewerRequest?.abort();
+  if (view === "doc") {
+    closePanel(false);
+    showViewer(parseViewerRoute(hash));
+    return; // the viewer focuses the cited paragraph (or the title) once drawn
+  }
+  if (view === "docs") {
     closePanel(false);
     loadDocuments();
   }
+  // Back from the viewer: focus the citation or button that opened it, when it is still on screen.
+  const from = state.viewerFrom;
+  if (from && from.trigger && from.trigger.isConnected && hash === from.hash && !state.focusAfterRoute) {
+    state.focusAfterRoute = from.trigger;
+  }
   // Moving focus to the new view's heading tells screen-reader users the page changed.
-  const target = state.focusAfterRoute || (docs ? els.docsTitle : els.chatTitle);
+  const target = state.focusAfterRoute || (view === "docs" ? els.docsTitle : els.chatTitle);
   state.focusAfterRoute = null;
   if (!initial) target.focus();
 }
@@ -1065,6 +1131,8 @@ function init() {
     panelClose: $("panel-close"),
     viewChat: $("view-chat"),
     viewDocs: $("view-docs"),
+    viewDoc: $("view-doc"),
+    docView: $("doc-view"),
     chatTitle: $("chat-title"),
     docsTitle: $("docs-title"),
     docsSummary: $("docs-summary"),

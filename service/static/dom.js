@@ -58,6 +58,41 @@ export function classificationLabel(level) {
   return CLASSIFICATION_LABELS[level] || String(level || "");
 }
 
+function metaRow(label, value) {
+  return value ? [h("dt", {}, label), h("dd", {}, value)] : [];
+}
+
+/** Title, metadata list and warnings of a document, for the source panel and the full-document viewer. */
+export function documentHeader(doc, paragraph = {}, { heading = "h3", headingId = null } = {}) {
+  const issued = [doc.place, formatDate(doc.issued)].filter(Boolean).join(", ");
+  const level = doc.classification && doc.classification !== "cong-khai" ? classificationLabel(doc.classification) : "";
+  return [
+    h(heading, { class: "doc-title", id: headingId, tabindex: headingId ? "-1" : null }, doc.title || "Văn bản"),
+    h(
+      "dl",
+      { class: "doc-meta" },
+      metaRow("Số, ký hiệu", doc.number),
+      metaRow("Loại văn bản", typeLabel(doc.type)),
+      metaRow("Cơ quan ban hành", doc.issuer),
+      metaRow("Ngày ban hành", issued),
+      metaRow("Mức độ", level),
+      metaRow("Mục", paragraph.section),
+      metaRow("Trang", paragraph.page ? String(paragraph.page) : ""),
+      metaRow("Nguồn nạp", provenanceText(doc.provenance)),
+    ),
+    // A number claimed by two documents is never shown as if they were one: the warning stands out.
+    ...(doc.warnings || []).map((text) => h("p", { class: "doc-warning", role: "note" }, text)),
+  ];
+}
+
+/** Who put the document in the library, when, and the file's hash (shortened; the API gives it whole). */
+export function provenanceText(provenance) {
+  if (!provenance) return "";
+  const who = provenance.ingested_by === "cli" ? "người vận hành" : provenance.ingested_by;
+  const when = provenance.ingested_at ? formatDate(provenance.ingested_at.slice(0, 10)) : "";
+  return [who, when, provenance.sha256 ? `SHA-256 ${provenance.sha256.slice(0, 12)}…` : ""].filter(Boolean).join(" · ");
+}
+
 /**
  * The paragraph text with the quote wrapped in <mark>, as nodes. `quoteStart` comes from Python (code
  * points) while JS indexes UTF-16 units; they agree for Vietnamese (all in the BMP), and when they do not

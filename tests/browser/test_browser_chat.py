@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -583,6 +584,56 @@ def test_citation_opens_the_paragraph_in_its_document(page: Page) -> None:
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(second).to_be_focused()
+
+
+def test_full_document_viewer_from_a_citation_and_from_the_list(page: Page) -> None:
+    """A citation opens the whole document in its structure, the cited paragraph highlighted, with a way back."""
+    page.goto("/")
+    asked = ask(page, Q_NQ_2030)
+    first = asked.answer["citations"][0]
+    cite = page.get_by_role("button", name="Trích dẫn 1", exact=True)
+    cite.click()
+    page.locator("#panel").get_by_role("link", name="Xem toàn văn").click()
+    expect(page).to_have_url(re.compile("#/van-ban/" + re.escape(first["paragraph_id"]) + "$"))
+    view = page.locator("#view-doc")
+    expect(view.get_by_role("heading", level=1)).to_have_text("Nghị quyết về phát triển kho lưu trữ văn kiện số")
+    expect(page.locator("#panel")).to_be_hidden()
+    cited = view.locator(".doc-cited")
+    expect(cited).to_be_focused()
+    expect(cited.locator("mark")).to_have_text(first["quote"])
+    expect(cited).to_contain_text(first["text"])
+    shot(page, "08-document-viewer")
+    # The whole text, in order, with the document's own structure as headings and an outline to jump through it.
+    total = page.request.get(f"/api/v1/documents/{NQ_ID}/paragraphs").json()["total"]
+    expect(view.locator(".doc-text > *")).to_have_count(total)
+    for level, text in ((2, "I- QUAN ĐIỂM"), (2, "II- MỤC TIÊU"), (3, "2. Tầm nhìn đến năm 2045")):
+        expect(view.get_by_role("heading", level=level, name=text)).to_be_visible()
+    expect(view.locator(".doc-text")).to_contain_text("Văn phòng Trung ương Đảng chủ trì")
+    outline = view.locator(".doc-outline")
+    if not outline.evaluate("el => el.open"):
+        outline.locator("summary").click()
+    outline.get_by_role("button", name="III- TỔ CHỨC THỰC HIỆN").click()
+    expect(view.get_by_role("heading", name="III- TỔ CHỨC THỰC HIỆN")).to_be_focused()
+
+    # Back to the answer: the conversation is as it was and the citation that led here has the focus.
+    view.get_by_role("link", name="← Quay lại câu trả lời").click()
+    expect(page.locator("#view-chat")).to_be_visible()
+    expect(page.locator("#conversation")).to_contain_text(Q_NQ_2030)
+    expect(cite).to_be_focused()
+
+    # From the documents list, on a phone: no sideways scrolling, the outline folded away.
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto("/#/tai-lieu")
+    page.get_by_role("link", name="Xem toàn văn 15-CT/TW").click()
+    expect(page).to_have_url(re.compile(f"#/van-ban/{CT_ID}$"))
+    expect(view.locator("h1")).to_contain_text("an toàn")
+    expect(view.get_by_role("link", name="← Quay lại danh sách tài liệu")).to_be_visible()
+    no_horizontal_overflow(page)
+    # A hidden document answers like a missing one, in Vietnamese, and shows nothing of it.
+    page.goto(f"/#/van-ban/{MAT_ID}")
+    expect(view.get_by_role("heading", level=1)).to_have_text("Không mở được văn bản")
+    expect(view.get_by_role("alert")).to_contain_text("Không tìm thấy tài liệu")
+    assert CANARY not in view.inner_text()
 
 
 def test_filters_by_type_and_year(page: Page) -> None:

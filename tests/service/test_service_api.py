@@ -262,6 +262,27 @@ def test_paragraph_with_neighbours(client: TestClient) -> None:
     assert client.get(f"/api/v1/paragraphs/{DOC_IDS['cong-khai']}/p9999").status_code == 404
 
 
+def test_full_text_of_a_document_in_pages(client: TestClient) -> None:
+    doc_id = DOC_IDS["cong-khai"]
+    whole = client.get(f"/api/v1/documents/{doc_id}/paragraphs").json()
+    detail = client.get(f"/api/v1/documents/{doc_id}").json()
+    assert whole["doc_id"] == doc_id and whole["offset"] == 0
+    assert whole["total"] == detail["paragraphs"] == len(whole["paragraphs"])
+    assert [p["paragraph_id"] for p in whole["paragraphs"]] == detail["paragraph_ids"]
+    assert all(set(p) >= PARAGRAPH_FIELDS for p in whole["paragraphs"])
+    # headings come with the text, carrying the section path the viewer's outline is drawn from
+    assert any(p["kind"] == "heading" and p["section"] for p in whole["paragraphs"])
+    page = client.get(f"/api/v1/documents/{doc_id}/paragraphs", params={"offset": 3, "limit": 2}).json()
+    assert page["total"] == whole["total"] and page["offset"] == 3
+    assert page["paragraphs"] == whole["paragraphs"][3:5]
+    past = client.get(f"/api/v1/documents/{doc_id}/paragraphs", params={"offset": 10_000}).json()
+    assert past["paragraphs"] == [] and past["total"] == whole["total"]
+    assert client.get(f"/api/v1/documents/{doc_id}/paragraphs", params={"limit": 0}).status_code == 422
+    hidden = client.get(f"/api/v1/documents/{DOC_IDS['mat']}/paragraphs")
+    missing = client.get("/api/v1/documents/nq-99-2099/paragraphs")
+    assert hidden.status_code == missing.status_code == 404
+
+
 def test_feedback_is_appended(client: TestClient, index_dir: Path) -> None:
     r = client.post(
         "/api/v1/feedback",
@@ -441,6 +462,7 @@ def test_chat_page_static_and_openapi(client: TestClient) -> None:
         "/api/v1/search",
         "/api/v1/documents",
         "/api/v1/documents/{doc_id}",
+        "/api/v1/documents/{doc_id}/paragraphs",
         "/api/v1/paragraphs/{paragraph_id}",
         "/api/v1/jobs/{job_id}",
         "/api/v1/feedback",

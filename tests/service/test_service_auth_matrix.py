@@ -191,6 +191,10 @@ def _paragraph(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response
     return c.get(f"/api/v1/paragraphs/{DOC_IDS[cls]}/p0005", params={"before": 10, "after": 10}, headers=who.headers)
 
 
+def _document_text(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
+    return c.get(f"/api/v1/documents/{DOC_IDS[cls]}/paragraphs", headers=who.headers)
+
+
 def _upload(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
     content = resolution(80 + CLASSIFICATIONS.index(cls), 20, cls, topic="kho tư liệu ảnh").encode("utf-8")
     r = c.post(
@@ -238,13 +242,14 @@ ENDPOINTS: dict[str, Request] = {
     "documents_list": _documents,
     "document_get": _document,
     "paragraph_get": _paragraph,
+    "document_text": _document_text,
     "upload": _upload,
     "delete": _delete,
     "job_get": _job,
     "feedback": _feedback,
 }
 #: Endpoints that show document text: a cleared caller must see the canary of the document asked about.
-SHOWS_TEXT = {"search", "search_doc_filter", "ask", "ask_doc_filter", "ask_stream", "chat_completions", "chat_completions_stream", "document_get", "paragraph_get"}  # fmt: skip
+SHOWS_TEXT = {"search", "search_doc_filter", "ask", "ask_doc_filter", "ask_stream", "chat_completions", "chat_completions_stream", "document_get", "paragraph_get", "document_text"}  # fmt: skip
 
 
 def _visible(who: Caller, cls: str) -> bool:
@@ -256,7 +261,7 @@ def expected_status(endpoint: str, who: Caller, cls: str) -> int:
     if who.role is None:
         return 401
     visible = _visible(who, cls)
-    if endpoint in {"document_get", "paragraph_get"}:
+    if endpoint in {"document_get", "paragraph_get", "document_text"}:
         return 200 if visible else 404
     if endpoint == "upload":
         if who.role == "reader":
