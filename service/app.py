@@ -24,6 +24,7 @@ from service.routers import (
     ask,
     conversations,
     documents,
+    export,
     feedback,
     health,
     jobs,
@@ -195,7 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
 
     app.include_router(health.router)
-    for module in (ask, search, documents, paragraphs, jobs, feedback, session, conversations):
+    for module in (ask, search, documents, paragraphs, jobs, feedback, session, conversations, export):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(openai_compat.router)
     app.include_router(pages.router)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag import InvalidRequest, NotFound
+from rag import CLASSIFICATIONS, InvalidRequest, NotFound
 from service.sessions import open_private_db
 
 #: Bounds per owner and per conversation (a user cannot fill the disk through the history).
@@ -134,7 +134,7 @@ class ConversationStore:
                 "SELECT seq, asked, level, question, answer FROM turns WHERE conversation = ? ORDER BY seq", (ident,)
             ).fetchall()
         turns = [
-            {"question": q, "answer": json.loads(a), "asked_at": asked}
+            {"question": q, "answer": json.loads(a), "asked_at": asked, "classification": CLASSIFICATIONS[level]}
             for _, asked, level, q, a in rows
             if level <= max_level
         ]

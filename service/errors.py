@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from rag import InvalidRequest, MissingDependency, NotFound, ParseError, StoreError, VanKienError
 
@@ -160,16 +161,18 @@ def _audit_failure(request: Request, status: int, code: str) -> None:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method the API documents at the request's path, plus HEAD with GET.
+    """Every method the app answers at the request's path, plus HEAD with GET.
 
     Starlette's 405 names only the methods of the first route that matched the path, so a resource with GET and
-    POST routes would advertise one of them.
+    POST routes would advertise one of them. The router itself is asked, method by method, so each route matches
+    with its own pattern (`{doc_id}` takes no slash, `{paragraph_id:path}` does; the OpenAPI templates no
+    longer tell them apart).
     """
-    path = request.url.path
     methods: set[str] = set()
-    for template, item in request.app.openapi().get("paths", {}).items():
-        if _template_regex(template).fullmatch(path):
-            methods.update(m.upper() for m in item if m in {"get", "post", "put", "patch", "delete"})
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.add(method)
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

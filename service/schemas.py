@@ -93,6 +93,33 @@ class FeedbackIn(_In):
     )
 
 
+#: Most turns one export holds (a saved conversation keeps at most 200).
+MAX_EXPORT_TURNS = 200
+
+
+class ExportCitationIn(_In):
+    marker: int = Field(ge=1, le=999, description="số trích dẫn trong câu trả lời, [n]")
+    paragraph_id: str = Field(max_length=PARAGRAPH_ID_CHARS)
+
+
+class ExportTurnIn(_In):
+    question: str = Field(max_length=MAX_TEXT)
+    answer: str = Field(max_length=5 * MAX_TEXT, description="câu trả lời, với các dấu [n] trỏ tới trích dẫn")
+    citations: list[ExportCitationIn] = Field(default_factory=list, max_length=50)
+
+
+class ExportRequest(_In):
+    """What to export: a saved conversation (`conversation_id`, optionally one `turn` of it, counted from 1), or
+    turns sent as they are on screen. Citations are always looked up again in the library: the footnotes and the
+    classification marking come from the documents themselves, never from the request."""
+
+    format: Literal["docx", "pdf"]
+    title: str = Field(default="", max_length=200)
+    conversation_id: str | None = Field(default=None, max_length=64)
+    turn: int | None = Field(default=None, ge=1, le=MAX_EXPORT_TURNS)
+    turns: list[ExportTurnIn] = Field(default_factory=list, max_length=MAX_EXPORT_TURNS)
+
+
 # -- responses ---------------------------------------------------------------------------------------------------
 
 
@@ -274,6 +301,7 @@ class ConversationTurnOut(_Out):
     question: str
     answer: AskResponse
     asked_at: str
+    classification: str = Field(default="cong-khai", description="mức cao nhất của các đoạn câu trả lời này hiện ra")
 
 
 class ConversationDetail(ConversationOut):
@@ -299,6 +327,7 @@ class SessionOut(_Out):
     role: str | None = None
     clearance: str | None = None
     expires_at: str | None = None
+    max_question_chars: int | None = Field(default=None, description="câu hỏi dài nhất dịch vụ nhận (ký tự)")
 
 
 class Health(_Out):
@@ -347,9 +376,10 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """The OpenAI request. `model` must be one `GET /v1/models` lists; `max_tokens` (or `max_completion_tokens`)
     cuts the answer after that many words, with `finish_reason` "length" and only the citations still in the text;
-    `temperature`, `top_p` and `n` are checked (only n = 1): answers are extracted from the documents, the same
-    for every sampling setting, and an LLM answerer uses the service's configured settings. Other OpenAI fields
-    are accepted and ignored."""
+    `stop` ends the answer before the first stop sequence (finish_reason "stop"); `user` names the tool's end user
+    in the audit log; `temperature`, `top_p` and `n` are checked (only n = 1): answers are extracted from the
+    documents, the same for every sampling setting, and an LLM answerer uses the service's configured settings.
+    Other OpenAI fields are accepted and ignored."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -361,10 +391,27 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     n: int | None = Field(default=None, ge=1, le=1)
+    stop: (
+        Annotated[str, Field(max_length=100)]
+        | Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(max_length=4)]
+        | None
+    ) = Field(
+        default=None,
+        description="tối đa 4 chuỗi; câu trả lời dừng ngay trước chuỗi đầu tiên gặp (finish_reason 'stop')",
+    )
+    user: str | None = Field(
+        default=None, max_length=256, description="người dùng cuối của công cụ gọi API, ghi vào nhật ký kiểm toán"
+    )
 
     def token_limit(self) -> int | None:
         """The most words the answer may have (None: no limit)."""
         return self.max_completion_tokens or self.max_tokens
+
+    def stops(self) -> list[str]:
+        """The stop sequences, as a list (OpenAI takes one string or up to four)."""
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
 class ChatChoiceMessage(_Out):

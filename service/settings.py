@@ -60,6 +60,8 @@ class Settings(BaseSettings):
         auth_failures_per_minute: wrong keys allowed per client address and minute (burst the same);
             beyond it the address gets 429 before any key is checked.
         session_hours: how long a chat-page sign-in lasts (the HttpOnly session cookie, `service.sessions`).
+        export_font: a TrueType font with Vietnamese letters for PDF export (its bold face beside it, named
+            "...-Bold"); None: the first usable of the usual system fonts (`service.export.FONT_CANDIDATES`).
         cors_origins: web origins ("https://cong-cu.noi-bo.vn") whose pages may call the API from a browser
             (env `VANKIEN_CORS_ORIGINS`, a JSON list). Empty by default: only the service's own pages can, and a
             wildcard is refused (docs/security.md).
@@ -101,6 +103,7 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     auth_failures_per_minute: int = Field(default=10, ge=0)
     session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    export_font: Path | None = None
     cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("cors_origins")

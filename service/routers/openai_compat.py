@@ -7,8 +7,9 @@ sends `chat.completion.chunk` lines ending with `data: [DONE]`; the last chunk c
 `vankien.answer`, the verified answer text (which replaces the streamed draft if they differ).
 Filters may be passed as an extra body field `filters` (same shape as in /api/v1/ask). `model` must be the one
 `GET /v1/models` lists (404 otherwise); `max_tokens` / `max_completion_tokens` cut the answer after that many words
-(`finish_reason` "length", citations of the cut text only); sampling fields are checked and have no effect on an
-answer extracted from the documents (`ChatCompletionRequest`).
+(`finish_reason` "length", citations of the cut text only); `stop` ends it before a stop sequence; `user` is
+written to the audit log; sampling fields are checked and have no effect on an answer extracted from the documents
+(`ChatCompletionRequest`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def cut_words(text: str, limit: int) -> str:
     return "".join(words[:limit]) if len(words) > limit else text
 
 
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """`text` up to (not including) the earliest stop sequence, and whether one was found."""
+    found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return (text[: min(found)], True) if found else (text, False)
+
+
 def _cited_in(citations: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
     """The citations whose marker ("[n]") is still in `text`."""
     return [c for c in citations if f"[{c.get('marker')}]" in text]
@@ -136,10 +143,22 @@ def chat_completions(
     pipeline = pipelines(None)
     completion_id = "chatcmpl-" + secrets.token_hex(12)
     created = int(time.time())
+    end_user: dict[str, Any] = {"end_user": body.user} if body.user else {}
     if body.stream:
         events = pipeline.ask_stream(question, history, filters, caller)
         chunks = _chunks(
-            events, state.gate, audit, caller, client, question, completion_id, created, body.model, body.token_limit()
+            events,
+            state.gate,
+            audit,
+            caller,
+            client,
+            question,
+            completion_id,
+            created,
+            body.model,
+            body.token_limit(),
+            body.stops(),
+            end_user,
         )
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     with state.gate.read():
@@ -152,10 +171,12 @@ def chat_completions(
         paragraph_ids=returned_ids(answer),
         client=client,
         abstained=answer.abstained,
+        **end_user,
     )
     prompt_tokens = _words(question) + sum(_words(t["question"]) + _words(t.get("answer", "")) for t in history)
     limit = body.token_limit()
-    content = cut_words(answer.text, limit) if limit else answer.text
+    stopped, _ = cut_at_stop(answer.text, body.stops())
+    content = cut_words(stopped, limit) if limit else stopped
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -165,7 +186,7 @@ def chat_completions(
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": content},
-                "finish_reason": "length" if content != answer.text else "stop",
+                "finish_reason": "length" if content != stopped else "stop",
                 "logprobs": None,
             }
         ],
@@ -190,6 +211,8 @@ def _chunks(
     created: int,
     model: str,
     limit: int | None = None,
+    stops: Sequence[str] = (),
+    end_user: dict[str, Any] | None = None,
 ) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -203,16 +226,23 @@ def _chunks(
         }
         return sse(None, body)
 
+    def shown(text: str, final: bool) -> str:
+        """What of the answer so far may be sent: up to a stop sequence, within the word limit, and (until the
+        end) without a tail that could be the start of a stop sequence split across chunks."""
+        cut, hit = cut_at_stop(text, stops)
+        if not hit and not final and hold:
+            cut = cut[:-hold]
+        return cut_words(cut, limit) if limit is not None else cut
+
+    hold = max((len(s) for s in stops), default=1) - 1
     yield chunk({"role": "assistant", "content": ""})
+    drafted = ""  # the streamed text so far
     sent = ""  # what the client has received (`limit` counts its words)
     try:
         for event in guarded(events, gate):
             if event.kind == "delta" and event.text:
-                if limit is not None and _words(sent) >= limit:
-                    continue
-                piece = event.text
-                if limit is not None:
-                    piece = cut_words(sent + piece, limit)[len(sent) :]
+                drafted += event.text
+                piece = shown(drafted, final=False)[len(sent) :]
                 sent += piece
                 if piece:
                     yield chunk({"content": piece})
@@ -227,9 +257,16 @@ def _chunks(
                     client=client,
                     abstained=answer.abstained,
                     stream=True,
+                    **(end_user or {}),
                 )
-                cut = limit is not None and cut_words(answer.text, limit) != answer.text
-                citations = _cited_in(data["citations"], sent) if cut else data["citations"]
+                final = shown(drafted, final=True)
+                if final.startswith(sent) and len(final) > len(sent):  # the tail held back for a stop sequence
+                    yield chunk({"content": final[len(sent) :]})
+                    sent = final
+                stopped, _ = cut_at_stop(answer.text, stops)
+                cut = limit is not None and cut_words(stopped, limit) != stopped
+                shortened = cut or stopped != answer.text
+                citations = _cited_in(data["citations"], sent) if shortened else data["citations"]
                 yield chunk({}, "length" if cut else "stop", citations=citations, vankien=_extra(answer, data))
             elif event.kind == "done":
                 break

@@ -50,17 +50,20 @@ def _set_cookie(response: Response, request: Request, token: str, max_age: int) 
     summary="Phiên đăng nhập hiện tại của trang hỏi đáp",
 )
 def who_am_i(request: Request, state: StateDep, response: Response) -> dict[str, Any]:
-    """Never an error: says whether the page is signed in, and as whom."""
+    """Never an error: says whether the page is signed in, and as whom, and the longest question the service takes
+    (the page shows it before a question is sent)."""
+    limits = {"max_question_chars": state.settings.max_question_chars}
     if state.keys.is_empty() and state.settings.is_loopback and socket_is_loopback(request.scope):
-        return {"mode": "public", **_who(ANONYMOUS.name, ANONYMOUS.role, ANONYMOUS.clearance)}
+        return {"mode": "public", **_who(ANONYMOUS.name, ANONYMOUS.role, ANONYMOUS.clearance), **limits}
     token = request.cookies.get(COOKIE)
     found = resolve_session(state, token) if token else None
     if found is None:
         if token:
             response.delete_cookie(COOKIE, path="/")
-        return {"mode": "none"}
+        return {"mode": "none", **limits}
     principal, expires = found
-    return {"mode": "session", **_who(principal.name, principal.role, principal.clearance), "expires_at": _iso(expires)}
+    who = _who(principal.name, principal.role, principal.clearance)
+    return {"mode": "session", **who, "expires_at": _iso(expires), **limits}
 
 
 def _who(name: str, role: str, clearance: str) -> dict[str, str]:

@@ -78,6 +78,33 @@ export async function postJSON(path, body, { signal } = {}) {
   return text ? JSON.parse(text) : null;
 }
 
+/**
+ * POST a JSON body to an endpoint that answers with a file, and hand the file to the browser as a download
+ * named as the server says (Content-Disposition). Resolves to the file name.
+ */
+export async function downloadFile(path, body, fallbackName) {
+  const response = await send(path, {
+    method: "POST",
+    headers: headers({ "Content-Type": "application/json", Accept: "*/*" }),
+    body: JSON.stringify(body),
+  });
+  const blob = await response.blob();
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename="([^"]+)"/.exec(disposition);
+  const name = match ? match[1] : fallbackName;
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoked a little later: some browsers start reading the blob only after the click has returned.
+  window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
+}
+
 /** The signed-in user's saved conversations (`service/routers/conversations.py`). */
 export const conversations = {
   list: () => getJSON("/api/v1/conversations"),

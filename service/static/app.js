@@ -7,6 +7,7 @@ import {
   ApiError,
   askStream,
   conversations,
+  downloadFile,
   getJSON,
   getSession,
   paragraphPath,
@@ -27,12 +28,13 @@ import {
   highlighted,
   typeLabel,
 } from "./dom.js";
+import { setupUpload } from "./upload.js";
 import { parseViewerRoute, renderViewer, viewerRoute } from "./viewer.js";
 
 /** Earlier turns sent with a question; the server keeps only its own configured number of them anyway. */
 const HISTORY_TURNS = 6;
-// The longest question the server takes (rag.retrieve.query.MAX_QUERY_CHARS).
-const MAX_QUESTION = 2000;
+// The longest question the server takes until it says otherwise (GET /api/v1/session, `max_question_chars`).
+const DEFAULT_MAX_QUESTION = 1000;
 const ABSTAIN_NEAREST = " Các văn bản gần nhất:";
 
 const state = {
@@ -47,6 +49,7 @@ const state = {
   focusAfterRoute: null, // what the next route change focuses instead of the view's heading
   account: { mode: "unknown" }, // GET /api/v1/session: "public" (local demo), "session" (signed in), "none"
   conversationId: null, // the saved conversation on screen (its turns are recorded by the server)
+  maxQuestion: DEFAULT_MAX_QUESTION, // characters; the server's own limit once the session answer arrives
 };
 
 // The conversation on screen survives a reload of this tab; the list of saved ones lives on the server.
@@ -230,6 +233,7 @@ async function ask(question) {
   if (!text || state.streaming) return;
   els.intro.hidden = true;
   els.newChat.hidden = false;
+  els.exportAll.hidden = els.newChat.hidden;
   const filters = currentFilters();
   const view = turnElement(text, filters);
   els.conversation.append(view.li);
@@ -410,12 +414,63 @@ function answerActions(answer) {
     comment.hidden = false;
     comment.querySelector("textarea").focus();
   });
+  const exports = ["docx", "pdf"].map((format) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-small",
+        "aria-label": `Tải câu trả lời này về dạng ${format.toUpperCase()}`,
+        on: { click: (event) => exportTurns([answer], format, status, event.currentTarget) },
+      },
+      `Tải ${format.toUpperCase()}`,
+    ),
+  );
   return h(
     "div",
     { class: "answer-actions" },
-    h("div", { class: "action-row", role: "group", "aria-label": "Thao tác với câu trả lời" }, copy, up, down, status),
+    h(
+      "div",
+      { class: "action-row", role: "group", "aria-label": "Thao tác với câu trả lời" },
+      copy,
+      up,
+      down,
+      ...exports,
+      status,
+    ),
     comment,
   );
+}
+
+/** The answers as the export endpoint takes them: the text and, per citation, only its marker and paragraph
+ * (the server looks the paragraphs up again for the footnotes and the classification marking). */
+function exportBody(answers, format) {
+  return {
+    format,
+    turns: answers.map((a) => ({
+      question: a.question,
+      answer: a.answer || "",
+      citations: (a.citations || []).map((c) => ({ marker: c.marker, paragraph_id: c.paragraph_id })),
+    })),
+  };
+}
+
+async function exportTurns(answers, format, status, button) {
+  if (!answers.length) {
+    status.textContent = "Chưa có câu trả lời nào để xuất.";
+    return;
+  }
+  const label = format.toUpperCase();
+  status.textContent = `Đang tạo tệp ${label}…`;
+  if (button) button.disabled = true;
+  try {
+    const name = await downloadFile("/api/v1/export", exportBody(answers, format), `van-kien-hoi-dap.${format}`);
+    status.textContent = `Đã tải về ${name}.`;
+  } catch (err) {
+    status.textContent = errorMessage(err);
+  } finally {
+    if (button) button.disabled = false;
+  }
 }
 
 function commentForm(answer, status, buttons) {
@@ -471,6 +526,7 @@ function forgetConversation() {
   closePanel(false);
   els.intro.hidden = false;
   els.newChat.hidden = true;
+  els.exportAll.hidden = els.newChat.hidden;
 }
 
 function showTurns(messages) {
@@ -499,6 +555,7 @@ async function openConversation(id, { quiet = false } = {}) {
   const some = saved.messages.length > 0;
   els.intro.hidden = some;
   els.newChat.hidden = !some;
+  els.exportAll.hidden = els.newChat.hidden;
   if (saved.hidden) {
     els.conversation.append(
       h(
@@ -858,6 +915,7 @@ function accountLine(account) {
 }
 
 function showKeyState() {
+  state.upload?.refresh();
   const account = state.account;
   const signedIn = account.mode === "session";
   els.keyToggle.hidden = account.mode === "public" || account.mode === "unknown";
@@ -875,6 +933,8 @@ async function refreshAccount() {
   } catch {
     state.account = { mode: "none" };
   }
+  if (Number.isInteger(state.account.max_question_chars)) state.maxQuestion = state.account.max_question_chars;
+  showQuestionLength();
   showKeyState();
   if (before === "session" && state.account.mode !== "session") {
     keyChanged("Phiên đăng nhập đã kết thúc; hãy đăng nhập lại.");
@@ -1033,6 +1093,17 @@ function composerError(message) {
   els.question.setAttribute("aria-invalid", message ? "true" : "false");
 }
 
+/** The length of the question against the server's limit, shown from 80% of it on (and over it, as a warning). */
+function showQuestionLength() {
+  const length = els.question.value.trim().length;
+  const limit = state.maxQuestion;
+  const near = length >= limit * 0.8;
+  els.composerCount.textContent = near
+    ? `${length.toLocaleString("vi-VN")}/${limit.toLocaleString("vi-VN")} ký tự${length > limit ? " — quá dài, hãy rút gọn" : ""}`
+    : "";
+  els.composerCount.classList.toggle("over", length > limit);
+}
+
 function onSubmit(event) {
   event.preventDefault();
   const question = els.question.value.trim();
@@ -1041,10 +1112,10 @@ function onSubmit(event) {
     els.question.focus();
     return;
   }
-  if (question.length > MAX_QUESTION) {
+  if (question.length > state.maxQuestion) {
     // Never cut it silently (the question is usually at the end of a pasted passage): say so, keep the text.
     composerError(
-      `Câu hỏi dài ${question.length.toLocaleString("vi-VN")} ký tự, tối đa ${MAX_QUESTION.toLocaleString("vi-VN")}; ` +
+      `Câu hỏi dài ${question.length.toLocaleString("vi-VN")} ký tự, tối đa ${state.maxQuestion.toLocaleString("vi-VN")}; ` +
         "hãy rút gọn rồi gửi lại.",
     );
     els.question.focus();
@@ -1052,6 +1123,7 @@ function onSubmit(event) {
   }
   composerError("");
   els.question.value = "";
+  showQuestionLength();
   ask(question);
 }
 
@@ -1070,10 +1142,17 @@ function bind() {
   els.form.addEventListener("submit", onSubmit);
   els.question.addEventListener("input", () => {
     if (!els.composerError.hidden) composerError("");
+    showQuestionLength();
   });
   els.question.addEventListener("keydown", onComposerKey);
   els.stop.addEventListener("click", () => state.streaming?.abort());
   els.newChat.addEventListener("click", newConversation);
+  for (const button of els.exportAll.querySelectorAll("button[data-format]")) {
+    button.addEventListener("click", () => {
+      const answers = state.turns.filter((t) => t.answer).map((t) => ({ ...t.answer, question: t.question }));
+      exportTurns(answers, button.dataset.format, $("export-status"), button);
+    });
+  }
   els.saved.addEventListener("toggle", () => {
     if (els.saved.open) {
       els.savedStatus.textContent = "";
@@ -1110,10 +1189,12 @@ function init() {
     form: $("ask-form"),
     question: $("question"),
     composerError: $("composer-error"),
+    composerCount: $("composer-count"),
     send: $("send"),
     stop: $("stop"),
     intro: $("intro"),
     newChat: $("new-chat"),
+    exportAll: $("export-all"),
     saved: $("saved"),
     savedList: $("saved-list"),
     savedStatus: $("saved-status"),
@@ -1151,6 +1232,10 @@ function init() {
     announcer: h("div", { class: "visually-hidden", role: "status", "aria-live": "polite" }),
   };
   document.body.append(els.announcer);
+  state.upload = setupUpload($("upload"), {
+    account: () => state.account,
+    onIngested: () => loadDocuments({ quiet: true }),
+  });
   bind();
   fillYears([]);
   filtersChanged();

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -258,6 +259,25 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedServ
     _, mat_key = keys.create("reader", "mat", name="can-bo-mat")
     with serve(settings_for(index, keys_file=root / "keys.json")) as url:
         yield KeyedServer(url, public_key, mat_key)
+
+
+@dataclass(frozen=True)
+class EditorServer:
+    url: str
+    editor_key: str
+    reader_key: str
+
+
+@pytest.fixture(scope="module")
+def editor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EditorServer]:
+    """The tiny corpus behind keys, with an editor who may upload (its own server: uploads change the list)."""
+    root = tmp_path_factory.mktemp("editor")
+    index = build_tiny_index(root)
+    keys = KeyStore(root / "keys.json")
+    _, editor_key = keys.create("editor", "noi-bo", name="bien-tap")
+    _, reader_key = keys.create("reader", "cong-khai", name="doc-gia")
+    with serve(settings_for(index, keys_file=root / "keys.json", offload_indexing=False)) as url:
+        yield EditorServer(url, editor_key, reader_key)
 
 
 # -- the browser -------------------------------------------------------------------------------------------------
@@ -636,6 +656,54 @@ def test_full_document_viewer_from_a_citation_and_from_the_list(page: Page) -> N
     assert CANARY not in view.inner_text()
 
 
+def test_export_an_answer_and_the_conversation_as_docx_and_pdf(page: Page, tmp_path: Path) -> None:
+    """Downloads opened and checked: the text, one footnote per citation with its paragraph id, the marking."""
+    import docx
+    import pypdfium2
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from pypdf import PdfReader
+
+    page.goto("/")
+    first = ask(page, Q_NQ_2030).answer
+    second = ask(page, Q_CT).answer
+    answers = page.locator("#conversation .turn")
+    with page.expect_download() as info:
+        answers.first.get_by_role("button", name="Tải câu trả lời này về dạng DOCX").click()
+    download = info.value
+    assert re.fullmatch(r"van-kien-hoi-dap-\d{8}-\w+\.docx", download.suggested_filename)
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    expect(answers.first.locator(".action-status")).to_contain_text("Đã tải về")
+    document = docx.Document(str(path))
+    assert [p.text for p in document.sections[0].header.paragraphs] == ["CÔNG KHAI"]
+    assert Q_NQ_2030 in [p.text for p in document.paragraphs]
+    footnotes = next(r.target_part.blob.decode() for r in document.part.rels.values() if r.reltype == RT.FOOTNOTES)
+    for cited in first["citations"]:
+        assert cited["paragraph_id"] in footnotes and "101-NQ/TW" in footnotes
+
+    # the whole conversation as PDF, from the toolbar: both questions, every citation as a numbered note
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Xuất cả cuộc hội thoại ra PDF").click()
+    pdf_path = tmp_path / info.value.suggested_filename
+    info.value.save_as(pdf_path)
+    assert pdf_path.suffix == ".pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(str(pdf_path)).pages)
+    flat = text.replace("\n", " ")
+    assert text.lstrip().startswith("CÔNG KHAI") and Q_NQ_2030 in flat and Q_CT in flat
+    citations = first["citations"] + second["citations"]
+    for n, cited in enumerate(citations, 1):
+        assert f"[{n}]" in text and cited["paragraph_id"] in text.replace("\n", "")
+    # rendered as a reader sees it: ink on the page, the red marking at the top
+    image = pypdfium2.PdfDocument(str(pdf_path))[0].render(scale=1.5).to_pil().convert("RGB")
+    if os.environ.get("VANKIEN_SCREENSHOTS") == "1":
+        image.save(SHOTS / "09-export-pdf.png")
+    pixels = np.asarray(image, dtype=np.int32)
+    top = pixels[: pixels.shape[0] // 12]
+    red = (top[..., 0] > 140) & (top[..., 1] < 80) & (top[..., 2] < 80)
+    assert red.sum() > 50, "no red marking at the top"
+    assert (pixels.sum(axis=2) < 200).sum() > 2000, "the page is nearly blank"
+
+
 def test_filters_by_type_and_year(page: Page) -> None:
     page.goto("/")
     page.locator("#filters summary").click()
@@ -741,14 +809,22 @@ def test_empty_and_over_long_questions_are_explained_not_dropped(page: Page) -> 
     expect(error).to_be_visible()
     expect(error).to_have_text("Hãy nhập câu hỏi trước khi gửi.")
     expect(box).to_be_focused()
-    long_text = "Đoạn trích dài về chuyển đổi số. " * 75 + "Vậy mục tiêu đến năm 2030 là gì?"
+    limit = page.request.get("/api/v1/session").json()["max_question_chars"]
+    long_text = "Đoạn trích dài về chuyển đổi số. " * (limit // 30) + "Vậy mục tiêu đến năm 2030 là gì?"
+    assert len(long_text) > limit
+    shown = f"{limit:,}".replace(",", ".")
     box.fill(long_text)
     expect(error).to_be_hidden()  # typing clears the message
+    # the server's limit is shown before sending, as soon as the question comes near it
+    expect(page.locator("#composer-count")).to_have_text(
+        f"{len(long_text):,}".replace(",", ".") + f"/{shown} ký tự — quá dài, hãy rút gọn"
+    )
     box.press("Enter")
-    expect(error).to_contain_text("tối đa 2.000")
+    expect(error).to_contain_text(f"tối đa {shown}")
     assert box.input_value() == long_text  # kept whole, the question at its end included
     assert sent == []
     box.fill(long_text[-300:])
+    expect(page.locator("#composer-count")).to_be_hidden()
     asked = ask(page, long_text[-300:], submit=lambda: box.press("Enter"))
     assert asked.request["question"].endswith("năm 2030 là gì?")
     expect(error).to_be_hidden()
@@ -918,6 +994,81 @@ def test_errors_are_shown_in_vietnamese(page: Page) -> None:
     asked = ask(page, "", submit=retry.click, new_turn=False)
     assert asked.answer["citations"]
     expect(page.locator("#conversation > li.turn")).to_have_count(2)
+
+
+UPLOADED = """**ĐẢNG BỘ THÀNH PHỐ THỬ NGHIỆM**
+
+Số 07-KL/TU
+
+**KẾT LUẬN**
+**về lưu trữ tài liệu hội nghị bằng điện tử**
+
+Tài liệu thử nghiệm do nhóm Văn Kiện soạn, không phải văn bản chính thức.
+
+**1\\.** Văn phòng Thành uỷ số hoá toàn bộ tài liệu hội nghị trong năm 2026.
+
+**2\\.** Các chi bộ lưu biên bản sinh hoạt trên hệ thống lưu trữ điện tử dùng chung.
+"""
+
+
+def sign_in(page: Page, key: str) -> None:
+    if page.locator("#key-form").is_hidden():
+        page.locator("#key-toggle").click()
+    page.get_by_label("Khóa truy cập do đơn vị cấp").fill(key)
+    page.locator("#key-form").get_by_role("button", name="Đăng nhập").click()
+    expect(page.locator("#key-status")).to_contain_text("Đã đăng nhập")
+
+
+def test_an_editor_uploads_from_the_page(browser: Browser, editor_server: EditorServer, watch: Watch) -> None:
+    """Drag and drop (or choose) files: progress, the ingestion job followed to the end, rejections explained."""
+    for page in new_page(browser, editor_server.url, watch):
+        page.goto("/#/tai-lieu")
+        sign_in(page, editor_server.editor_key)
+        upload = page.locator("#upload")
+        expect(upload.get_by_role("heading", name="Tải tài liệu lên")).to_be_visible()
+        # the levels offered stop at the editor's clearance
+        levels = upload.get_by_label("Mức độ").locator("option").all_inner_texts()
+        assert levels == ["Công khai", "Nội bộ"]
+        # progress is reported while the file goes up (recorded, since a small file goes up in a blink)
+        page.evaluate(
+            """() => { window.progressSeen = 0; new MutationObserver(() => {
+                for (const bar of document.querySelectorAll('.upload-row progress'))
+                  window.progressSeen = Math.max(window.progressSeen, Number(bar.value) || 0);
+              }).observe(document.getElementById('upload'), {subtree: true, attributes: true, childList: true}); }"""
+        )
+        page.evaluate(
+            """([name, text]) => {
+                const data = new DataTransfer();
+                data.items.add(new File([text], name, { type: "text/markdown" }));
+                const zone = document.getElementById("drop-zone");
+                zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+                zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+            }""",
+            ["ket-luan-07.md", UPLOADED],
+        )
+        row = upload.locator(".upload-row", has_text="ket-luan-07.md")
+        expect(row.locator(".upload-status")).to_contain_text("Xong: đã nạp", timeout=60_000)
+        expect(row.locator(".upload-status")).to_contain_text("đoạn")
+        assert page.evaluate("window.progressSeen") == 1
+        expect(page.locator("#docs-body tr", has_text="07-KL/TU")).to_be_visible()
+
+        # a format the service cannot read: refused at once, with the server's reason, nothing queued
+        upload.locator("#upload-input").set_input_files(
+            files=[{"name": "bang-tinh.xlsx", "mimeType": "application/octet-stream", "buffer": b"PK\x03\x04"}]
+        )
+        refused = upload.locator(".upload-row", has_text="bang-tinh.xlsx")
+        expect(refused).to_have_class(re.compile("upload-failed"))
+        expect(refused.locator(".upload-status")).to_contain_text("Định dạng tệp không được hỗ trợ")
+        shot(page, "10-upload")
+        page.set_viewport_size({"width": 360, "height": 740})
+        no_horizontal_overflow(page)
+
+        # a reader sees no upload area
+        if page.locator("#key-form").is_hidden():
+            page.locator("#key-toggle").click()
+        page.get_by_role("button", name="Đăng xuất").click()
+        sign_in(page, editor_server.reader_key)
+        expect(upload).to_be_hidden()
 
 
 def test_a_cadre_signs_in_and_out(browser: Browser, keyed_server: KeyedServer, watch: Watch) -> None:

@@ -195,6 +195,12 @@ def _document_text(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Resp
     return c.get(f"/api/v1/documents/{DOC_IDS[cls]}/paragraphs", headers=who.headers)
 
 
+def _export(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
+    turn = {"question": question_for(cls), "answer": "Mục tiêu [1]", "citations": [
+        {"marker": 1, "paragraph_id": f"{DOC_IDS[cls]}/p0005"}]}  # fmt: skip
+    return c.post("/api/v1/export", json={"format": "docx", "turns": [turn]}, headers=who.headers)
+
+
 def _upload(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
     content = resolution(80 + CLASSIFICATIONS.index(cls), 20, cls, topic="kho tư liệu ảnh").encode("utf-8")
     r = c.post(
@@ -243,6 +249,7 @@ ENDPOINTS: dict[str, Request] = {
     "document_get": _document,
     "paragraph_get": _paragraph,
     "document_text": _document_text,
+    "export": _export,
     "upload": _upload,
     "delete": _delete,
     "job_get": _job,
@@ -261,7 +268,7 @@ def expected_status(endpoint: str, who: Caller, cls: str) -> int:
     if who.role is None:
         return 401
     visible = _visible(who, cls)
-    if endpoint in {"document_get", "paragraph_get", "document_text"}:
+    if endpoint in {"document_get", "paragraph_get", "document_text", "export"}:
         return 200 if visible else 404
     if endpoint == "upload":
         if who.role == "reader":

@@ -11,7 +11,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.conftest import CANARIES, DOC_IDS, LiveServer, add_key, bearer, build_index, question_for
+from tests.service.conftest import (
+    CANARIES,
+    DOC_IDS,
+    LiveServer,
+    add_key,
+    audit_lines,
+    bearer,
+    build_index,
+    question_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +75,32 @@ def test_openai_client_streams_and_the_last_chunk_carries_citations(live: tuple[
     assert last.choices[0].finish_reason == "stop"
     citations = (last.model_extra or {})["citations"]
     assert citations and citations[0]["doc_id"] == DOC_IDS["mat"]
+
+
+def test_openai_client_stop_sequences_and_end_user(live: tuple[LiveServer, dict[str, str]]) -> None:
+    """`stop` ends the answer before the stop sequence, streamed or not, and the stream never shows what follows
+    it even when the sequence is split across chunks; `user` is written to the audit log."""
+    openai = pytest.importorskip("openai")
+    server, keys = live
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=keys["reader"], max_retries=0, timeout=30)
+    messages = [{"role": "user", "content": question_for("cong-khai")}]
+    whole = client.chat.completions.create(model="vankien", messages=messages).choices[0].message.content or ""
+    assert "500 máy chủ" in whole
+    cut = client.chat.completions.create(model="vankien", messages=messages, stop=["máy chủ", "KHÔNG-CÓ"], user="cb-42")
+    content = cut.choices[0].message.content or ""
+    assert cut.choices[0].finish_reason == "stop"
+    assert content == whole[: whole.index("máy chủ")] and content.endswith("500 ")
+    assert all(f"[{c['marker']}]" in content for c in (cut.model_extra or {})["citations"])
+
+    stream = client.chat.completions.create(model="vankien", messages=messages, stop="máy chủ", stream=True)
+    chunks = list(stream)
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == content and chunks[-1].choices[0].finish_reason == "stop"
+
+    lines = audit_lines(server.settings.audit_path)
+    assert any(line.get("end_user") == "cb-42" and line["endpoint"] == "POST /v1/chat/completions" for line in lines)
+    with pytest.raises(openai.UnprocessableEntityError):  # OpenAI's own bound: at most four stop sequences
+        client.chat.completions.create(model="vankien", messages=messages, stop=["a", "b", "c", "d", "e"])
 
 
 def test_openai_client_sees_errors(live: tuple[LiveServer, dict[str, str]]) -> None:

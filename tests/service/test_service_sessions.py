@@ -38,6 +38,7 @@ def test_the_local_demo_needs_no_sign_in(index_dir: Path) -> None:
             "role": "reader",
             "clearance": "cong-khai",
             "expires_at": None,
+            "max_question_chars": 1000,  # the page shows the server's limit before a question is sent
         }
         r = client.post("/api/v1/session", json={"key": "vk_bat-ky"}, headers=CSRF)
         assert r.status_code == 400 and "không cần đăng nhập" in r.json()["error"]["message"]
