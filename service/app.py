@@ -21,6 +21,7 @@ from service.jobs import JobManager
 from service.keys import KeyStore
 from service.limits import BodyLimitMiddleware, RateLimiter
 from service.routers import (
+    admin,
     ask,
     conversations,
     documents,
@@ -196,7 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
 
     app.include_router(health.router)
-    for module in (ask, search, documents, paragraphs, jobs, feedback, session, conversations, export):
+    for module in (ask, search, documents, paragraphs, jobs, feedback, session, conversations, export, admin):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(openai_compat.router)
     app.include_router(pages.router)

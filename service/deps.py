@@ -208,7 +208,7 @@ def require_editor(caller: CallerDep) -> Principal:
 
 def require_admin(caller: CallerDep) -> Principal:
     if role_rank(caller.role) < role_rank("admin"):
-        raise ApiError(403, "forbidden", "Chỉ quản trị viên mới được xóa tài liệu.")
+        raise ApiError(403, "forbidden", "Chỉ quản trị viên mới được làm việc này.")
     return caller
 
 

@@ -150,7 +150,9 @@ class KeyStore:
         return found
 
     def find(self, ident: str) -> ApiKey | None:
-        """The active key with this permanent id (`key_id`), or None (unknown or revoked)."""
+        """The active key with this permanent id (`key_id`), or None (unknown or revoked, or not an id at all)."""
+        if not ident.isascii():  # compare_digest takes only ASCII strings
+            return None
         for key in self.active():
             if hmac.compare_digest(key_id(key), ident):
                 return key

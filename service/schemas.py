@@ -120,6 +120,26 @@ class ExportRequest(_In):
     turns: list[ExportTurnIn] = Field(default_factory=list, max_length=MAX_EXPORT_TURNS)
 
 
+class KeyIn(_In):
+    """A new API key (admin). The secret is returned once, in the answer, and never stored."""
+
+    name: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", description="chữ Latinh không dấu, số, . _ @ -"
+    )
+    role: Literal["reader", "editor", "admin"]
+    clearance: Literal["cong-khai", "noi-bo", "mat", "toi-mat"]
+
+
+class ReviewIn(_In):
+    """An evaluator's review of a rating: the answer the question should have had, or that it should have been
+    refused (`answerable` false), so the complaint can become a regression case."""
+
+    reviewed: bool = True
+    expected: str = Field(default="", max_length=FEEDBACK_ANSWER, description="câu trả lời đúng lẽ ra phải có")
+    answerable: bool = Field(default=True, description="false: tài liệu không trả lời được, hệ thống nên từ chối")
+    note: str = Field(default="", max_length=FEEDBACK_COMMENT)
+
+
 # -- responses ---------------------------------------------------------------------------------------------------
 
 
@@ -273,6 +293,51 @@ class ParagraphContext(_Out):
 
 class FeedbackCreated(_Out):
     id: str
+
+
+class KeyOut(_Out):
+    key_id: str
+    name: str
+    role: str
+    clearance: str
+    prefix: str = Field(description="vài ký tự đầu của khóa, để nhận ra khóa; không bao giờ là cả khóa")
+    created: str
+    revoked: str | None = None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="khóa bí mật, chỉ hiện một lần này")
+
+
+class KeyList(_Out):
+    keys: list[KeyOut]
+
+
+class ReviewOut(_Out):
+    feedback_id: str
+    reviewed: bool
+    reviewer: str
+    ts: str
+    expected: str
+    answerable: bool
+    note: str
+
+
+class FeedbackItem(_Out):
+    id: str
+    ts: str | None = None
+    key: str | None = None
+    rating: str | None = None
+    question: str = ""
+    answer: str = ""
+    comment: str | None = None
+    paragraphs: list[dict[str, Any]]
+    review: ReviewOut | None = None
+
+
+class FeedbackList(_Out):
+    feedback: list[FeedbackItem]
+    unreadable_lines: int = 0
 
 
 class ConversationIn(_In):

@@ -389,33 +389,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 _RATING_VI = {"up": "hữu ích", "down": "chưa đạt"}
 
 
-def _feedback_records(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """The feedback log's records, oldest first, and how many lines could not be read."""
-    records: list[dict[str, Any]] = []
-    bad = 0
-    if not path.is_file():
-        return records, bad
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-            else:
-                bad += 1
-    return records, bad
-
-
 def cmd_feedback(args: argparse.Namespace) -> int:
     from rag import NotFound
+    from service.feedback import read_jsonl
     from service.settings import Settings
 
-    records, bad = _feedback_records(Settings(index_dir=Path(args.index)).feedback_path)
+    records, bad = read_jsonl(Settings(index_dir=Path(args.index)).feedback_path)
     if args.rating:
         records = [r for r in records if r.get("rating") == args.rating]
     records = records[::-1][: args.limit]

@@ -83,11 +83,10 @@ export async function postJSON(path, body, { signal } = {}) {
  * named as the server says (Content-Disposition). Resolves to the file name.
  */
 export async function downloadFile(path, body, fallbackName) {
-  const response = await send(path, {
-    method: "POST",
-    headers: headers({ "Content-Type": "application/json", Accept: "*/*" }),
-    body: JSON.stringify(body),
-  });
+  const init = body === null
+    ? { headers: headers({ Accept: "*/*" }) }
+    : { method: "POST", headers: headers({ "Content-Type": "application/json", Accept: "*/*" }), body: JSON.stringify(body) };
+  const response = await send(path, init);
   const blob = await response.blob();
   const disposition = response.headers.get("Content-Disposition") || "";
   const match = /filename="([^"]+)"/.exec(disposition);
@@ -122,6 +121,11 @@ export const conversations = {
     await send(`/api/v1/conversations/${encodeURIComponent(id)}`, { method: "DELETE", headers: headers() });
   },
 };
+
+/** DELETE a resource (204 expected). */
+export async function remove(path) {
+  await send(path, { method: "DELETE", headers: headers() });
+}
 
 /** Who the page acts as: {mode: "public" | "session" | "none", name, role, clearance, expires_at}. */
 export async function getSession() {

@@ -28,6 +28,7 @@ import {
   highlighted,
   typeLabel,
 } from "./dom.js";
+import { renderAdmin } from "./admin.js";
 import { setupUpload } from "./upload.js";
 import { parseViewerRoute, renderViewer, viewerRoute } from "./viewer.js";
 
@@ -916,6 +917,8 @@ function accountLine(account) {
 
 function showKeyState() {
   state.upload?.refresh();
+  els.adminLink.hidden = state.account.role !== "admin" || state.account.mode === "public";
+  if (currentView() === "admin") renderAdmin(els.viewAdmin, state.account, window.location.hash.split("/")[2]);
   const account = state.account;
   const signedIn = account.mode === "session";
   els.keyToggle.hidden = account.mode === "public" || account.mode === "unknown";
@@ -1004,6 +1007,7 @@ function openedViewer(paragraphId, quote, quoteStart) {
 
 function currentView() {
   if (parseViewerRoute(window.location.hash)) return "doc";
+  if (window.location.hash.startsWith("#/quan-tri")) return "admin";
   return isDocsRoute() ? "docs" : "chat";
 }
 
@@ -1050,8 +1054,10 @@ function route(initial = false) {
   els.viewChat.hidden = view !== "chat";
   els.viewDocs.hidden = view !== "docs";
   els.viewDoc.hidden = view !== "doc";
+  els.viewAdmin.hidden = view !== "admin";
+  const nav = view === "doc" ? "docs" : view;
   for (const link of document.querySelectorAll(".mainnav a")) {
-    if ((link.dataset.route === "docs") === (view !== "chat")) link.setAttribute("aria-current", "page");
+    if (link.dataset.route === nav) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   document.title = view === "docs" ? "Tài liệu — Văn Kiện" : "Văn Kiện — Hỏi đáp văn kiện của Đảng";
@@ -1060,6 +1066,15 @@ function route(initial = false) {
     closePanel(false);
     showViewer(parseViewerRoute(hash));
     return; // the viewer focuses the cited paragraph (or the title) once drawn
+  }
+  if (view === "admin") {
+    closePanel(false);
+    document.title = "Quản trị — Văn Kiện";
+    const section = hash.split("/")[2] || "documents";
+    renderAdmin(els.viewAdmin, state.account, section).then(() => {
+      if (!initial) $("admin-title")?.focus();
+    });
+    return;
   }
   if (view === "docs") {
     closePanel(false);
@@ -1213,6 +1228,8 @@ function init() {
     viewChat: $("view-chat"),
     viewDocs: $("view-docs"),
     viewDoc: $("view-doc"),
+    viewAdmin: $("view-admin"),
+    adminLink: $("admin-link"),
     docView: $("doc-view"),
     chatTitle: $("chat-title"),
     docsTitle: $("docs-title"),

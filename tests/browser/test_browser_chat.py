@@ -266,6 +266,7 @@ class EditorServer:
     url: str
     editor_key: str
     reader_key: str
+    admin_key: str
 
 
 @pytest.fixture(scope="module")
@@ -276,8 +277,9 @@ def editor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EditorSe
     keys = KeyStore(root / "keys.json")
     _, editor_key = keys.create("editor", "noi-bo", name="bien-tap")
     _, reader_key = keys.create("reader", "cong-khai", name="doc-gia")
+    _, admin_key = keys.create("admin", "noi-bo", name="quan-tri")
     with serve(settings_for(index, keys_file=root / "keys.json", offload_indexing=False)) as url:
-        yield EditorServer(url, editor_key, reader_key)
+        yield EditorServer(url, editor_key, reader_key, admin_key)
 
 
 # -- the browser -------------------------------------------------------------------------------------------------
@@ -1069,6 +1071,78 @@ def test_an_editor_uploads_from_the_page(browser: Browser, editor_server: Editor
         page.get_by_role("button", name="Đăng xuất").click()
         sign_in(page, editor_server.reader_key)
         expect(upload).to_be_hidden()
+
+
+def test_the_admin_page_keys_documents_jobs_and_feedback_review(
+    browser: Browser, editor_server: EditorServer, watch: Watch, tmp_path: Path
+) -> None:
+    from eval.datasets import load_qa
+
+    for page in new_page(browser, editor_server.url, watch):
+        reader = {"Authorization": f"Bearer {editor_server.reader_key}"}
+        rating = {
+            "question": "Chỉ thị 15 yêu cầu gì về an toàn thông tin?",
+            "answer": "Không rõ.",
+            "rating": "down",
+            "comment": "Thiếu yêu cầu quán triệt",
+            "paragraph_ids": [f"{NQ_ID}/p0005"],
+        }
+        assert page.request.post("/api/v1/feedback", data=rating, headers=reader).status == 201
+        page.goto("/#/tai-lieu")
+        expect(page.locator("#admin-link")).to_be_hidden()
+        sign_in(page, editor_server.admin_key)
+        page.get_by_role("link", name="Quản trị").click()
+        admin = page.locator("#view-admin")
+        expect(admin.get_by_role("heading", name="Quản trị", level=1)).to_be_visible()
+        # documents with their provenance; a delete takes two presses
+        ct_row = admin.locator("tr", has_text="15-CT/TW")
+        expect(ct_row).to_contain_text("người vận hành")
+        ct_row.get_by_role("button", name="Xóa").click()
+        ct_row.get_by_role("button", name="Bấm lần nữa để xóa").click()
+        expect(admin.locator("tr", has_text="15-CT/TW")).to_have_count(0)
+        assert page.request.get(f"/api/v1/documents/{CT_ID}").status == 404
+
+        # keys: a new key's secret is shown once and works; revoked, it stops working
+        admin.get_by_role("link", name="Khóa truy cập").click()
+        admin.get_by_label("Tên (không dấu)").fill("can-bo-moi")
+        admin.get_by_label("Được xem đến mức").select_option("cong-khai")
+        admin.get_by_role("button", name="Tạo khóa").click()
+        secret = admin.locator(".secret-box code").inner_text()
+        assert secret.startswith("vk_")
+        assert page.request.get("/api/v1/documents", headers={"Authorization": f"Bearer {secret}"}).status == 200
+        row = admin.locator("tr", has_text="can-bo-moi")
+        expect(row).to_contain_text("đang dùng")
+        assert secret not in admin.locator("table").inner_text()
+        row.get_by_role("button", name="Thu hồi").click()
+        row.get_by_role("button", name="Bấm lần nữa để thu hồi").click()
+        expect(admin.locator("tr", has_text="can-bo-moi")).to_contain_text("đã thu hồi")
+        assert page.request.get("/api/v1/documents", headers={"Authorization": f"Bearer {secret}"}).status == 401
+
+        admin.get_by_role("link", name="Tác vụ nạp").click()
+        expect(admin.locator("table")).to_be_visible()
+
+        # the feedback review: the rating with its cited paragraph, reviewed with the answer it should have had
+        admin.get_by_role("link", name="Góp ý").click()
+        card = admin.locator(".feedback-card", has_text="Chỉ thị 15 yêu cầu gì")
+        expect(card).to_contain_text("Thiếu yêu cầu quán triệt")
+        card.locator("summary").click()
+        expect(card.locator("details")).to_contain_text("101-NQ/TW")
+        shot(page, "11-admin-feedback", full_page=True)
+        card.get_by_label("Câu trả lời đúng lẽ ra phải có").fill("quán triệt yêu cầu bảo đảm an toàn thông tin")
+        card.get_by_role("button", name="Đánh dấu đã xem xét").click()
+        expect(admin.locator(".feedback-card", has_text="Chỉ thị 15 yêu cầu gì")).to_have_count(0)
+        admin.get_by_label("Hiện").select_option("reviewed=true")
+        expect(admin.locator(".feedback-card", has_text="Chỉ thị 15 yêu cầu gì")).to_contain_text(
+            "đã xem xét (quan-tri)"
+        )
+        with page.expect_download() as info:
+            admin.get_by_role("button", name="Tải tệp câu hỏi đánh giá (.jsonl)").click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        [question] = load_qa(path)
+        assert question.answers == ("quán triệt yêu cầu bảo đảm an toàn thông tin",)
+        page.set_viewport_size({"width": 360, "height": 740})
+        no_horizontal_overflow(page)
 
 
 def test_a_cadre_signs_in_and_out(browser: Browser, keyed_server: KeyedServer, watch: Watch) -> None:

@@ -159,6 +159,8 @@ def _rule_no_schema_can_state(response: Any, case: Case) -> str | None:
         return "date range ends before it starts"
     if label == "POST /api/v1/documents" and error.get("code") in {"unsupported_format", "empty_file"}:
         return "file format"
+    if label == "POST /api/v1/keys" and "Đã có khóa tên" in error.get("message", ""):
+        return "a key name already taken by an earlier case"
     if label == "POST /api/v1/export" and error.get("code") == "invalid_request":
         body = case.body if isinstance(case.body, dict) else {}
         if (body.get("conversation_id") is None) == (not body.get("turns")) or body.get("turn") is not None:

@@ -201,6 +201,14 @@ def _export(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
     return c.post("/api/v1/export", json={"format": "docx", "turns": [turn]}, headers=who.headers)
 
 
+def _keys(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
+    return c.get("/api/v1/keys", headers=who.headers)
+
+
+def _feedback_review(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
+    return c.get("/api/v1/feedback", headers=who.headers)
+
+
 def _upload(w: World, c: TestClient, who: Caller, cls: str) -> httpx.Response:
     content = resolution(80 + CLASSIFICATIONS.index(cls), 20, cls, topic="kho tư liệu ảnh").encode("utf-8")
     r = c.post(
@@ -250,6 +258,8 @@ ENDPOINTS: dict[str, Request] = {
     "paragraph_get": _paragraph,
     "document_text": _document_text,
     "export": _export,
+    "keys_list": _keys,
+    "feedback_review": _feedback_review,
     "upload": _upload,
     "delete": _delete,
     "job_get": _job,
@@ -286,6 +296,8 @@ def expected_status(endpoint: str, who: Caller, cls: str) -> int:
         return 200 if who.name == JOB_OWNER else 404
     if endpoint == "feedback":
         return 201
+    if endpoint in {"keys_list", "feedback_review"}:
+        return 200 if who.role == "admin" else 403
     return 200
 
 
