@@ -4,15 +4,16 @@ Each answer keeps its citations as numbered footnotes (document title, number, d
 and every page carries the classification marking of the export: the highest level among the cited paragraphs.
 The report is plain data (`Report`), resolved against the library by the router; this module only lays it out.
 
-PDF needs a TrueType font with Vietnamese letters, embedded in the file so it prints the same everywhere; one is
-looked for among the usual system fonts (`find_font`), or an operator names one (`export_font`). DOCX uses
-Times New Roman, the typeface of Vietnamese administrative documents, which Word and LibreOffice (through its
-metric-compatible Liberation Serif) both have.
+Both formats embed a TrueType font with Vietnamese letters (a subset), so they show and print the same on a
+machine without it; one is looked for among the usual system fonts (`find_font`), or an operator names one
+(`export_font`). Without one, PDF cannot be made, and DOCX names Times New Roman, the typeface of Vietnamese
+administrative documents, which Word and LibreOffice (through its metric-compatible Liberation Serif) have.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -196,10 +197,13 @@ def _bold_siblings(regular: Path) -> list[Path]:
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+_OBFUSCATED_FONT = "application/vnd.openxmlformats-officedocument.obfuscatedFont"
 
 
-def to_docx(report: Report) -> bytes:
-    """The report as a Word document: marking in every page header, footnotes as real Word footnotes."""
+def to_docx(report: Report, fonts: tuple[Path, Path] | None = None) -> bytes:
+    """The report as a Word document: marking in every page header, footnotes as real Word footnotes. With
+    `fonts` (regular, bold TrueType files) their family is used and embedded (subset, obfuscated as Word does),
+    so the file shows the same letters on a machine without it; without, it names Times New Roman."""
     import docx
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
@@ -209,12 +213,13 @@ def to_docx(report: Report) -> bytes:
     from docx.shared import Pt, RGBColor
 
     document = docx.Document()
+    family = _family(fonts[0]) if fonts else DOCX_FONT
     for name in ("Normal", "Heading 1", "Heading 2", "List Bullet"):
         style: Any = document.styles[name]
-        style.font.name = DOCX_FONT
-        fonts = style.element.get_or_add_rPr().get_or_add_rFonts()
+        style.font.name = family
+        rfonts = style.element.get_or_add_rPr().get_or_add_rFonts()
         for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
-            fonts.set(docx.oxml.ns.qn(attr), DOCX_FONT)
+            rfonts.set(docx.oxml.ns.qn(attr), family)
         if name == "Normal":
             style.font.size = Pt(13)
 
@@ -250,22 +255,32 @@ def to_docx(report: Report) -> bytes:
                     paragraph.add_run(piece)
         notes.extend(turn.notes)
 
+    settings = document.settings.element
     if notes:
-        part = Part(PackURI("/word/footnotes.xml"), _FOOTNOTES_TYPE, _footnotes_xml(notes), document.part.package)
-        document.part.relate_to(part, RT.FOOTNOTES)
-        settings = document.settings.element
-        settings.append(
-            parse_xml(f'<w:footnotePr xmlns:w="{_W}"><w:footnote w:id="-1"/><w:footnote w:id="0"/></w:footnotePr>')
+        part = Part(
+            PackURI("/word/footnotes.xml"), _FOOTNOTES_TYPE, _footnotes_xml(notes, family), document.part.package
         )
+        document.part.relate_to(part, RT.FOOTNOTES)
+        # CT_Settings is a sequence: footnotePr comes before compat (Word refuses elements out of order)
+        _insert_before(
+            settings,
+            parse_xml(f'<w:footnotePr xmlns:w="{_W}"><w:footnote w:id="-1"/><w:footnote w:id="0"/></w:footnotePr>'),
+            "compat",
+        )
+    if fonts:
+        text = "".join(p.text for p in document.paragraphs) + "".join(n.text() for n in notes)
+        _embed_fonts(document, family, fonts, text + report.intro() + MARKINGS[report.marking] + DISCLAIMER)
+        _insert_before(settings, parse_xml(f'<w:embedTrueTypeFonts xmlns:w="{_W}"/>'), "proofState")
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
 
 
-def _footnotes_xml(notes: Sequence[Note]) -> bytes:
-    from xml.sax.saxutils import escape
+def _footnotes_xml(notes: Sequence[Note], family: str) -> bytes:
+    from xml.sax.saxutils import escape, quoteattr
 
-    font = f'<w:rFonts w:ascii="{DOCX_FONT}" w:hAnsi="{DOCX_FONT}" w:cs="{DOCX_FONT}"/><w:sz w:val="20"/>'
+    name = quoteattr(family)
+    font = f'<w:rFonts w:ascii={name} w:hAnsi={name} w:cs={name}/><w:sz w:val="20"/>'
     body = [
         f'<w:footnotes xmlns:w="{_W}">',
         '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>',
@@ -281,6 +296,72 @@ def _footnotes_xml(notes: Sequence[Note]) -> bytes:
         )
     body.append("</w:footnotes>")
     return "".join(body).encode("utf-8")
+
+
+def _insert_before(parent: Any, element: Any, tag: str) -> None:
+    """Insert `element` before the first child named `tag` (w: namespace), or at the end when there is none."""
+    follower = parent.find(f"{{{_W}}}{tag}")
+    if follower is None:
+        parent.append(element)
+    else:
+        follower.addprevious(element)
+
+
+def _family(path: Path) -> str:
+    """The family name of a TrueType font ("DejaVu Serif")."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(str(path), lazy=True) as font:
+        name = font["name"].getBestFamilyName()
+    return str(name or path.stem)
+
+
+def obfuscate(data: bytes, key: uuid.UUID) -> bytes:
+    """A font obfuscated as ECMA-376 embeds it: the first 32 bytes XORed with the key GUID's 16 bytes, taken in
+    reverse order of the GUID's written form. The same call undoes it."""
+    mask = bytes.fromhex(key.hex)[::-1]
+    head = bytes(b ^ mask[i % 16] for i, b in enumerate(data[:32]))
+    return head + data[32:]
+
+
+def _subset(path: Path, text: str) -> bytes:
+    """The font cut to the letters of `text`, the Vietnamese alphabet and ASCII (a reader may still edit)."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # one line per table it leaves out
+    letters = text + VIETNAMESE_LETTERS + VIETNAMESE_LETTERS.upper() + "".join(chr(c) for c in range(32, 127))
+    with TTFont(str(path)) as font:
+        options = subset.Options()
+        options.name_IDs = ["*"]
+        options.notdef_outline = True
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text=letters)
+        subsetter.subset(font)
+        out = io.BytesIO()
+        font.save(out)
+    return out.getvalue()
+
+
+def _embed_fonts(document: Any, family: str, fonts: tuple[Path, Path], text: str) -> None:
+    """Embed the regular and bold faces in the font table, as Word's "embed fonts in the file" does."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+    from lxml import etree
+
+    table = document.part.part_related_by(RT.FONT_TABLE)
+    root = etree.fromstring(table.blob)
+    entry = etree.SubElement(root, f"{{{_W}}}font", {f"{{{_W}}}name": family})
+    r = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    faces = [("embedRegular", fonts[0])] + ([("embedBold", fonts[1])] if fonts[1] != fonts[0] else [])
+    for n, (tag, path) in enumerate(faces, 1):
+        key = uuid.uuid4()
+        blob = obfuscate(_subset(path, text), key)
+        part = Part(PackURI(f"/word/fonts/font{n}.odttf"), _OBFUSCATED_FONT, blob, document.part.package)
+        rid = table.relate_to(part, RT.FONT)
+        etree.SubElement(entry, f"{{{_W}}}{tag}", {f"{{{r}}}id": rid, f"{{{_W}}}fontKey": "{" + str(key).upper() + "}"})
+    table._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
 # -- PDF ---------------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingested-by", required=True, help="provenance recorded with the documents")
     parser.add_argument("--start", type=int, default=0, help="first document of the file to ingest")
     parser.add_argument("--limit", type=int, default=0, help="documents to ingest from --start (0: all)")
+    parser.add_argument("--force", action="store_true", help="re-analyse unchanged documents (re-ingest)")
     args = parser.parse_args(argv)
     die_with_parent()
     yield_cpu()  # the serving process's searches come first on a busy machine
@@ -44,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     records = (args.start, args.start + args.limit) if args.limit else None
     with Library(args.index, create=False) as library:
         report = library.ingest(
-            [args.path], args.classification, ingested_by=args.ingested_by, commit_only=True, records=records
+            [args.path],
+            args.classification,
+            ingested_by=args.ingested_by,
+            commit_only=True,
+            records=records,
+            force=args.force,
         )
     files = [
         {"path": r.path, "status": r.status, "reason": r.reason, "doc_id": r.doc_id, "paragraphs": r.paragraphs}

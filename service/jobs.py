@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     resume_at INTEGER NOT NULL DEFAULT 0,
     turn INTEGER NOT NULL DEFAULT 0,
+    force INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL,
     finished TEXT
 );
@@ -135,6 +136,7 @@ class Job:
         size: the upload's size in bytes (queue quotas).
         attempts: how many times a worker started it (its current work unit).
         resume_at: the first document of the file still to ingest (work units of a .jsonl).
+        force: re-analyse documents whose source is unchanged (an admin's re-ingest of an existing document).
     """
 
     job_id: str
@@ -151,6 +153,7 @@ class Job:
     size: int = 0
     attempts: int = 0
     resume_at: int = 0
+    force: bool = False
 
 
 #: What running a job (or its next work unit) gave: the ingest results of this run, an error message (the job
@@ -186,6 +189,7 @@ def _row_to_job(row: sqlite3.Row) -> Job:
         size=row["size"],
         attempts=row["attempts"],
         resume_at=row["resume_at"],
+        force=bool(row["force"]),
     )
 
 
@@ -217,6 +221,9 @@ class JobManager:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed job row survives power loss, not only a kill
         self._db.executescript(_SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "force" not in columns:  # a job table from before re-ingest
+            self._db.execute("ALTER TABLE jobs ADD COLUMN force INTEGER NOT NULL DEFAULT 0")
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._stopping = False
@@ -341,7 +348,7 @@ class JobManager:
             with self._transaction() as db:
                 db.execute(
                     "INSERT INTO jobs (job_id, owner, uploader, filename, path, classification, size, status, "
-                    "created, turn) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, "
+                    "created, force, turn) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, "
                     "(SELECT COALESCE(MAX(turn), 0) + 1 FROM jobs))",
                     (
                         job.job_id,
@@ -352,6 +359,7 @@ class JobManager:
                         job.classification,
                         job.size,
                         job.created,
+                        int(job.force),
                     ),
                 )
             self._wake.notify_all()

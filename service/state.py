@@ -154,6 +154,8 @@ class ServiceState:
         ]
         if is_records:
             command += ["--start", str(job.resume_at), "--limit", str(unit)]
+        if job.force:
+            command.append("--force")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
         try:
             done = subprocess.run(
@@ -174,7 +176,10 @@ class ServiceState:
         all_files = job.files + files
         rejected = [f for f in all_files if f["status"] == "rejected"]
         if all_files and len(rejected) == len(all_files):
-            if self.jobs is None or not self.jobs.uses(job.path, other_than=job.job_id):
+            # only the service's own upload is removed: a re-ingest reads the operator's file where it lies
+            if self.is_upload(str(job.path)) and (
+                self.jobs is None or not self.jobs.uses(job.path, other_than=job.job_id)
+            ):
                 with contextlib.suppress(OSError):
                     job.path.unlink()
             return files, str(rejected[0]["reason"]) or "Tệp bị từ chối.", None

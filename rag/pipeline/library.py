@@ -230,6 +230,7 @@ class Library:
         *,
         commit_only: bool = False,
         records: tuple[int, int] | None = None,
+        force: bool = False,
     ) -> IngestReport:
         """Ingest files and folders; idempotent.
 
@@ -242,6 +243,8 @@ class Library:
                 date (another process, the service, applies the catalog's changes). For an ingest child process.
             records: only the documents `start..stop-1` of each file (the records of a .jsonl; a work unit of a
                 large upload); None: all.
+            force: analyse and commit even sources whose content is unchanged (re-ingesting after the parser or
+                the analysis changed); their documents are replaced under the same ids.
 
         Raises:
             InvalidRequest: for an unknown classification (nothing is ingested then).
@@ -262,7 +265,7 @@ class Library:
                     report.results.append(item)
                     bar.advance()
                     continue
-                report.results.extend(self._ingest_file(item, classification, ingested_by, records))
+                report.results.extend(self._ingest_file(item, classification, ingested_by, records, force))
                 bar.advance(_units(item))
         finally:
             bar.finish()
@@ -292,9 +295,16 @@ class Library:
         store.save()
 
     def _ingest_file(
-        self, path: Path, classification: str, ingested_by: str = "cli", records: tuple[int, int] | None = None
+        self,
+        path: Path,
+        classification: str,
+        ingested_by: str = "cli",
+        records: tuple[int, int] | None = None,
+        force: bool = False,
     ) -> list[IngestResult]:
         def known(source_key: str, sha256: str) -> bool:
+            if force:
+                return False
             state = self.catalog.source_state(source_key)
             return state is not None and state.sha256 == sha256 and state.classification == classification
 
@@ -317,7 +327,7 @@ class Library:
             elif isinstance(entry, Unchanged):
                 results.append(self._unchanged(entry.source_key, entry.path))
             else:
-                results.append(self.ingest_raw(entry, classification, ingested_by))
+                results.append(self.ingest_raw(entry, classification, ingested_by, force=force))
         return results
 
     def _unchanged(self, source_key: str, path: str) -> IngestResult:
@@ -327,12 +337,18 @@ class Library:
         return IngestResult(label, "unchanged", "", doc_id, self.catalog.paragraph_count(doc_id) if doc_id else 0)
 
     def ingest_raw(
-        self, raw: RawDocument, classification: str = DEFAULT_CLASSIFICATION, ingested_by: str = "cli"
+        self,
+        raw: RawDocument,
+        classification: str = DEFAULT_CLASSIFICATION,
+        ingested_by: str = "cli",
+        *,
+        force: bool = False,
     ) -> IngestResult:
-        """Commit one parsed document (unchanged sources are left alone)."""
+        """Commit one parsed document (unchanged sources are left alone unless `force`)."""
         label = raw.path if "#" not in raw.source_key else f"{raw.path}#{raw.source_key.rsplit('#', 1)[1]}"
         state = self.catalog.source_state(raw.source_key)
-        if state is not None and state.sha256 == raw.sha256 and state.classification == classification:
+        unchanged = state is not None and state.sha256 == raw.sha256 and state.classification == classification
+        if unchanged and not force:
             return self._unchanged(raw.source_key, raw.path)
         try:
             analysed = analyse(raw)

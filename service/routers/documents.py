@@ -219,6 +219,52 @@ async def upload_document(
     return {"job_id": job_id, "status": "queued", "filename": name}
 
 
+@router.post(
+    "/{doc_id}/reingest",
+    status_code=202,
+    response_model=UploadAccepted,
+    responses={403: {"model": ErrorOut}, 409: {"model": ErrorOut}, 429: {"model": ErrorOut}, **_ERRORS},
+    summary="Nạp lại một tài liệu từ tệp nguồn (quản trị viên); chạy nền",
+)
+def reingest_document(
+    doc_id: str, state: StateDep, caller: AdminDep, audit: AuditDep, client: ClientDep
+) -> dict[str, Any]:
+    """Parse and analyse the document's source file again (after the parser or the analysis changed), even if the
+    file itself did not change; the new version replaces the old one under the same id. The provenance stays the
+    original ingester's; the audit log records the admin who asked."""
+    doc = visible_document(state, caller, doc_id)
+    source = Path(doc.path)
+    if not source.is_file():
+        raise ApiError(
+            409,
+            "source_missing",
+            "Tệp nguồn của tài liệu này không còn trên máy chủ nên không nạp lại được; hãy tải tệp lên lại.",
+        )
+    assert state.jobs is not None
+    owner = owner_of(caller)
+    check_queue(state, owner, 0)
+    job = Job(
+        new_job_id(),
+        owner,
+        display_name(source.name),
+        source,
+        doc.classification,
+        uploader=doc.ingested_by,
+        size=source.stat().st_size,
+        force=True,
+    )
+    state.jobs.submit(job)
+    audit.record(
+        caller,
+        "POST /api/v1/documents/{doc_id}/reingest",
+        status=202,
+        client=client,
+        doc_ids=[doc_id],
+        job_id=job.job_id,
+    )
+    return {"job_id": job.job_id, "status": "queued", "filename": job.filename}
+
+
 @router.delete(
     "/{doc_id}",
     status_code=204,

@@ -135,13 +135,16 @@ async def export(
     turns, floor = _turns_of(state, caller, body)
     report = build_report(state, caller, turns, body.title.strip(), floor)
     try:
-        if body.format == "pdf":
-            fonts = find_font(state.settings.export_font)
-            content = await run_in_threadpool(to_pdf, report, fonts)
-        else:
-            content = await run_in_threadpool(to_docx, report)
+        fonts = find_font(state.settings.export_font)
     except ExportUnavailable as exc:
-        raise ApiError(503, "export_unavailable", str(exc)) from None
+        if body.format == "pdf":
+            raise ApiError(503, "export_unavailable", str(exc)) from None
+        fonts = None  # DOCX then names a font every Word has, without embedding one
+    if body.format == "pdf":
+        assert fonts is not None
+        content = await run_in_threadpool(to_pdf, report, fonts)
+    else:
+        content = await run_in_threadpool(to_docx, report, fonts)
     name = export_name(report, body.format)
     audit.record(
         caller,

@@ -64,8 +64,34 @@ function cell(label, ...content) {
 
 // -- documents -----------------------------------------------------------------------------------------
 
+/** Lower-case without diacritics, so "nghi quyet" finds "Nghị quyết". */
+function folded(text) {
+  return String(text || "")
+    .normalize("NFD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[đĐ]/g, "d")
+    .toLowerCase();
+}
+
+async function followJob(jobId, status, label) {
+  for (;;) {
+    const job = await getJSON(`/api/v1/jobs/${encodeURIComponent(jobId)}`);
+    if (job.status === "done") {
+      status.textContent = `Đã nạp lại xong ${label}.`;
+      return;
+    }
+    if (job.status === "failed") {
+      status.textContent = `Nạp lại ${label} không thành công: ${job.error || "lỗi không rõ"}`;
+      return;
+    }
+    status.textContent = `Đang nạp lại ${label}…`;
+    await new Promise((done) => window.setTimeout(done, 800));
+  }
+}
+
 async function documentsSection(body, status) {
   const data = await getJSON("/api/v1/documents");
+  const search = h("input", { type: "search", id: "admin-docs-search", placeholder: "Số hiệu, tên, loại, mức độ…", autocomplete: "off" });
   const rows = data.documents.map((doc) => {
     const detail = h("span", { class: "provenance" }, "…");
     getJSON(`/api/v1/documents/${encodeURIComponent(doc.doc_id)}`)
@@ -75,9 +101,22 @@ async function documentsSection(body, status) {
       .catch(() => {
         detail.textContent = "—";
       });
+    const label = doc.number || doc.title;
+    const reingest = h("button", { type: "button", class: "btn btn-small", "aria-label": `Nạp lại ${label}` }, "Nạp lại");
+    reingest.addEventListener("click", async () => {
+      reingest.disabled = true;
+      try {
+        const job = await postJSON(`/api/v1/documents/${encodeURIComponent(doc.doc_id)}/reingest`, {});
+        await followJob(job.job_id, status, label);
+      } catch (err) {
+        status.textContent = messageOf(err);
+      } finally {
+        reingest.disabled = false;
+      }
+    });
     const row = h(
       "tr",
-      {},
+      { dataset: { search: folded([doc.number, doc.title, doc.type, classificationLabel(doc.classification), doc.doc_id].join(" ")) } },
       cell("Số, ký hiệu", doc.number || "—"),
       cell("Tên văn bản", h("a", { href: viewerRoute(doc.doc_id) }, doc.title)),
       cell("Loại", typeLabel(doc.type)),
@@ -87,6 +126,7 @@ async function documentsSection(body, status) {
       h(
         "td",
         { class: "doc-action" },
+        reingest,
         confirmButton("Xóa", "Bấm lần nữa để xóa", async () => {
           try {
             await remove(`/api/v1/documents/${encodeURIComponent(doc.doc_id)}`);
@@ -100,7 +140,12 @@ async function documentsSection(body, status) {
     );
     return row;
   });
+  search.addEventListener("input", () => {
+    const words = folded(search.value).split(/\s+/).filter(Boolean);
+    for (const row of rows) row.hidden = !words.every((w) => row.dataset.search.includes(w));
+  });
   clear(body).append(
+    h("div", { class: "admin-form" }, h("label", { for: "admin-docs-search" }, "Lọc"), search),
     table("Tài liệu", ["Số, ký hiệu", "Tên văn bản", "Loại", "Mức độ", "Đoạn", "Nguồn nạp", ""], rows, "Chưa có tài liệu."),
   );
 }

@@ -57,7 +57,7 @@ from tests.ports import bound_socket, port_of  # noqa: E402
 from tests.samples import REPO_ROOT, SAMPLE_CORPUS  # noqa: E402
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Request, Response, Route
+    from playwright.sync_api import Browser, BrowserContext, Locator, Page, Request, Response, Route
 
 expect = sync_api.expect
 
@@ -1094,7 +1094,14 @@ def test_the_admin_page_keys_documents_jobs_and_feedback_review(
         page.get_by_role("link", name="Quản trị").click()
         admin = page.locator("#view-admin")
         expect(admin.get_by_role("heading", name="Quản trị", level=1)).to_be_visible()
-        # documents with their provenance; a delete takes two presses
+        # documents with their provenance, filtered without diacritics, re-ingested from their source
+        admin.get_by_label("Lọc").fill("nghi quyet kho luu tru")
+        expect(admin.locator("tbody tr:visible")).to_have_count(1)
+        nq_row = admin.locator("tr", has_text="101-NQ/TW")
+        nq_row.get_by_role("button", name="Nạp lại 101-NQ/TW").click()
+        expect(admin.locator("p.status").first).to_have_text("Đã nạp lại xong 101-NQ/TW.", timeout=60_000)
+        admin.get_by_label("Lọc").fill("")
+        # a delete takes two presses
         ct_row = admin.locator("tr", has_text="15-CT/TW")
         expect(ct_row).to_contain_text("người vận hành")
         ct_row.get_by_role("button", name="Xóa").click()
@@ -1143,6 +1150,61 @@ def test_the_admin_page_keys_documents_jobs_and_feedback_review(
         assert question.answers == ("quán triệt yêu cầu bảo đảm an toàn thông tin",)
         page.set_viewport_size({"width": 360, "height": 740})
         no_horizontal_overflow(page)
+
+
+def tab_to(page: Page, target: Locator, limit: int = 80) -> None:
+    """Press Tab until `target` has the focus (the keyboard is the only way there)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"{target} never got the focus by Tab")
+
+
+def test_new_screens_work_by_keyboard_only(browser: Browser, editor_server: EditorServer, watch: Watch) -> None:
+    """The viewer's outline, the export buttons, the upload chooser and the admin tabs, with the keyboard alone."""
+    for page in new_page(browser, editor_server.url, watch):
+        page.goto("/#/tai-lieu")
+        sign_in(page, editor_server.admin_key)
+        # the full-document viewer: the outline opens and jumps with Enter
+        page.goto(f"/#/van-ban/{NQ_ID}")
+        view = page.locator("#view-doc")
+        expect(view.locator("h1")).to_be_focused()
+        summary = view.locator(".doc-outline summary")
+        tab_to(page, summary)
+        if not view.locator(".doc-outline").evaluate("el => el.open"):
+            page.keyboard.press("Enter")
+        target = view.get_by_role("button", name="III- TỔ CHỨC THỰC HIỆN")
+        tab_to(page, target)
+        page.keyboard.press("Enter")
+        expect(view.get_by_role("heading", name="III- TỔ CHỨC THỰC HIỆN")).to_be_focused()
+        tab_to(page, view.get_by_role("link", name="← Quay lại danh sách tài liệu"), limit=200)
+        page.keyboard.press("Enter")
+        expect(page.locator("#view-docs")).to_be_visible()
+
+        # upload: the chooser opens from the keyboard
+        chooser_input = page.locator("#upload-input")
+        tab_to(page, chooser_input)
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Space")
+        chooser.value.set_files(files=[{"name": "rong.txt", "mimeType": "text/plain", "buffer": b""}])
+        expect(page.locator(".upload-row", has_text="rong.txt")).to_have_class(re.compile("upload-failed"))
+
+        # an answer exported with Enter on its button
+        page.goto("/")
+        ask(page, Q_NQ_2030)
+        tab_to(page, page.get_by_role("button", name="Tải câu trả lời này về dạng PDF"), limit=200)
+        with page.expect_download() as info:
+            page.keyboard.press("Enter")
+        assert info.value.suggested_filename.endswith(".pdf")
+
+        # the admin tabs are links: Tab to one and Enter
+        page.goto("/#/quan-tri")
+        expect(page.locator("#view-admin table")).to_be_visible()
+        tab_to(page, page.locator(".admin-tabs").get_by_role("link", name="Góp ý"))
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile("#/quan-tri/feedback$"))
+        expect(page.locator(".admin-tabs a[aria-current=page]")).to_have_text("Góp ý")
 
 
 def test_a_cadre_signs_in_and_out(browser: Browser, keyed_server: KeyedServer, watch: Watch) -> None:

@@ -9,7 +9,16 @@ from pathlib import Path
 
 from eval.datasets import load_qa
 from service.app import create_app
-from tests.service.conftest import CANARIES, DOC_IDS, LocalClient, add_key, bearer, question_for, settings_for
+from tests.service.conftest import (
+    CANARIES,
+    DOC_IDS,
+    LocalClient,
+    add_key,
+    bearer,
+    question_for,
+    settings_for,
+    wait_job,
+)
 
 
 def test_keys_are_listed_created_and_revoked(index_dir: Path) -> None:
@@ -102,3 +111,35 @@ def test_ratings_are_reviewed_and_exported_as_regression_questions(index_dir: Pa
     assert question.id == f"fb-{first}" and question.question == question_for("cong-khai")
     assert question.answers == ("50 tỉ đồng",) and question.answerable
     assert json.loads(exported.content)["comment"] == "Thiếu con số kinh phí"
+
+
+def test_an_admin_reingests_a_document_from_its_source(index_dir: Path) -> None:
+    admin = bearer(add_key(index_dir, "admin", "noi-bo", "quan-tri"))
+    editor = bearer(add_key(index_dir, "editor", "toi-mat", "bien-tap"))
+    with LocalClient(create_app(settings_for(index_dir))) as client:
+        doc_id = DOC_IDS["cong-khai"]
+        before = client.get(f"/api/v1/documents/{doc_id}", headers=admin).json()
+        r = client.post(f"/api/v1/documents/{doc_id}/reingest", headers=admin)
+        assert r.status_code == 202, r.text
+        job = wait_job(client, r.json()["job_id"], admin)
+        # unchanged content, analysed again: the same document replaced under its id, provenance kept
+        assert job["status"] == "done" and [f["status"] for f in job["files"]] == ["replaced"]
+        after = client.get(f"/api/v1/documents/{doc_id}", headers=admin).json()
+        assert after["paragraph_ids"] == before["paragraph_ids"]
+        assert after["provenance"]["ingested_by"] == before["provenance"]["ingested_by"] == "cli"
+
+        assert client.post(f"/api/v1/documents/{doc_id}/reingest", headers=editor).status_code == 403
+        hidden = client.post(f"/api/v1/documents/{DOC_IDS['mat']}/reingest", headers=admin)
+        assert hidden.status_code == 404 and CANARIES["mat"] not in hidden.text
+
+        # the operator's source now unreadable: the job fails with the reason, and the file is left where it is
+        path = index_dir.parent / "src" / "cong-khai" / "nq50.txt"
+        path.write_text("   \n", encoding="utf-8")
+        failed = wait_job(
+            client, client.post(f"/api/v1/documents/{doc_id}/reingest", headers=admin).json()["job_id"], admin
+        )
+        assert failed["status"] == "failed" and failed["error"]
+        assert path.exists()
+        path.unlink()
+        gone = client.post(f"/api/v1/documents/{doc_id}/reingest", headers=admin)
+        assert gone.status_code == 409 and "không còn trên máy chủ" in gone.json()["error"]["message"]

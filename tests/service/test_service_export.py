@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import docx
 import pytest
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from service.app import create_app
-from service.export import find_font
+from service.export import find_font, obfuscate
 from tests.service.conftest import CANARIES, DOC_IDS, LocalClient, add_key, bearer, question_for, settings_for
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -182,6 +184,28 @@ def test_docx_is_a_valid_package_with_a_footnotes_part(index_dir: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(r.content)) as package:
         types = package.read("[Content_Types].xml").decode("utf-8")
         assert "/word/footnotes.xml" in types and "footnotes+xml" in types
-        assert "footnotePr" in package.read("word/settings.xml").decode("utf-8")
+        settings = package.read("word/settings.xml").decode("utf-8")
+        # CT_Settings is an ordered sequence: Word refuses footnotePr after compat
+        assert settings.index("<w:footnotePr") < settings.index("<w:compat")
+        if _has_font():
+            # the Vietnamese font travels inside the file, obfuscated as Word embeds fonts, and really is one
+            assert "<w:embedTrueTypeFonts/>" in settings and "obfuscatedFont" in types
+            table = package.read("word/fontTable.xml").decode("utf-8")
+            rels = package.read("word/_rels/fontTable.xml.rels").decode("utf-8")
+            embeds = re.findall(r'<w:embed(Regular|Bold) r:id="(rId\d+)" w:fontKey="\{([0-9A-F-]+)\}"', table)
+            assert {kind for kind, _, _ in embeds} == {"Regular", "Bold"}
+            family = re.search(r'<w:font w:name="([^"]+)"><w:embedRegular', table)
+            assert family is not None
+            for _, rid, key in embeds:
+                target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
+                assert target is not None
+                name = "word/" + (target.group(1) or target.group(2))
+                data = obfuscate(package.read(name), uuid.UUID(key))
+                with TTFont(io.BytesIO(data)) as font:
+                    assert font["name"].getBestFamilyName() == family.group(1)
+                    cmap = font.getBestCmap()
+                    assert all(ord(ch) in cmap for ch in "ạặễỵươđ")
+            styles = package.read("word/styles.xml").decode("utf-8")
+            assert f'w:ascii="{family.group(1)}"' in styles
     document, _, _ = _docx(r.content)
     assert "Câu hỏi <có> & ký tự đặc biệt" in [p.text for p in document.paragraphs]

@@ -245,3 +245,47 @@ def test_jobs_are_listed_per_key_by_the_api_and_the_cli(index_dir: Path, capsys:
     assert bad in text and "thất bại" in text and "lý do:" in text and good not in text
     assert cli(["jobs", "--index", str(index_dir / "khong-co")]) == 0
     assert "Chưa có tác vụ nạp nào" in capsys.readouterr().out
+
+
+def test_a_job_table_from_before_reingest_gains_the_force_column(tmp_path: Path) -> None:
+    """An older jobs.sqlite (no `force` column) is upgraded on open; its queued job keeps running as an upload."""
+    import sqlite3
+
+    db = tmp_path / "jobs.sqlite"
+    old = sqlite3.connect(db)
+    old.executescript(
+        """CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+        uploader TEXT NOT NULL, filename TEXT NOT NULL, path TEXT NOT NULL, classification TEXT NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, files TEXT NOT NULL DEFAULT '[]', error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0, resume_at INTEGER NOT NULL DEFAULT 0, turn INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL, finished TEXT);"""
+    )
+    job = _job(tmp_path)
+    old.execute(
+        "INSERT INTO jobs (job_id, owner, uploader, filename, path, classification, size, status, created, turn) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, 1)",
+        (job.job_id, job.owner, job.uploader, job.filename, str(job.path), job.classification, job.size, job.created),
+    )
+    old.commit()
+    old.close()
+    seen: list[bool] = []
+
+    def runner(j: Job) -> JobOutcome:
+        seen.append(j.force)
+        return _done(j)
+
+    manager = JobManager(runner, db)
+    try:
+        manager.start()
+        deadline = time.monotonic() + 10
+        while (found := manager.get(job.job_id)) is not None and found.status != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert found is not None and found.status == "done" and seen == [False]
+        forced = manager.submit(Job("b2", "key:test", "nq61.txt", job.path, "cong-khai", force=True))
+        while (
+            (found := manager.get(forced.job_id)) is not None and found.status != "done" and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert seen == [False, True]
+    finally:
+        manager.close()

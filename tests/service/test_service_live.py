@@ -103,6 +103,29 @@ def test_openai_client_stop_sequences_and_end_user(live: tuple[LiveServer, dict[
         client.chat.completions.create(model="vankien", messages=messages, stop=["a", "b", "c", "d", "e"])
 
 
+def test_openai_client_model_length_and_sampling_parameters(live: tuple[LiveServer, dict[str, str]]) -> None:
+    """Through the `openai` package: an unknown model is 404 naming the served one, max_tokens cuts the answer
+    (finish_reason "length"), sampling settings within OpenAI's ranges are accepted, n above 1 is refused."""
+    openai = pytest.importorskip("openai")
+    server, keys = live
+    client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=keys["reader"], max_retries=0, timeout=30)
+    messages = [{"role": "user", "content": question_for("cong-khai")}]
+    assert [m.id for m in client.models.list().data] == ["vankien"]
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="gpt-4o", messages=messages)
+    assert "vankien" in str(info.value)
+    cut = client.chat.completions.create(model="vankien", messages=messages, max_tokens=4)
+    assert cut.choices[0].finish_reason == "length" and len((cut.choices[0].message.content or "").split()) <= 4
+    assert cut.usage is not None and cut.usage.completion_tokens <= 4
+    same = client.chat.completions.create(model="vankien", messages=messages, temperature=0.2, top_p=0.9, n=1)
+    whole = client.chat.completions.create(model="vankien", messages=messages)
+    assert same.choices[0].message.content == whole.choices[0].message.content
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model="vankien", messages=messages, n=2)
+    with pytest.raises(openai.UnprocessableEntityError):
+        client.chat.completions.create(model="vankien", messages=messages, temperature=3)
+
+
 def test_openai_client_sees_errors(live: tuple[LiveServer, dict[str, str]]) -> None:
     openai = pytest.importorskip("openai")
     server, _ = live
