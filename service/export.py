@@ -102,6 +102,15 @@ class Report:
         return f"Xuất từ Văn Kiện lúc {self.exported_at}{by}. {len(self.turns)} lượt hỏi đáp."
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """`text` without what a DOCX (XML 1.0) or a printed page cannot hold: control characters other than tab and
+    line breaks, lone surrogates; "\\r\\n" and "\\r" become "\\n"."""
+    return _CONTROL_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def vn_date(iso: str | None) -> str:
     """ "2024-12-22" -> "22/12/2024"; anything else unchanged."""
     m = re.match(r"(\d{4})-(\d{2})-(\d{2})", iso or "")

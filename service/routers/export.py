@@ -25,6 +25,7 @@ from service.export import (
     export_name,
     find_font,
     highest,
+    printable,
     renumber,
     to_docx,
     to_pdf,
@@ -105,10 +106,11 @@ def build_report(
             number += 1
             numbers[marker] = number
             notes.append(_note(state, caller, number, cited))
-        out.append(ExportTurn(str(turn["question"]), renumber(str(turn["answer"]), numbers), tuple(notes)))
+        question, answer = printable(str(turn["question"])).strip(), printable(str(turn["answer"]))
+        out.append(ExportTurn(question, renumber(answer, numbers), tuple(notes)))
     levels = [n.classification for t in out for n in t.notes]
     return Report(
-        title=title or "Hỏi đáp văn kiện có trích dẫn",
+        title=printable(title) or "Hỏi đáp văn kiện có trích dẫn",
         marking=highest([floor, *levels]),
         exported_at=time.strftime("%d/%m/%Y %H:%M"),
         exported_by="" if caller.name in {"", "anonymous", "local"} else caller.name,

@@ -138,6 +138,14 @@ def test_turns_sent_by_the_caller_are_checked_against_the_library(index_dir: Pat
         _, headers, footnotes = _docx(r_missing.content)
         assert headers == ["CÔNG KHAI"] and "nq-99-2099/p0005" in footnotes[0]
 
+        # text no XML or page can hold (control characters, found by schemathesis) is dropped, not a 500
+        odd = {"question": "Hỏi\u0011 gì?\r\n", "answer": "Đáp\x00 thế này\r.", "citations": []}
+        for fmt in ("docx", "pdf"):
+            r_odd = client.post("/api/v1/export", json={"format": fmt, "title": "Tiêu đề\u0007", "turns": [odd]})
+            assert r_odd.status_code == 200 or (fmt == "pdf" and not _has_font()), r_odd.text
+        odd_doc, _, _ = _docx(client.post("/api/v1/export", json={"format": "docx", "turns": [odd]}).content)
+        assert "Hỏi gì?" in [p.text for p in odd_doc.paragraphs]
+
         # the marking cannot be chosen by the request, and the request must say what to export, once
         assert (
             client.post("/api/v1/export", json={"format": "pdf", "turns": [turn], "marking": "mat"}).status_code == 422
