@@ -4,7 +4,7 @@
 "use strict";
 
 import { downloadFile, getJSON, postJSON, remove } from "./api.js";
-import { classificationLabel, clear, copyText, formatDate, h, provenanceText, typeLabel } from "./dom.js";
+import { classificationLabel, clear, copyText, folded, formatDate, h, provenanceText, typeLabel } from "./dom.js";
 import { viewerRoute } from "./viewer.js";
 
 const LEVELS = ["cong-khai", "noi-bo", "mat", "toi-mat"];
@@ -63,15 +63,6 @@ function cell(label, ...content) {
 }
 
 // -- documents -----------------------------------------------------------------------------------------
-
-/** Lower-case without diacritics, so "nghi quyet" finds "Nghị quyết". */
-function folded(text) {
-  return String(text || "")
-    .normalize("NFD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .replace(/[đĐ]/g, "d")
-    .toLowerCase();
-}
 
 async function followJob(jobId, status, label) {
   for (;;) {

@@ -23,6 +23,7 @@ import {
   clear,
   copyText,
   documentHeader,
+  folded,
   formatDate,
   h,
   highlighted,
@@ -804,15 +805,6 @@ function openNearest(nearest, trigger) {
 }
 
 // -- documents page ------------------------------------------------------------------------------------
-
-/** Lower-case without diacritics, so "nghi quyet" finds "Nghị quyết" (people type without accents). */
-function folded(text) {
-  return String(text || "")
-    .normalize("NFD")
-    .replace(/[\u0300-\u036f]/g, "")
-    .replace(/[đĐ]/g, "d")
-    .toLowerCase();
-}
 
 async function loadDocuments({ quiet = false } = {}) {
   if (!quiet) els.docsStatus.textContent = "Đang tải danh sách tài liệu…";

@@ -34,6 +34,15 @@ export function clear(el) {
   return el;
 }
 
+/** Lower-case without diacritics, so "nghi quyet" finds "Nghị quyết" (people type without accents). */
+export function folded(text) {
+  return String(text || "")
+    .normalize("NFD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[đĐ]/g, "d")
+    .toLowerCase();
+}
+
 /** "2024-12-22" -> "22/12/2024" (Vietnamese order); string work only, so no time zone can shift the day. */
 export function formatDate(iso) {
   if (!iso) return "";

@@ -249,15 +249,21 @@ class KeyedServer:
     mat_key: str
 
 
+@contextmanager
+def keyed_tiny_server(root: Path, *keys: tuple[str, str, str], **settings: Any) -> Iterator[tuple[str, list[str]]]:
+    """The tiny corpus behind API keys (role, clearance, name): the server's URL and the keys' secrets."""
+    index = build_tiny_index(root)
+    store = KeyStore(root / "keys.json")
+    secrets = [store.create(role, clearance, name=name)[1] for role, clearance, name in keys]
+    with serve(settings_for(index, keys_file=root / "keys.json", **settings)) as url:
+        yield url, secrets
+
+
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyedServer]:
     """The tiny corpus behind API keys: anonymous callers are refused, keys carry a clearance."""
-    root = tmp_path_factory.mktemp("keyed")
-    index = build_tiny_index(root)
-    keys = KeyStore(root / "keys.json")
-    _, public_key = keys.create("reader", "cong-khai", name="doc-gia")
-    _, mat_key = keys.create("reader", "mat", name="can-bo-mat")
-    with serve(settings_for(index, keys_file=root / "keys.json")) as url:
+    keys = (("reader", "cong-khai", "doc-gia"), ("reader", "mat", "can-bo-mat"))
+    with keyed_tiny_server(tmp_path_factory.mktemp("keyed"), *keys) as (url, (public_key, mat_key)):
         yield KeyedServer(url, public_key, mat_key)
 
 
@@ -272,14 +278,9 @@ class EditorServer:
 @pytest.fixture(scope="module")
 def editor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EditorServer]:
     """The tiny corpus behind keys, with an editor who may upload (its own server: uploads change the list)."""
-    root = tmp_path_factory.mktemp("editor")
-    index = build_tiny_index(root)
-    keys = KeyStore(root / "keys.json")
-    _, editor_key = keys.create("editor", "noi-bo", name="bien-tap")
-    _, reader_key = keys.create("reader", "cong-khai", name="doc-gia")
-    _, admin_key = keys.create("admin", "noi-bo", name="quan-tri")
-    with serve(settings_for(index, keys_file=root / "keys.json", offload_indexing=False)) as url:
-        yield EditorServer(url, editor_key, reader_key, admin_key)
+    keys = (("editor", "noi-bo", "bien-tap"), ("reader", "cong-khai", "doc-gia"), ("admin", "noi-bo", "quan-tri"))
+    with keyed_tiny_server(tmp_path_factory.mktemp("editor"), *keys, offload_indexing=False) as (url, secrets):
+        yield EditorServer(url, *secrets)
 
 
 # -- the browser -------------------------------------------------------------------------------------------------
