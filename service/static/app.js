@@ -250,11 +250,13 @@ async function ask(question) {
   announce("Đang trả lời…");
   const streamed = document.createTextNode("");
   view.answerBody.append(streamed);
+  let created = null; // the conversation made for this question, if it is the first of one
   try {
     if (!state.conversationId) {
       // The server keeps the conversation; if it cannot, the question is still answered (just not saved).
       try {
-        rememberConversation((await conversations.create()).id);
+        created = (await conversations.create()).id;
+        rememberConversation(created);
       } catch (err) {
         if (isAbort(err)) throw err;
       }
@@ -272,6 +274,11 @@ async function ask(question) {
     renderAnswer(view, answer);
     announce(answer.abstained ? "Không tìm thấy thông tin để trả lời." : "Đã có câu trả lời.");
   } catch (err) {
+    if (created && state.conversationId === created) {
+      // Its only question got no answer: an empty conversation must not stay in the saved list.
+      rememberConversation(null);
+      conversations.remove(created).catch(() => {});
+    }
     renderFailure(view, turn, text, err);
   } finally {
     view.answer.setAttribute("aria-busy", "false");

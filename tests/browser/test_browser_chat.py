@@ -972,9 +972,16 @@ def test_errors_are_shown_in_vietnamese(page: Page) -> None:
         ),
     )
     page.get_by_label("Đặt câu hỏi").fill(Q_NQ_2030)
-    page.get_by_label("Đặt câu hỏi").press("Enter")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/conversations") and r.request.method == "POST") as made:
+        page.get_by_label("Đặt câu hỏi").press("Enter")
     alert = page.locator("#conversation").get_by_role("alert")
     expect(alert).to_contain_text(message)
+    # the conversation made for a question that got no answer does not stay behind, empty, in the saved list
+    empty = made.value.json()["id"]
+    deadline = time.monotonic() + 10
+    while page.request.get(f"/api/v1/conversations/{empty}").status != 404 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert page.request.get(f"/api/v1/conversations/{empty}").status == 404
 
     # An error event inside the stream is shown the same way.
     page.unroute("**/api/v1/ask/stream")
