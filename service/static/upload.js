@@ -65,14 +65,17 @@ function jobOutcome(job) {
  * the area shows, its clearance which levels may be chosen); `onIngested()` runs after a file is in the library.
  */
 export function setupUpload(container, { account, onIngested }) {
-  const input = h("input", { type: "file", id: "upload-input", multiple: true, class: "visually-hidden" });
+  // The native input stays out of sight and out of the tab order; a real button opens its chooser, so the
+  // keyboard reaches a visible control with a clear name.
+  const input = h("input", { type: "file", id: "upload-input", multiple: true, class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
+  const choose = h("button", { type: "button", class: "btn btn-small", on: { click: () => input.click() } }, "Chọn tệp…");
   const level = h("select", { id: "upload-level" });
   const list = h("ul", { class: "upload-list", "aria-label": "Tệp đang tải lên", "aria-live": "polite" });
   const zone = h(
     "div",
     { class: "drop-zone", id: "drop-zone" },
     h("p", {}, "Kéo thả tệp vào đây, hoặc "),
-    h("label", { for: "upload-input", class: "btn btn-small" }, "Chọn tệp…"),
+    choose,
     input,
   );
   const hint = h("p", { class: "hint", id: "upload-hint" });

@@ -1191,11 +1191,18 @@ def test_new_screens_work_by_keyboard_only(browser: Browser, editor_server: Edit
         expect(page.locator("#view-docs")).to_be_visible()
 
         # upload: the chooser opens from the keyboard
-        chooser_input = page.locator("#upload-input")
-        tab_to(page, chooser_input)
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Space")
-        chooser.value.set_files(files=[{"name": "rong.txt", "mimeType": "text/plain", "buffer": b""}])
+        # A listener registered first turns Playwright's chooser interception on before the key is pressed (asked
+        # for inside `expect_file_chooser`, the interception raced the keypress and the chooser went unseen).
+        choosers: list[Any] = []
+        page.on("filechooser", lambda chooser, seen=choosers: seen.append(chooser))
+        tab_to(page, page.locator("#upload").get_by_role("button", name="Chọn tệp…"))
+        page.keyboard.press("Enter")
+        for _ in range(100):
+            if choosers:
+                break
+            page.wait_for_timeout(100)
+        assert choosers, "the keyboard did not open the file chooser"
+        choosers[0].set_files(files=[{"name": "rong.txt", "mimeType": "text/plain", "buffer": b""}])
         expect(page.locator(".upload-row", has_text="rong.txt")).to_have_class(re.compile("upload-failed"))
 
         # an answer exported with Enter on its button
