@@ -12,6 +12,7 @@ administrative documents, which Word and LibreOffice (through its metric-compati
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -160,8 +161,10 @@ def answer_lines(answer: str) -> list[tuple[bool, str]]:
 # -- fonts -------------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
 def covers_vietnamese(path: Path) -> bool:
-    """Whether the TrueType font at `path` has every Vietnamese letter (a font without them prints boxes)."""
+    """Whether the TrueType font at `path` has every Vietnamese letter (a font without them prints boxes). Cached:
+    every export asks, and reading a font's character map takes a few milliseconds."""
     from fontTools.ttLib import TTFont
 
     try:
