@@ -498,7 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--embedder",
         metavar="TÊN",
-        help="bộ nhúng khi tạo chỉ mục mới: none (mặc định), hash, st:/đường/dẫn/mô-hình",
+        help="bộ nhúng khi tạo chỉ mục mới: e5 (mặc định, mô hình đa ngữ đi kèm gói), none (chỉ từ khóa), hash, "
+        "st:/đường/dẫn/mô-hình",
     )
     _add_config_option(p)
     p.set_defaults(func=cmd_ingest)

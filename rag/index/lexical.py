@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import threading
@@ -52,17 +51,20 @@ from rag.text.tokenize import BIGRAM_JOINER, TOKENIZER_VERSION, fold_term, query
 log = logging.getLogger(__name__)
 
 FORMAT = "vankien-lexical"
-FORMAT_VERSION = 2  # 2: segments carry a level (statistics per visibility)
+FORMAT_VERSION = 3  # 2: segments carry a level (statistics per visibility); 3: no stored weights (query time)
+#: Versions this program reads: a version-2 index has one more file per segment (its precomputed weights), which is
+#: ignored, and the next save drops it.
+READABLE_VERSIONS = (2, 3)
 MANIFEST = "manifest.json"
 
 #: Title terms count this many times (a simple BM25F: one length normalisation over the weighted fields).
 #: Measured: weight 2 adds +2 to +4 Hit@1 on statutes (titles name the law and article), neutral on wiki/regulation.
 TITLE_WEIGHT = 2
-#: At most this many segments per level; beyond it the small ones are merged into one.
+#: At most this many segments per level; beyond it the `MERGE_FACTOR` smallest are merged into one.
 MAX_SEGMENTS = 8
-#: A full rebuild (exact average length, dead postings dropped) happens once the documents outside the largest
-#: segment, or the removed documents still stored, exceed this fraction of the live documents.
-REBUILD_FRACTION = 0.25
+MERGE_FACTOR = 4
+#: A segment is rewritten without its removed documents once they exceed this fraction of it.
+DEAD_FRACTION = 0.25
 
 # Documents tokenised per chunk in `add` (bounds the memory held by term strings of a large batch).
 _CHUNK = 2048
@@ -127,27 +129,30 @@ def term_hashes(terms: Sequence[str]) -> npt.NDArray[np.uint64]:
 
 
 class _Segment:
-    """Postings of a batch of documents (immutable), plus their live mask and live document frequencies.
+    """Postings of a batch of documents (immutable arrays), plus their live mask and live statistics.
 
     Rows are terms in increasing hash order; `indptr[r]:indptr[r + 1]` slices `docs` (local document numbers,
-    increasing), `tf` (title-weighted term frequency) and `weight` (`bm25_tf` at `avgdl_ref`, the average length
-    of the segment's level). `level` is the classification rank every document of the segment has.
+    increasing) and `tf` (title-weighted term frequency). `dl` is each document's length. The BM25 tf part is
+    computed at query time from `tf`, `dl` and the current average length of the level, so scores stay exact
+    after any sequence of adds and removes. `level` is the classification rank every document of the segment has.
+    Loaded segments map their arrays from disk (`np.load(mmap_mode="r")`); only the live mask is in memory.
     """
 
     __slots__ = (
-        "avgdl_ref",
+        "_norm",
         "bigram",
         "df",
         "dl",
+        "dl_live",
         "docs",
         "hashes",
         "indptr",
         "level",
         "live",
+        "n_live",
         "name",
         "pids",
         "tf",
-        "weight",
     )
 
     def __init__(
@@ -158,10 +163,8 @@ class _Segment:
         indptr: Int64Array,
         docs: npt.NDArray[np.int32],
         tf: npt.NDArray[np.uint16],
-        weight: npt.NDArray[np.float32],
         pids: Int64Array,
         dl: npt.NDArray[np.float32],
-        avgdl_ref: float,
         live: npt.NDArray[np.bool_],
         level: int = 0,
     ) -> None:
@@ -172,24 +175,29 @@ class _Segment:
         self.indptr = indptr
         self.docs = docs
         self.tf = tf
-        self.weight = weight
         self.pids = pids
         self.dl = dl
-        self.avgdl_ref = avgdl_ref
         self.live = live
+        self.n_live = int(np.count_nonzero(live))
+        self.dl_live = float(np.asarray(dl, dtype=np.float64)[live].sum())
         self.df = self._row_sums(live)
+        self._norm: tuple[float, npt.NDArray[np.float32]] | None = None
 
     def _row_sums(self, doc_mask: npt.NDArray[np.bool_]) -> Int64Array:
         """Per term, how many of its postings fall on documents in `doc_mask`."""
         if not self.hashes.size:
             return np.zeros(0, dtype=np.int64)
-        # Every row has at least one posting, so reduceat sums exactly each row's slice.
-        sums: Int64Array = np.add.reduceat(doc_mask[self.docs].astype(np.int64), self.indptr[:-1])
-        return sums
-
-    @property
-    def n_live(self) -> int:
-        return int(np.count_nonzero(self.live))
+        if doc_mask.all():
+            return np.diff(np.asarray(self.indptr)).astype(np.int64)
+        out = np.zeros(self.hashes.size, dtype=np.int64)
+        # In bounded slices of rows: a mapped segment's postings are read once, without a full-size temporary.
+        for lo_row, hi_row in _row_chunks(self.indptr):
+            lo, hi = int(self.indptr[lo_row]), int(self.indptr[hi_row])
+            # Every row has at least one posting, so reduceat sums exactly each row's slice.
+            out[lo_row:hi_row] = np.add.reduceat(
+                doc_mask[self.docs[lo:hi]], np.asarray(self.indptr[lo_row:hi_row]) - lo, dtype=np.int64
+            )
+        return out
 
     def rows(self, hashes: npt.NDArray[np.uint64]) -> Int64Array:
         """Row of each hash, -1 where the segment lacks the term."""
@@ -199,11 +207,44 @@ class _Segment:
         return np.where(found, pos, -1).astype(np.int64)
 
     def kill(self, local: npt.NDArray[np.intp]) -> None:
-        """Mark documents removed and take them out of the document frequencies."""
+        """Mark documents removed and take them out of the document frequencies and the live statistics."""
+        local = np.unique(local)
+        local = local[self.live[local]]
+        if not local.size:
+            return
         dead = np.zeros(len(self.pids), dtype=np.bool_)
         dead[local] = True
         self.live[local] = False
+        self.n_live -= int(local.size)
+        self.dl_live -= float(np.asarray(self.dl[local], dtype=np.float64).sum())
+        if self.n_live == 0:
+            self.dl_live = 0.0
         self.df -= self._row_sums(dead)
+
+    def norm(self, avgdl: float, b: float) -> npt.NDArray[np.float32]:
+        """Per document, BM25's length normalisation 1 - b + b * dl / avgdl (cached for the last avgdl)."""
+        cached = self._norm
+        if cached is None or cached[0] != avgdl:
+            dl = np.asarray(self.dl, dtype=np.float32)
+            cached = (avgdl, ((1.0 - b) + (b / max(avgdl, 1e-9)) * dl).astype(np.float32))
+            self._norm = cached
+        return cached[1]
+
+
+#: Postings per slice when a segment's arrays are walked (merges, document frequencies): bounds the temporaries.
+_POSTINGS_PER_SLICE = 4_000_000
+
+
+def _row_chunks(indptr: npt.NDArray[np.int64]) -> Iterable[tuple[int, int]]:
+    """Consecutive row ranges [lo, hi) of about `_POSTINGS_PER_SLICE` postings each (at least one row)."""
+    n_rows = len(indptr) - 1
+    lo = 0
+    while lo < n_rows:
+        target = int(indptr[lo]) + _POSTINGS_PER_SLICE
+        hi = int(np.searchsorted(indptr, target, side="right")) - 1
+        hi = min(max(hi, lo + 1), n_rows)
+        yield lo, hi
+        lo = hi
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,11 +339,9 @@ def _from_postings(
     tf: npt.NDArray[np.int32],
     pids: Int64Array,
     dl: npt.NDArray[np.float32],
-    avgdl: float,
-    params: BM25Params,
     level: int = 0,
 ) -> _Segment:
-    """Sum (term id, doc, tf) postings into a term-major CSR segment whose rows are sorted by term hash.
+    """Sum (term id, doc, tf) postings of one batch into a term-major CSR segment whose rows are sorted by hash.
 
     `id_hashes[i]` is the hash of term id i; ids sharing a hash (the folded twins of "bàn" and "bán") merge.
     """
@@ -326,51 +365,70 @@ def _from_postings(
     bigram[id_row] = id_bigram
     per_row = np.bincount(row_of, minlength=hashes.size)
     used = per_row > 0
-    if not used.all():  # terms whose postings were all dropped (merging removed documents) get no row
+    if not used.all():  # a term id whose postings all merged into another's hash row
         hashes, bigram, per_row = hashes[used], bigram[used], per_row[used]
-        row_of = (np.cumsum(used) - 1)[row_of]
     indptr = np.zeros(hashes.size + 1, dtype=np.int64)
     np.cumsum(per_row, out=indptr[1:])
     tf16 = np.minimum(summed, np.iinfo(np.uint16).max).astype(np.uint16)
-    k1 = np.where(bigram, params.k1_bigram, params.k1)[row_of]
-    weight = bm25_tf(tf16, dl[out_docs], avgdl, k1, params.b).astype(np.float32)
     live = np.ones(len(pids), np.bool_)
-    return _Segment(name, hashes, bigram, indptr, out_docs, tf16, weight, pids, dl, avgdl, live, level)
+    return _Segment(name, hashes, bigram, indptr, out_docs, tf16, np.asarray(pids, np.int64), dl, live, level)
 
 
-def _merged_segment(
-    snapshot: Sequence[tuple[_Segment, npt.NDArray[np.bool_]]], avgdl: float, params: BM25Params, name: str
-) -> _Segment:
-    """One segment holding the documents live in `snapshot` (segments of one level with a copy of their live
-    masks), its tf part at `avgdl`. Reads only immutable arrays and the copies: no lock needed."""
+def _merged_segment(snapshot: Sequence[tuple[_Segment, npt.NDArray[np.bool_]]], name: str) -> _Segment:
+    """One segment holding the documents live in `snapshot` (segments of one level, in order, with a copy of
+    their live masks). Reads only immutable arrays and the copies: no lock needed.
+
+    No global sort: every input's rows are already sorted by hash and its documents by number, so each merged row
+    is the concatenation of the inputs' rows in input order (documents renumbered past the earlier inputs). Two
+    passes over the inputs, in slices of rows: count the live postings of every merged row, then copy each
+    input's postings to their place. Memory: the output plus one slice, whatever the size of the inputs.
+    """
     level = snapshot[0][0].level
     assert all(seg.level == level for seg, _ in snapshot), "segments of different levels never merge"
-    id_parts: list[npt.NDArray[np.int32]] = []
-    doc_parts: list[npt.NDArray[np.int32]] = []
-    tf_parts: list[npt.NDArray[np.int32]] = []
-    id_base = 0
-    doc_base = 0
+    union = np.unique(np.concatenate([np.asarray(seg.hashes) for seg, _ in snapshot]))
+    counts = np.zeros(union.size + 1, dtype=np.int64)
+    bigram = np.zeros(union.size, dtype=np.bool_)
+    plans: list[tuple[Int64Array, Int64Array]] = []  # per input: merged row of each of its rows, live postings
     for seg, live in snapshot:
-        keep = live[seg.docs]
-        rows = np.repeat(np.arange(seg.hashes.size, dtype=np.int32), np.diff(seg.indptr))[keep]
-        new_local = (np.cumsum(live) - 1).astype(np.int32)
-        id_parts.append(rows + np.int32(id_base))
-        doc_parts.append(new_local[seg.docs[keep]] + np.int32(doc_base))
-        tf_parts.append(seg.tf[keep].astype(np.int32))
-        id_base += seg.hashes.size
+        new_row = np.searchsorted(union, seg.hashes)
+        bigram[new_row] = seg.bigram
+        kept = np.zeros(seg.hashes.size, dtype=np.int64)
+        for lo_row, hi_row in _row_chunks(seg.indptr):
+            lo, hi = int(seg.indptr[lo_row]), int(seg.indptr[hi_row])
+            offsets = np.asarray(seg.indptr[lo_row:hi_row]) - lo
+            kept[lo_row:hi_row] = np.add.reduceat(live[seg.docs[lo:hi]], offsets, dtype=np.int64)
+        counts[new_row] += kept  # rows of one input map to distinct merged rows
+        plans.append((new_row, kept))
+    used = counts[:-1] > 0  # terms whose postings all fell on removed documents get no row
+    starts = np.zeros(union.size + 1, dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    nnz = int(starts[-1])
+    out_docs = np.empty(nnz, dtype=np.int32)
+    out_tf = np.empty(nnz, dtype=np.uint16)
+    fill = starts[:-1].copy()  # next free position of each merged row
+    doc_base = 0
+    for (seg, live), (new_row, kept) in zip(snapshot, plans, strict=True):
+        new_local = (np.cumsum(live) - 1 + doc_base).astype(np.int32)
+        for lo_row, hi_row in _row_chunks(seg.indptr):
+            lo, hi = int(seg.indptr[lo_row]), int(seg.indptr[hi_row])
+            docs = np.asarray(seg.docs[lo:hi])
+            keep = live[docs]
+            if not keep.any():
+                continue
+            row_kept = kept[lo_row:hi_row]
+            # The i-th live posting of a row goes to fill[merged row] + i.
+            first_of_row = np.repeat(fill[new_row[lo_row:hi_row]], row_kept)
+            rank = np.arange(int(row_kept.sum()), dtype=np.int64) - np.repeat(np.cumsum(row_kept) - row_kept, row_kept)
+            dest = first_of_row + rank
+            out_docs[dest] = new_local[docs[keep]]
+            out_tf[dest] = np.asarray(seg.tf[lo:hi])[keep]
+            fill[new_row[lo_row:hi_row]] += row_kept
         doc_base += int(np.count_nonzero(live))
-    return _from_postings(
-        name,
-        np.concatenate(id_parts),
-        np.concatenate([seg.hashes for seg, _ in snapshot]),
-        np.concatenate([seg.bigram for seg, _ in snapshot]),
-        np.concatenate(doc_parts),
-        np.concatenate(tf_parts),
-        np.concatenate([seg.pids[live] for seg, live in snapshot]),
-        np.concatenate([seg.dl[live] for seg, live in snapshot]),
-        avgdl,
-        params,
-        level,
+    indptr = np.concatenate([starts[:-1][used], [nnz]]).astype(np.int64)
+    pids = np.concatenate([np.asarray(seg.pids)[live] for seg, live in snapshot]).astype(np.int64)
+    dl = np.concatenate([np.asarray(seg.dl)[live] for seg, live in snapshot]).astype(np.float32)
+    return _Segment(
+        name, union[used], bigram[used], indptr, out_docs, out_tf, pids, dl, np.ones(pids.size, np.bool_), level
     )
 
 
@@ -418,15 +476,15 @@ class LexicalIndex:
         self._next_segment += 1
         return f"seg-{self._next_segment % 1_000_000:06d}-{os.urandom(4).hex()}"
 
-    def _avgdl(self, level: int, extra_total: float = 0.0, extra_n: int = 0) -> float:
-        """Average length of the live documents of one level (plus a batch about to join it)."""
-        total = extra_total
-        n = extra_n
-        for s in self._segments:
-            if s.level == level:
-                total += float(s.dl[s.live].sum())
-                n += s.n_live
-        return total / n if n else 1.0
+    def _avgdl(self, segments: Sequence[_Segment]) -> dict[int, float]:
+        """Average length of the live documents of each level among `segments` (kept up to date by every add and
+        remove, so BM25's length normalisation is always the current one)."""
+        totals: dict[int, list[float]] = {}
+        for s in segments:
+            t = totals.setdefault(s.level, [0.0, 0.0])
+            t[0] += s.dl_live
+            t[1] += s.n_live
+        return {level: (total / n if n else 1.0) for level, (total, n) in totals.items()}
 
     def levels(self) -> dict[int, int]:
         """Live paragraphs per level."""
@@ -511,20 +569,17 @@ class LexicalIndex:
             sub = tokens if keep.size == pid_arr.size else tokens.subset(keep)
             parts.append((int(level), sub, pid_arr[keep]))
         with self._lock:
-            plans = [
-                (self._new_name(), self._avgdl(level, float(sub.lengths.sum()), len(level_pids)))
-                for level, sub, level_pids in parts
-            ]
+            names = [self._new_name() for _ in parts]
         return [
             _from_postings(
-                name, sub.ids, sub.id_hashes, sub.id_bigram, sub.docs, sub.tf, level_pids, sub.lengths, avgdl,
-                self.params, level,
-            )  # fmt: skip
-            for (level, sub, level_pids), (name, avgdl) in zip(parts, plans, strict=True)
+                name, sub.ids, sub.id_hashes, sub.id_bigram, sub.docs, sub.tf, level_pids, sub.lengths, level
+            )
+            for (level, sub, level_pids), name in zip(parts, names, strict=True)
         ]
 
     def attach(self, segments: Sequence[_Segment], *, maintain: bool = True) -> None:
-        """Add segments from `build` (their pids replace any already indexed); quick, under the lock."""
+        """Add segments from `build` (their pids replace any already indexed); quick, under the lock. Their length
+        normalisation follows the level's average length from then on, like every other segment's."""
         with self._lock:
             for seg in segments:
                 self._remove_locked([p for p in seg.pids.tolist() if p in self._where])
@@ -553,23 +608,25 @@ class LexicalIndex:
             seg.kill(np.asarray(locals_, dtype=np.intp))
 
     def _plan_locked(self) -> list[_Segment] | None:
-        """Drop empty segments, then the first group of one level that needs merging: all of the level's segments
-        when its base has drifted too far (documents outside the largest segment, or removed ones still stored,
-        beyond `REBUILD_FRACTION`), its small segments when there are more than `MAX_SEGMENTS`; None when none.
+        """Drop empty segments, then the first group of one level that needs merging, or None.
 
-        Each level decides from its own segments only, so what happens at one level never changes the scores of
-        another (a merge refreshes the tf part)."""
+        A tiered policy (Lucene's idea, simplified): a segment whose removed documents exceed `DEAD_FRACTION` of
+        it is rewritten alone; a level with more than `MAX_SEGMENTS` segments merges its `MERGE_FACTOR` smallest
+        ones. Segments of similar size merge together, so a bulk ingest of n paragraphs rewrites each paragraph
+        about log(n / batch) / log(MERGE_FACTOR) times, never the whole index per batch. Scores do not depend on
+        how a level is split into segments (statistics are computed at query time), so a merge changes no result.
+
+        Each level decides from its own segments only: what happens at one level never touches another."""
         self._segments = [s for s in self._segments if s.n_live > 0]
         for level in sorted({s.level for s in self._segments}):
             group = [s for s in self._segments if s.level == level]
-            n_live = sum(s.n_live for s in group)
-            largest = max(group, key=lambda s: s.n_live)
-            outside = n_live - largest.n_live
-            dead = sum(len(s.pids) - s.n_live for s in group)
-            if (len(group) > 1 and outside > REBUILD_FRACTION * n_live) or dead > REBUILD_FRACTION * n_live:
-                return group
+            for seg in group:
+                if len(seg.pids) - seg.n_live > DEAD_FRACTION * len(seg.pids):
+                    return [seg]
             if len(group) > MAX_SEGMENTS:
-                return [s for s in group if s is not largest]
+                smallest = sorted(group, key=lambda s: s.n_live)[: max(MERGE_FACTOR, len(group) - MAX_SEGMENTS + 1)]
+                chosen = {id(s) for s in smallest}
+                return [s for s in group if id(s) in chosen]  # in index order: documents keep their order
         return None
 
     def maintain(self) -> None:
@@ -584,9 +641,8 @@ class LexicalIndex:
                 if group is None:
                     return
                 snapshot = [(seg, seg.live.copy()) for seg in group]
-                avgdl = self._avgdl(group[0].level)
                 name = self._new_name()
-            merged = _merged_segment(snapshot, avgdl, self.params, name)
+            merged = _merged_segment(snapshot, name)
             with self._lock:
                 self._swap_locked(group, merged)
 
@@ -609,13 +665,16 @@ class LexicalIndex:
         return True
 
     def optimize(self) -> None:
-        """Merge the segments of each level into one with exact current lengths (scores then equal a fresh
-        build)."""
+        """Merge the segments of each level into one (fewest segments to read; scores are the same before and
+        after, since they never depend on how the paragraphs are split into segments)."""
         with self._lock:
+            self._segments = [s for s in self._segments if s.n_live > 0]
             for level in sorted({s.level for s in self._segments}):
                 group = [s for s in self._segments if s.level == level]
+                if len(group) == 1 and group[0].n_live == len(group[0].pids):
+                    continue
                 snapshot = [(seg, seg.live.copy()) for seg in group]
-                merged = _merged_segment(snapshot, self._avgdl(level), self.params, self._new_name())
+                merged = _merged_segment(snapshot, self._new_name())
                 self._swap_locked(group, merged)
 
     # --------------------------------------------------------------------------------------- search
@@ -677,9 +736,10 @@ class LexicalIndex:
             found = rows >= 0
             df[found] += seg.df[rows[found]]
         factor = bm25_idf(df, n_docs) * qweight
+        avgdl = self._avgdl(segments)
         best: list[tuple[int, float]] = []
         for seg, rows in zip(segments, rows_per_segment, strict=True):
-            scores = _segment_scores(seg, rows, factor)
+            scores = _segment_scores(seg, rows, factor, seg.norm(avgdl[seg.level], self.params.b), self.params)
             if scores is None:
                 continue
             scores[~seg.live] = 0.0
@@ -757,7 +817,6 @@ class LexicalIndex:
                     "n_docs": len(seg.pids),
                     "n_terms": int(seg.hashes.size),
                     "nnz": int(seg.docs.size),
-                    "avgdl_ref": seg.avgdl_ref,
                     "level": seg.level,
                     "live": live_file,
                 }
@@ -802,7 +861,7 @@ class LexicalIndex:
             raise StoreError(f"unreadable lexical manifest in {directory}: {exc}", _USER_MESSAGE) from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise StoreError(f"{directory / MANIFEST} is not a lexical index manifest", _USER_MESSAGE)
-        if manifest.get("version") != FORMAT_VERSION or manifest.get("tokenizer") != TOKENIZER_VERSION:
+        if manifest.get("version") not in READABLE_VERSIONS or manifest.get("tokenizer") != TOKENIZER_VERSION:
             raise StoreError(
                 f"lexical index in {directory} has format {manifest.get('version')!r} / tokenizer "
                 f"{manifest.get('tokenizer')!r}; this program reads {FORMAT_VERSION} / {TOKENIZER_VERSION}",
@@ -829,32 +888,42 @@ class LexicalIndex:
 
 
 # Immutable per-segment arrays, each in "<segment>.<part>.npy".
-_PARTS = ("hashes", "bigram", "indptr", "docs", "tf", "weight", "pids", "dl")
+_PARTS = ("hashes", "bigram", "indptr", "docs", "tf", "pids", "dl")
+#: Files of earlier format versions, still read where harmless and deleted by the next save.
+_OLD_PARTS = ("weight",)
 _SEGMENT_NAME = r"seg-\d{6}-[0-9a-f]{8}"
 _OWN_FILE = re.compile(
-    rf"^(?:{_SEGMENT_NAME}\.(?:{'|'.join(_PARTS)}|live\.[0-9a-f]+)\.npy|{re.escape(MANIFEST)})"
+    rf"^(?:{_SEGMENT_NAME}\.(?:{'|'.join(_PARTS + _OLD_PARTS)}|live\.[0-9a-f]+)\.npy|{re.escape(MANIFEST)})"
     r"(?:\.tmp-\d+)?$"
 )
 
 
-def _segment_scores(seg: _Segment, rows: Int64Array, factor: FloatArray) -> FloatArray | None:
-    """Sum idf x query weight x tf part over the postings of the query terms, per local document."""
-    doc_parts: list[npt.NDArray[np.int32]] = []
-    weight_parts: list[npt.NDArray[np.float32]] = []
-    for row, f in zip(rows.tolist(), factor.tolist(), strict=True):
-        if row < 0:
-            continue
-        lo, hi = int(seg.indptr[row]), int(seg.indptr[row + 1])
-        doc_parts.append(seg.docs[lo:hi])
-        weight_parts.append(seg.weight[lo:hi] * np.float32(f))
-    if not doc_parts:
+def _segment_scores(
+    seg: _Segment, rows: Int64Array, factor: FloatArray, norm: npt.NDArray[np.float32], params: BM25Params
+) -> FloatArray | None:
+    """Sum idf x query weight x BM25 tf part over the postings of the query terms, per local document.
+
+    The tf part, tf * (k1 + 1) / (tf + k1 * norm), is computed here from the stored frequencies and the current
+    length normalisation `norm` of the segment's documents (`_Segment.norm`), for all the query's postings of
+    the segment at once."""
+    present = rows >= 0
+    if not present.any():
         return None
-    scores = np.bincount(np.concatenate(doc_parts), weights=np.concatenate(weight_parts), minlength=len(seg.pids))
+    rows = rows[present]
+    starts = seg.indptr[rows]
+    lengths = seg.indptr[rows + 1] - starts
+    docs = np.concatenate([seg.docs[a:b] for a, b in zip(starts.tolist(), (starts + lengths).tolist(), strict=True)])
+    tf = np.concatenate([seg.tf[a:b] for a, b in zip(starts.tolist(), (starts + lengths).tolist(), strict=True)])
+    k1 = np.where(seg.bigram[rows], params.k1_bigram, params.k1)
+    tf32 = tf.astype(np.float32)
+    weights = tf32 / (tf32 + np.repeat(k1.astype(np.float32), lengths) * norm[docs])
+    weights *= np.repeat((factor[present] * (k1 + 1.0)).astype(np.float32), lengths)
+    scores = np.bincount(docs, weights=weights, minlength=len(seg.pids))
     return scores.astype(np.float64, copy=False)
 
 
-def _load_array(path: Path, dtype: type[np.generic], length: int) -> npt.NDArray[Any]:
-    arr: npt.NDArray[Any] = np.load(path, allow_pickle=False)
+def _load_array(path: Path, dtype: type[np.generic], length: int, *, mapped: bool = False) -> npt.NDArray[Any]:
+    arr: npt.NDArray[Any] = np.load(path, allow_pickle=False, mmap_mode="r" if mapped else None)
     if arr.dtype != np.dtype(dtype) or arr.ndim != 1 or arr.shape[0] != length:
         raise ValueError(f"{path.name}: expected {length} x {np.dtype(dtype)}, found {arr.shape} x {arr.dtype}")
     return arr
@@ -875,37 +944,30 @@ def _load_segment(directory: Path, entry: dict[str, Any]) -> _Segment:
         "indptr": (np.int64, n_terms + 1),
         "docs": (np.int32, nnz),
         "tf": (np.uint16, nnz),
-        "weight": (np.float32, nnz),
         "pids": (np.int64, n_docs),
         "dl": (np.float32, n_docs),
     }
+    # The postings and the per-document arrays are mapped, not read: reopening costs no time per posting, and
+    # only the pages searches touch take memory (the kernel may drop them again). Term hashes and offsets are
+    # read and checked whole (a few bytes per term); a corrupt `docs` file makes a search fail, never answer.
     for part, (dtype, length) in expected.items():
-        arrays[part] = _load_array(directory / f"{name}.{part}.npy", dtype, length)
-    live = _load_array(directory / live_file, np.bool_, n_docs)
-    hashes, indptr, docs = arrays["hashes"], arrays["indptr"], arrays["docs"]
+        arr = _load_array(directory / f"{name}.{part}.npy", dtype, length, mapped=part in _MAPPED)
+        # A plain ndarray view of the mapping (it keeps the mapping open): slicing an np.memmap costs microseconds
+        # a call, and a search slices once per query term and segment.
+        arrays[part] = arr.view(np.ndarray) if isinstance(arr, np.memmap) else arr
+    live = np.array(_load_array(directory / live_file, np.bool_, n_docs))
+    hashes, indptr = arrays["hashes"], arrays["indptr"]
     if n_terms and np.any(hashes[1:] <= hashes[:-1]):
         raise ValueError(f"{name}: term hashes not strictly increasing")
     if indptr[0] != 0 or indptr[-1] != nnz or np.any(np.diff(indptr) <= 0):
         raise ValueError(f"{name}: inconsistent postings offsets")
-    if nnz and (int(docs.min()) < 0 or int(docs.max()) >= n_docs):
-        raise ValueError(f"{name}: document number out of range")
-    avgdl_ref = float(entry["avgdl_ref"])
-    if not math.isfinite(avgdl_ref) or avgdl_ref <= 0:
-        raise ValueError(f"{name}: bad average length {avgdl_ref}")
     level = int(entry["level"])
     if level < 0:
         raise ValueError(f"{name}: bad level {level}")
     return _Segment(
-        name,
-        hashes,
-        arrays["bigram"],
-        indptr,
-        docs,
-        arrays["tf"],
-        arrays["weight"],
-        arrays["pids"],
-        arrays["dl"],
-        avgdl_ref,
-        live,
-        level,
+        name, hashes, arrays["bigram"], indptr, arrays["docs"], arrays["tf"], arrays["pids"], arrays["dl"], live, level
     )
+
+
+#: Segment arrays mapped from their files rather than read into memory.
+_MAPPED = frozenset({"docs", "tf", "pids", "dl"})
