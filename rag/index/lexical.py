@@ -739,15 +739,18 @@ class LexicalIndex:
         avgdl = self._avgdl(segments)
         best: list[tuple[int, float]] = []
         for seg, rows in zip(segments, rows_per_segment, strict=True):
-            scores = _segment_scores(seg, rows, factor, seg.norm(avgdl[seg.level], self.params.b), self.params)
+            norm = seg.norm(avgdl[seg.level], self.params.b)
+            pruned = _pruned_top(seg, rows, factor, norm, self.params, k, allowed) if PRUNE else None
+            if pruned is not None:
+                best.extend(pruned)
+                continue
+            scores = _segment_scores(seg, rows, factor, norm, self.params)
             if scores is None:
                 continue
             scores[~seg.live] = 0.0
             if allowed is not None:
                 cand = np.flatnonzero(scores > 0)
-                pos = np.searchsorted(allowed, seg.pids[cand])
-                ok = pos < allowed.size
-                ok[ok] = allowed[pos[ok]] == seg.pids[cand[ok]]
+                ok = _allowed(seg.pids[cand], allowed)
                 scores[cand[~ok]] = 0.0
             best.extend(top_k(scores, seg.pids, k))
         best.sort(key=lambda x: (-x[1], x[0]))
@@ -896,6 +899,114 @@ _OWN_FILE = re.compile(
     rf"^(?:{_SEGMENT_NAME}\.(?:{'|'.join(_PARTS + _OLD_PARTS)}|live\.[0-9a-f]+)\.npy|{re.escape(MANIFEST)})"
     r"(?:\.tmp-\d+)?$"
 )
+
+
+#: Skip the long postings lists of common terms when they cannot change the top k (`_pruned_top`).
+PRUNE = True
+#: The first pass of `_pruned_top` reads the shortest lists up to this many postings, or a 64th of the segment's
+#: documents (measured at 180,000 paragraphs: a 64th 4.6 ms a search, an 8th 6.6, a 4th slower than no pruning).
+_ESSENTIAL_POSTINGS = 4096
+#: Relative margin of the pruning test: sums taken in another order differ in the last bits.
+_PRUNE_MARGIN = 1e-6
+
+
+def _allowed(pids: Int64Array, allowed: Int64Array) -> npt.NDArray[np.bool_]:
+    """Which of `pids` are in the sorted array `allowed`."""
+    pos = np.searchsorted(allowed, pids)
+    ok = pos < allowed.size
+    ok[ok] = allowed[pos[ok]] == pids[ok]
+    return ok
+
+
+def _postings(seg: _Segment, rows: Int64Array) -> tuple[Int64Array, Int64Array]:
+    starts = np.asarray(seg.indptr[rows], dtype=np.int64)
+    return starts, np.asarray(seg.indptr[rows + 1], dtype=np.int64) - starts
+
+
+def _partial_scores(
+    seg: _Segment,
+    terms: Int64Array,
+    starts: Int64Array,
+    lengths: Int64Array,
+    k1: FloatArray,
+    bound: FloatArray,
+    norm: npt.NDArray[np.float32],
+    allowed: Int64Array | None,
+) -> tuple[Int64Array, FloatArray]:
+    """The documents in the postings of `terms` that may be returned (live, allowed), with the sum of those
+    terms' contributions to each."""
+    docs = np.concatenate([seg.docs[starts[i] : starts[i] + lengths[i]] for i in terms.tolist()])
+    tf = np.concatenate([seg.tf[starts[i] : starts[i] + lengths[i]] for i in terms.tolist()]).astype(np.float32)
+    weights = tf / (tf + np.repeat(k1[terms].astype(np.float32), lengths[terms]) * norm[docs])
+    weights *= np.repeat(bound[terms].astype(np.float32), lengths[terms])
+    dense = np.bincount(docs, weights=weights, minlength=len(seg.pids)).astype(np.float64, copy=False)
+    cand = np.flatnonzero(dense > 0)
+    partial = dense[cand]
+    eligible = seg.live[cand]
+    if allowed is not None:
+        eligible &= _allowed(np.asarray(seg.pids)[cand], allowed)
+    return cand[eligible].astype(np.int64), partial[eligible]
+
+
+def _pruned_top(
+    seg: _Segment,
+    rows: Int64Array,
+    factor: FloatArray,
+    norm: npt.NDArray[np.float32],
+    params: BM25Params,
+    k: int,
+    allowed: Int64Array | None,
+) -> list[tuple[int, float]] | None:
+    """The segment's top k read without the long postings lists of common terms when they cannot matter (the
+    MaxScore idea, vectorised); None when the shortcut does not apply (then every posting is read).
+
+    A term's contribution to a document is below its bound, idf x query weight x (k1 + 1). The terms with the
+    shortest lists are scored first: the k-th best eligible partial score `theta` is a lower bound of the final
+    k-th score, since contributions are never negative. The longest lists whose bounds add up to less than
+    `theta` are *non-essential*: no document outside the other terms' postings can reach the top k. The other
+    terms are scored whole, and the non-essential ones are looked up only for the candidates that still can
+    (binary search in their sorted lists). The result is the one the full computation gives."""
+    present = np.flatnonzero(rows >= 0)
+    if present.size < 2:
+        return None
+    r = rows[present]
+    k1 = np.where(seg.bigram[r], params.k1_bigram, params.k1)
+    bound = factor[present] * (k1 + 1.0)
+    starts, lengths = _postings(seg, r)
+    by_length = np.argsort(lengths, kind="stable")
+    budget = max(_ESSENTIAL_POSTINGS, len(seg.pids) // 64)
+    n_first = max(1, int(np.searchsorted(np.cumsum(lengths[by_length]), budget, side="right")))
+    if n_first >= by_length.size:
+        return None  # every list is short: read them all
+    cand, partial = _partial_scores(seg, by_length[:n_first], starts, lengths, k1, bound, norm, allowed)
+    if cand.size < k:
+        return None
+    theta = float(np.partition(partial, cand.size - k)[cand.size - k]) * (1.0 - _PRUNE_MARGIN)
+    longest_first = by_length[::-1]
+    n_rest = int(np.searchsorted(np.cumsum(bound[longest_first]), theta, side="left"))
+    if n_rest == 0:
+        return None
+    rest = longest_first[:n_rest]
+    rest_bound = float(bound[rest].sum())
+    essential = by_length[: by_length.size - n_rest]
+    if essential.size != n_first:  # the essential terms are not the first pass's: score exactly them
+        cand, partial = _partial_scores(seg, essential, starts, lengths, k1, bound, norm, allowed)
+        if cand.size >= k:  # theta stays a lower bound of the k-th final score either way
+            theta = max(theta, float(np.partition(partial, cand.size - k)[cand.size - k]) * (1.0 - _PRUNE_MARGIN))
+    keep = partial + rest_bound >= theta
+    cand, scores = cand[keep], partial[keep]
+    cand_norm = norm[cand]
+    for i in rest.tolist():
+        lo, n = int(starts[i]), int(lengths[i])
+        term_docs = seg.docs[lo : lo + n]
+        pos = np.searchsorted(term_docs, cand)
+        hit = pos < n
+        hit[hit] = term_docs[pos[hit]] == cand[hit]
+        if not hit.any():
+            continue
+        t = np.asarray(seg.tf[lo : lo + n][pos[hit]], dtype=np.float32)
+        scores[hit] += t / (t + np.float32(k1[i]) * cand_norm[hit]) * np.float32(bound[i])
+    return top_k(scores, np.asarray(seg.pids)[cand], k)
 
 
 def _segment_scores(

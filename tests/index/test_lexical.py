@@ -534,3 +534,40 @@ def test_an_index_of_the_previous_format_is_read_and_upgraded_by_the_next_save(t
     old.save(tmp_path, 2)
     assert not list(tmp_path.glob("*.weight.npy"))
     assert json.loads(path.read_text(encoding="utf-8"))["version"] == lexical.FORMAT_VERSION
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_skipping_the_long_lists_of_common_terms_gives_the_full_result(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pruned search (`_pruned_top`) must return exactly the top k of the full computation, with filters
+    and removed paragraphs too; a small first-pass budget makes it apply on a small index."""
+    monkeypatch.setattr(lexical, "_ESSENTIAL_POSTINGS", 12)
+    rng = random.Random(seed)
+    common = "của và các trong công tác phát triển".split()
+    rare = [w for w in " ".join(PARAS.values()).replace(",", "").replace(".", "").split() if w not in common]
+    texts = {p: " ".join(rng.choices(common, k=rng.randint(4, 10)) + rng.choices(rare, k=rng.randint(1, 4)))
+             for p in range(400)}  # fmt: skip
+    idx = LexicalIndex()
+    idx.add(list(texts), list(texts.values()))
+    idx.remove(rng.sample(sorted(texts), k=40), maintain=False)
+    applied = []
+    real = lexical._pruned_top
+
+    def spy(*args: object) -> object:
+        result = real(*args)  # type: ignore[arg-type]
+        applied.append(result is not None)
+        return result
+
+    monkeypatch.setattr(lexical, "_pruned_top", spy)
+    allowed = np.array(sorted(rng.sample(sorted(texts), k=200)), dtype=np.int64)
+    for q in ["công tác phát triển y tế cơ sở", "của và các giáo dục", "nghị quyết ủy ban trong công tác", "hòa bình"]:
+        for kw in ({}, {"allowed": allowed}):
+            for k in (1, 5, 20):
+                monkeypatch.setattr(lexical, "PRUNE", True)
+                got = idx.search(q, k, **kw)  # type: ignore[arg-type]
+                monkeypatch.setattr(lexical, "PRUNE", False)
+                want = idx.search(q, k, **kw)  # type: ignore[arg-type]
+                assert [p for p, _ in got] == [p for p, _ in want], (q, k, kw)
+                np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
+    assert sum(applied) >= 4  # the shortcut did apply (not only fallbacks)
