@@ -42,6 +42,9 @@ SHARED = ROOT.parent / "shared"
 if not SHARED.exists():
     SHARED = Path("/work/shared")
 VANKIEN = Path(sys.executable).with_name("vankien")
+#: The parser cuts the corpus's blank-line blocks into about this many paragraphs each (measured on these files:
+#: 101,649 blocks gave 180,388 paragraphs); the actual count is reported.
+PARAGRAPHS_PER_BLOCK = 1.75
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
@@ -317,7 +320,10 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         corpus = work / "corpus.jsonl"
-        row: dict[str, Any] = {"target_paragraphs": size, "corpus": write_corpus(corpus, size)}
+        row: dict[str, Any] = {
+            "target_paragraphs": size,
+            "corpus": write_corpus(corpus, int(size / PARAGRAPHS_PER_BLOCK)),
+        }
         index = work / "ix"
         env = dict(os.environ, VANKIEN_LOG_LEVEL="ERROR")
         row["ingest"] = _run_measured(
