@@ -45,6 +45,7 @@ VANKIEN = Path(sys.executable).with_name("vankien")
 #: The parser cuts the corpus's blank-line blocks into about this many paragraphs each (measured on these files:
 #: 101,649 blocks gave 180,388 paragraphs); the actual count is reported.
 PARAGRAPHS_PER_BLOCK = 1.75
+SHARD_BYTES = 32 * 1024 * 1024
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
@@ -76,9 +77,32 @@ def _blocks(text: str) -> int:
     return sum(1 for b in text.split("\n\n") if b.strip())
 
 
+class _Shards:
+    """JSON lines written to numbered files of at most `SHARD_BYTES` each (one file may hold 200 MB at most)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.n = 0
+        self.size = 0
+        self.fh = (folder / "part-000.jsonl").open("w", encoding="utf-8")
+
+    def write(self, line: str) -> None:
+        if self.size > SHARD_BYTES:
+            self.fh.close()
+            self.n += 1
+            self.size = 0
+            self.fh = (self.folder / f"part-{self.n:03d}.jsonl").open("w", encoding="utf-8")
+        self.fh.write(line)
+        self.size += len(line.encode("utf-8"))
+
+    def close(self) -> None:
+        self.fh.close()
+
+
 def write_corpus(out: Path, paragraphs: int) -> dict[str, int]:
-    """Write a JSONL corpus of about `paragraphs` paragraphs (counted as blank-line blocks; the parser's count is
-    reported after the ingest)."""
+    """Write a JSONL corpus of about `paragraphs` blank-line blocks into the folder `out` (in files of at most
+    `SHARD_BYTES`; the parser's paragraph count is reported after the ingest)."""
+    out.mkdir(parents=True, exist_ok=True)
     articles = [json.loads(line) for line in (SHARED / "corpora/party_politics/docs_party_politics.jsonl").open()]
     extra: list[dict[str, str]] = []
     for name in ("alqac", "uit_reg_wiki"):
@@ -89,7 +113,8 @@ def write_corpus(out: Path, paragraphs: int) -> dict[str, int]:
             )
     records = 0
     blocks = 0
-    with out.open("w", encoding="utf-8") as fh:
+    fh = _Shards(out)
+    try:
         for rec in extra:  # the statutes and the wiki first: every size holds the questions' own corpora
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             records += 1
@@ -110,7 +135,9 @@ def write_corpus(out: Path, paragraphs: int) -> dict[str, int]:
                 records += 1
                 blocks += _blocks(rec["text"])
             copy += 1
-    return {"records": records, "blocks": blocks}
+    finally:
+        fh.close()
+    return {"records": records, "blocks": blocks, "files": fh.n + 1}
 
 
 def queries(limit: int = 500) -> list[str]:
@@ -319,7 +346,7 @@ def main() -> int:
         work = args.work / f"n{size}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        corpus = work / "corpus.jsonl"
+        corpus = work / "corpus"
         row: dict[str, Any] = {
             "target_paragraphs": size,
             "corpus": write_corpus(corpus, int(size / PARAGRAPHS_PER_BLOCK)),
@@ -335,6 +362,9 @@ def main() -> int:
             "catalog": _du_mb(index / "catalog.sqlite"),
         }
         row["ours"] = _child(["_search", str(index), str(args.queries), str(args.adds)])
+        if row["ours"].get("paragraphs", 0) < size / 2:
+            print(json.dumps(row, ensure_ascii=False), file=sys.stderr)
+            raise SystemExit(f"the ingest indexed far fewer paragraphs than {size}: see its output above")
         if not args.no_peers:
             row["peers"] = [
                 _child(["_peer", engine, str(index), str(work), str(args.queries)]) for engine in ("tantivy", "bm25s")

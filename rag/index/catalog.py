@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS changes (
 );
 """
 
+
 def _namespace_restricted_ids(db: sqlite3.Connection) -> int:
     """Give restricted documents whose id predates namespaces (`nq-904-2026` for a mật document) the id of their
     classification's namespace (`nq-904-2026.mat`), with their paragraph ids and change-log entries. Otherwise a
@@ -151,7 +152,7 @@ def _row_to_doc(row: sqlite3.Row) -> SourceDoc:
         place=row["place"],
         summary=row["summary"],
         classification=row["classification"],
-        text=row["text"] if "text" in row.keys() else "",
+        text=row["text"] if "text" in row.keys() else "",  # noqa: SIM118 (sqlite3.Row has no __contains__)
         metadata=json.loads(row["metadata"]),
         ingested_by=row["ingested_by"],
         added_at=row["added_at"],
@@ -225,7 +226,9 @@ class Catalog:
     def _check_schema(self) -> None:
         row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         if row is None:
-            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
             return
         version = int(row["value"])
         if version > SCHEMA_VERSION:
@@ -281,15 +284,16 @@ class Catalog:
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as db:
-            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, value, value))
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
+                (key, value, value),
+            )
 
     # -- writes -----------------------------------------------------------------------------------
 
     def source_state(self, source_key: str) -> SourceState | None:
         """The stored fingerprint of a source, or None when it was never ingested."""
-        row = self._one(
-            "SELECT doc_id, sha256, classification FROM documents WHERE source_key = ?", (source_key,)
-        )
+        row = self._one("SELECT doc_id, sha256, classification FROM documents WHERE source_key = ?", (source_key,))
         return None if row is None else SourceState(row["doc_id"], row["sha256"], row["classification"])
 
     def free_doc_id(self, base: str, suffix: str = "") -> str:
@@ -441,7 +445,9 @@ class Catalog:
 
     def headings(self, doc_id: str) -> list[tuple[str, str]]:
         """(section, text) of a document's heading paragraphs, in order."""
-        rows = self._all("SELECT section, text FROM paragraphs WHERE doc_id = ? AND kind = 'heading' ORDER BY n", (doc_id,))
+        rows = self._all(
+            "SELECT section, text FROM paragraphs WHERE doc_id = ? AND kind = 'heading' ORDER BY n", (doc_id,)
+        )
         return [(r[0], r[1]) for r in rows]
 
     def paragraph_count(self, doc_id: str) -> int:
@@ -524,9 +530,7 @@ class Catalog:
         return self._scalar("SELECT MAX(seq) FROM changes")
 
     def changes_since(self, seq: int) -> list[Change]:
-        rows = self._all(
-            "SELECT seq, op, doc_id, pid_min, pid_max FROM changes WHERE seq > ? ORDER BY seq", (seq,)
-        )
+        rows = self._all("SELECT seq, op, doc_id, pid_min, pid_max FROM changes WHERE seq > ? ORDER BY seq", (seq,))
         return [Change(r["seq"], r["op"], r["doc_id"], r["pid_min"], r["pid_max"]) for r in rows]
 
     def paragraphs_added_since(self, seq: int) -> int:

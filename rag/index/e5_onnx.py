@@ -50,7 +50,7 @@ def build_graph(model: E5Numpy, *, int8: bool = True) -> bytes:
     """
     from onnx import TensorProto, helper, numpy_helper
 
-    H, NH, hd = model.H, model.NH, model.hd
+    H, hd = model.H, model.hd
     inits: list[Any] = []
     nodes: list[Any] = []
 

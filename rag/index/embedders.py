@@ -125,7 +125,7 @@ _GROUP_N: Final = {"w": 1, "b": 2, "t": 3, "f": 1, "fb": 2, "ft": 3}
 #: Function words whose n-grams carry little meaning on their own. A fixed list (not fitted on any corpus),
 #: written for this project; an n-gram made only of these keeps `_STOP_WEIGHT` of its weight.
 _STOPWORDS: Final = frozenset(
-    (  # noqa: SIM905 - one readable line of words
+    (
         "của và các những là được có trong cho với theo về này đó khi để thì mà hoặc hay không một do từ tại "
         "trên đến như bị đã sẽ đang cũng nếu ra vào lại nào gì ai bao nhiêu sau trước nhưng vì còn rằng chỉ rất "
         "hơn nhất đúng sai thế"

@@ -17,6 +17,7 @@ it is raised here as a `StoreError`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -156,23 +157,17 @@ class IndexingHelper:
     def _signal(self, sig: int) -> None:
         proc = self._proc
         if proc is not None and proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def _stop(self, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGCONT)  # a paused helper could not read the end of its input
-            except ProcessLookupError:
-                pass
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

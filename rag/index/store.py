@@ -57,9 +57,9 @@ from rag.index.memory import release_free_memory
 from rag.types import CLASSIFICATIONS, DOC_TYPES, Filters, Hit, Paragraph, Principal, classification_rank
 
 if TYPE_CHECKING:
-    from rag.index.offload import ForegroundGate, IndexingHelper
     from rag.index.embedders import Embedder
     from rag.index.lexical import BM25Params, LexicalIndex
+    from rag.index.offload import ForegroundGate, IndexingHelper
     from rag.index.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ _META_EMBEDDER = "embedder"
 Int64Array = npt.NDArray[np.int64]
 SyncProgress = Callable[[int, int], None]
 
+
 class SharedLock:
     """Many readers or one writer; a waiting writer keeps new readers out (a stream of searches cannot starve it).
 
@@ -93,7 +94,8 @@ class SharedLock:
         self._waiting = 0
         self._mine = threading.local()
         #: Seconds new readers were kept out by each of the last exclusive sections: from the writer's arrival
-        #: (it waits for the readers inside) to its release. What an ingest can cost a search (tools/exclusive_section.py).
+        #: (it waits for the readers inside) to its release. What an ingest can cost a search
+        #: (tools/exclusive_section.py).
         self.blocked: deque[float] = deque(maxlen=10_000)
 
     @contextmanager
@@ -323,24 +325,51 @@ class DocTable:
         return int(self.pids.size)
 
     def add(self, row: DocRow, pids: Sequence[int]) -> None:
-        if row.doc_id in self.index_of:
-            self.remove_doc(row.doc_id)
-        idx = len(self.docs)
-        self.docs.append(row)
-        self.index_of[row.doc_id] = idx
-        self._type.append(DOC_TYPES.index(row.doc_type) if row.doc_type in DOC_TYPES else -1)
-        self._issued.append(_issued_ordinal(row.issued))
-        self._rank.append(classification_rank(row.classification))
+        self.add_many([(row, pids)])
+
+    def add_many(self, items: Sequence[tuple[DocRow, Sequence[int]]]) -> None:
+        """Add documents with their paragraphs (a document already in the table is replaced). The arrays are
+        extended once for the whole call: adding documents one by one would copy them once per document
+        (quadratic: ~12,000 documents over a million paragraphs)."""
+        if not items:
+            return
+        replaced = [self.index_of.pop(row.doc_id) for row, _ in items if row.doc_id in self.index_of]
+        if replaced:
+            for idx in replaced:
+                self.docs[idx] = None
+            keep = ~np.isin(self.doc_of, np.asarray(replaced, dtype=np.int32))
+            self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
+        new_pids: list[Int64Array] = []
+        new_docs: list[npt.NDArray[np.int32]] = []
+        for row, pids in items:
+            prev = self.index_of.get(row.doc_id)
+            if prev is not None:  # the same document twice in one call: the later one wins
+                self.docs[prev] = None
+                kept = [(p, d) for p, d in zip(new_pids, new_docs, strict=True) if not (d.size and d[0] == prev)]
+                new_pids, new_docs = [p for p, _ in kept], [d for _, d in kept]
+            idx = len(self.docs)
+            self.docs.append(row)
+            self.index_of[row.doc_id] = idx
+            self._type.append(DOC_TYPES.index(row.doc_type) if row.doc_type in DOC_TYPES else -1)
+            self._issued.append(_issued_ordinal(row.issued))
+            self._rank.append(classification_rank(row.classification))
+            new = np.asarray(pids, dtype=np.int64)
+            new_pids.append(new)
+            new_docs.append(np.full(new.size, idx, np.int32))
         self._arrays = None
         self._views.clear()
-        new = np.asarray(pids, dtype=np.int64)
-        if new.size and self.pids.size and new.min() <= self.pids[-1]:
+        new = np.concatenate(new_pids)
+        doc_of = np.concatenate(new_docs)
+        if new.size > 1 and np.any(new[1:] < new[:-1]):
+            order = np.argsort(new, kind="stable")
+            new, doc_of = new[order], doc_of[order]
+        if new.size and self.pids.size and new[0] <= self.pids[-1]:
             order = np.argsort(np.concatenate([self.pids, new]), kind="stable")
             self.pids = np.concatenate([self.pids, new])[order]
-            self.doc_of = np.concatenate([self.doc_of, np.full(new.size, idx, np.int32)])[order]
+            self.doc_of = np.concatenate([self.doc_of, doc_of])[order]
         else:
             self.pids = np.concatenate([self.pids, new])
-            self.doc_of = np.concatenate([self.doc_of, np.full(new.size, idx, np.int32)])
+            self.doc_of = np.concatenate([self.doc_of, doc_of])
 
     def remove_doc(self, doc_id: str) -> None:
         idx = self.index_of.pop(doc_id, None)
@@ -612,11 +641,13 @@ class IndexStore:
         by_doc: dict[str, list[int]] = {}
         for pid, doc_id in self.catalog.pid_docs():
             by_doc.setdefault(doc_id, []).append(pid)
+        items: list[tuple[DocRow, Sequence[int]]] = []
         for doc_id, pids in by_doc.items():
             d = rows.get(doc_id)
             if d is None:  # committed by another process between the two reads: its change is replayed below
                 continue
-            self.table.add(DocRow(d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification), pids)
+            items.append((DocRow(d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification), pids))
+        self.table.add_many(items)
         # Paragraphs added after the snapshots were written must not be in the table twice: sync re-adds them.
         if self._applied < self.catalog.last_change():
             for change in self.catalog.changes_since(self._applied):
@@ -746,9 +777,9 @@ class IndexStore:
                 self._remove_range(change.doc_id, change.pid_min, change.pid_max)
             if prepared is not None:
                 self._lexical_part.add(prepared.batch, prepared.prepared)
-                for doc_id, doc_pids in prepared.per_doc.items():
+                for doc_id in prepared.per_doc:
                     self._headings_cache.pop(doc_id, None)
-                    self.table.add(prepared.docs[doc_id], doc_pids)
+                self.table.add_many([(prepared.docs[doc_id], pids) for doc_id, pids in prepared.per_doc.items()])
         for part in self.parts:  # merges and rebuilds while searches go on
             part.maintain()
         return len(prepared.batch.pids) if prepared is not None else 0
@@ -825,7 +856,9 @@ class IndexStore:
         with self.reading():
             allowed = self.allowed(None, principal)
             top = level_of(principal)
-            documents = sum(1 for d in self.table.docs if d is not None and classification_rank(d.classification) <= top)
+            documents = sum(
+                1 for d in self.table.docs if d is not None and classification_rank(d.classification) <= top
+            )
             if self.vectors is None:
                 return documents, 0
             pids = self.table.pids if allowed is None else allowed
@@ -849,10 +882,10 @@ class IndexStore:
         by meaning then never depends on restricted text waiting above its level (docs/security.md), and a small
         upload does not wait for the embedding of a large one. A change that arrives during a run is taken at its
         place in that order (with `yield_to_new`: the background worker): the run returns after the current batch,
-        and a large change resumes where it stopped. The cursor (`vectors_applied`) moves over the changes done without a gap; with `checkpoint`, the
-        vector snapshot is saved after every `VECTOR_CHECKPOINT` paragraphs and at the end (a change done past
-        the cursor is redone after a restart: adding a vector again replaces it). Stops early when
-        `stop_vector_worker` is called.
+        and a large change resumes where it stopped. The cursor (`vectors_applied`) moves over the changes done
+        without a gap; with `checkpoint`, the vector snapshot is saved after every `VECTOR_CHECKPOINT` paragraphs
+        and at the end (a change done past the cursor is redone after a restart: adding a vector again replaces
+        it). Stops early when `stop_vector_worker` is called.
 
         Args:
             progress: called with (paragraphs embedded, paragraphs to embed).
@@ -1148,8 +1181,6 @@ class IndexStore:
         interpreter, the embedding engine or (the helpers run under `SCHED_IDLE`) the CPUs. Queries are still
         embedded here. The helpers start on first use and stop with `close`."""
         from rag.index.offload import ForegroundGate, IndexingHelper
-
-        from rag.index.offload import ForegroundGate
 
         if self._lexical_part.helper is None:
             self._lexical_part.helper = IndexingHelper(name="tokenize")

@@ -393,7 +393,9 @@ class VectorIndex:
                         new.add_with_ids(self._current(live, level), live)
                 live_count = int(self._indexes[level].ntotal)  # the live index holds the level as it is now
                 if int(new.ntotal) != live_count:  # a bug, not a user error: the live index stays in place
-                    raise StoreError(f"rebuilt vector level {level} holds {new.ntotal} vectors, the live one {live_count}")
+                    raise StoreError(
+                        f"rebuilt vector level {level} holds {new.ntotal} vectors, the live one {live_count}"
+                    )
                 self._indexes[level] = new
                 if lists:
                     self._trained[level] = int(new.ntotal)

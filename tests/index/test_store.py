@@ -121,3 +121,35 @@ def test_vectors_live_per_level_and_an_older_snapshot_is_split_on_open(tmp_path:
             (h.paragraph_id, h.score) for h in reopened.search("đổi mới sáng tạo", 10, principal=reader, mode="dense")
         ]
         assert got == want and all(not pid.startswith(f"{secret_id}/") for pid, _ in got)
+
+
+def test_the_document_table_filled_at_once_equals_one_document_at_a_time() -> None:
+    """`DocTable.add_many` extends its arrays once per call (one at a time was quadratic in the paragraphs):
+    the result, replacements and pids out of order included, is the table the one-by-one adds give."""
+    from rag.index.store import DocRow, DocTable
+    from rag.types import Filters
+
+    def row(doc_id: str, kind: str = "nghị quyết", issued: str | None = "2025-01-02") -> DocRow:
+        return DocRow(doc_id, f"Văn bản {doc_id}", None, kind, "Bộ Chính trị", issued, "cong-khai")
+
+    items = [
+        (row("a"), [1, 2, 3]),
+        (row("b", "chỉ thị", "2024-05-06"), [4, 5]),
+        (row("c", "kết luận", None), [9, 7, 8]),
+        (row("a", "kết luận"), [10, 11]),  # "a" again in the same call: the later one wins
+    ]
+    one_by_one, at_once = DocTable(), DocTable()
+    one_by_one.add(row("b"), [20])
+    at_once.add(row("b"), [20])  # replaced below
+    for r, pids in items:
+        one_by_one.add(r, pids)
+    at_once.add_many(items)
+    assert at_once.pids.tolist() == one_by_one.pids.tolist()
+    assert [at_once.row_of(p) for p in at_once.pids.tolist()] == [
+        one_by_one.row_of(p) for p in one_by_one.pids.tolist()
+    ]
+    assert at_once.row_of(20) is None and at_once.row_of(1) is None  # replaced documents' paragraphs are gone
+    assert at_once.row_of(10) == row("a", "kết luận")
+    for f in (Filters(doc_types=("kết luận",)), Filters(issued_from="2025-01-01"), Filters(doc_ids=("b",))):
+        got, want = at_once.allowed(f, "toi-mat"), one_by_one.allowed(f, "toi-mat")
+        assert (got.tolist() if got is not None else None) == (want.tolist() if want is not None else None), f

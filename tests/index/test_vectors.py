@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from rag.errors import StoreError
-from rag.index.embedders import HashEmbedder
 from rag.index import vectors as vectors_module
+from rag.index.embedders import HashEmbedder
 from rag.index.vectors import FORMAT, FORMAT_VERSION, MANIFEST, VectorIndex
 
 DIM = 16
