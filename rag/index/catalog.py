@@ -22,10 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from rag.errors import NotFound, StoreError
 from rag.index.durable import PRIVATE_FILE, private_dir
 from rag.text.ids import doc_id_suffix
 from rag.types import DEFAULT_CLASSIFICATION, DocumentInfo, Paragraph, SourceDoc
+
+Int64Array = npt.NDArray[np.int64]
 
 logger = logging.getLogger(__name__)
 
@@ -489,6 +494,35 @@ class Catalog:
     def pid_docs(self) -> list[tuple[int, str]]:
         """(pid, doc_id) of every paragraph, in pid order."""
         return [(int(r[0]), r[1]) for r in self._all("SELECT pid, doc_id FROM paragraphs ORDER BY pid")]
+
+    def document_attributes(self) -> list[tuple[str, str, str | None, str, str | None, str | None, str]]:
+        """(doc_id, title, number, doc_type, issuer, issued, classification) of every document, unordered.
+
+        Only columns stored before `text`: SQLite then never reads the documents' full texts (at 15,000 documents,
+        0.05 s instead of 0.2 s with a warm cache and ~0.9 s with a cold one)."""
+        rows = self._all("SELECT doc_id, title, number, doc_type, issuer, issued, classification FROM documents")
+        return [(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def doc_pids(self) -> list[tuple[str, Int64Array]]:
+        """(doc_id, its paragraph ids in increasing order) of every document that has paragraphs.
+
+        Read from the index on (doc_id, n), not the paragraphs table: one row per document when its ids are one
+        run (what an ingest writes), so opening a million-paragraph index reads ~12,000 rows, not a million rows
+        and their texts. A document whose ids are not one run has them listed."""
+        out: list[tuple[str, Int64Array]] = []
+        scattered: list[str] = []
+        rows = self._all(
+            "SELECT doc_id, MIN(pid), MAX(pid), COUNT(*) FROM paragraphs INDEXED BY paragraphs_by_doc GROUP BY doc_id"
+        )
+        for doc_id, lo, hi, n in rows:
+            if hi - lo + 1 == n:
+                out.append((doc_id, np.arange(lo, hi + 1, dtype=np.int64)))
+            else:
+                scattered.append(doc_id)
+        for doc_id in scattered:
+            pids = self._all("SELECT pid FROM paragraphs WHERE doc_id = ? ORDER BY pid", (doc_id,))
+            out.append((doc_id, np.fromiter((r[0] for r in pids), dtype=np.int64, count=len(pids))))
+        return out
 
     def paragraph_rows(self, ranges: Sequence[tuple[int, int]]) -> list[tuple[int, str, str, str, str]]:
         """(pid, doc_id, text, section, kind) of the paragraphs in the pid ranges, in pid order."""

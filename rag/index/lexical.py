@@ -60,9 +60,12 @@ MANIFEST = "manifest.json"
 #: Title terms count this many times (a simple BM25F: one length normalisation over the weighted fields).
 #: Measured: weight 2 adds +2 to +4 Hit@1 on statutes (titles name the law and article), neutral on wiki/regulation.
 TITLE_WEIGHT = 2
-#: At most this many segments per level; beyond it the `MERGE_FACTOR` smallest are merged into one.
-MAX_SEGMENTS = 8
+#: Merge policy (`LexicalIndex._plan_locked`): segments of a level fall in size tiers, tier t holding segments of
+#: FLOOR_SEGMENT x MERGE_FACTOR^t to FLOOR_SEGMENT x MERGE_FACTOR^(t + 1) live paragraphs (smaller ones in tier 0);
+#: a tier with more than SEGMENTS_PER_TIER segments merges its MERGE_FACTOR smallest.
+SEGMENTS_PER_TIER = 4
 MERGE_FACTOR = 4
+FLOOR_SEGMENT = 4096
 #: A segment is rewritten without its removed documents once they exceed this fraction of it.
 DEAD_FRACTION = 0.25
 
@@ -139,6 +142,7 @@ class _Segment:
     """
 
     __slots__ = (
+        "_by_pid",
         "_norm",
         "bigram",
         "df",
@@ -182,6 +186,31 @@ class _Segment:
         self.dl_live = float(np.asarray(dl, dtype=np.float64)[live].sum())
         self.df = self._row_sums(live)
         self._norm: tuple[float, npt.NDArray[np.float32]] | None = None
+        self._by_pid: tuple[Int64Array, Int64Array | None] | None = None
+
+    def _pid_order(self) -> tuple[Int64Array, Int64Array | None]:
+        """The segment's pids sorted, and the local document of each (None: `pids` is sorted already). Computed on
+        first use and kept: the pids never change."""
+        cached = self._by_pid
+        if cached is None:
+            pids = np.asarray(self.pids)
+            if pids.size < 2 or bool(np.all(pids[1:] > pids[:-1])):
+                cached = (pids, None)
+            else:
+                order = np.argsort(pids, kind="stable").astype(np.int64)
+                cached = (pids[order], order)
+            self._by_pid = cached
+        return cached
+
+    def live_locals(self, pids: Int64Array) -> Int64Array:
+        """Local documents of those of `pids` that are live in this segment."""
+        sorted_pids, order = self._pid_order()
+        if not sorted_pids.size or not pids.size:
+            return np.zeros(0, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(sorted_pids, pids), sorted_pids.size - 1)
+        found = sorted_pids[pos] == pids
+        local: Int64Array = (pos[found] if order is None else order[pos[found]]).astype(np.int64)
+        return local[self.live[local]]
 
     def _row_sums(self, doc_mask: npt.NDArray[np.bool_]) -> Int64Array:
         """Per term, how many of its postings fall on documents in `doc_mask`."""
@@ -229,6 +258,15 @@ class _Segment:
             cached = (avgdl, ((1.0 - b) + (b / max(avgdl, 1e-9)) * dl).astype(np.float32))
             self._norm = cached
         return cached[1]
+
+
+def _tier(n_live: int) -> int:
+    """Size tier of a segment of `n_live` paragraphs (see `SEGMENTS_PER_TIER`)."""
+    tier, bound = 0, FLOOR_SEGMENT * MERGE_FACTOR
+    while n_live >= bound:
+        tier += 1
+        bound *= MERGE_FACTOR
+    return tier
 
 
 #: Postings per slice when a segment's arrays are walked (merges, document frequencies): bounds the temporaries.
@@ -449,7 +487,6 @@ class LexicalIndex:
     def __init__(self, params: BM25Params | None = None) -> None:
         self.params = params or BM25Params()
         self._segments: list[_Segment] = []
-        self._where: dict[int, tuple[_Segment, int]] = {}  # live pid -> (segment, local doc)
         self._generation = 0
         self._next_segment = 0
         self._persisted: dict[str, set[str]] = {}  # directory -> names of segments whose files it holds
@@ -460,7 +497,7 @@ class LexicalIndex:
     # ------------------------------------------------------------------------------------------ state
 
     def __len__(self) -> int:
-        return len(self._where)
+        return sum(s.n_live for s in self._segments)
 
     @property
     def generation(self) -> int:
@@ -468,7 +505,11 @@ class LexicalIndex:
         return self._generation
 
     def __contains__(self, pid: object) -> bool:
-        return pid in self._where
+        if not isinstance(pid, int | np.integer):
+            return False
+        one = np.asarray([pid], dtype=np.int64)
+        with self._lock:
+            return any(seg.live_locals(one).size for seg in self._segments)
 
     def _new_name(self) -> str:
         # The counter keeps names readable and ordered; the random part keeps two indexes saved into one directory
@@ -582,10 +623,8 @@ class LexicalIndex:
         normalisation follows the level's average length from then on, like every other segment's."""
         with self._lock:
             for seg in segments:
-                self._remove_locked([p for p in seg.pids.tolist() if p in self._where])
+                self._remove_locked(seg.pids)
                 self._segments.append(seg)
-                for local, pid in enumerate(seg.pids.tolist()):
-                    self._where[pid] = (seg, local)
         if maintain:
             self.maintain()
 
@@ -597,24 +636,29 @@ class LexicalIndex:
         if maintain:
             self.maintain()
 
-    def _remove_locked(self, pids: Iterable[int]) -> None:
-        by_segment: dict[int, tuple[_Segment, list[int]]] = {}
-        for pid in pids:
-            hit = self._where.pop(int(pid), None)
-            if hit is not None:
-                seg, local = hit
-                by_segment.setdefault(id(seg), (seg, []))[1].append(local)
-        for seg, locals_ in by_segment.values():
-            seg.kill(np.asarray(locals_, dtype=np.intp))
+    def _remove_locked(self, pids: Iterable[int] | Int64Array) -> None:
+        """Kill every live posting list entry of `pids`: each segment finds them by binary search in its sorted pids
+        (a pid is live in one segment at most)."""
+        arr = np.unique(np.asarray(pids if isinstance(pids, np.ndarray) else list(pids), dtype=np.int64))
+        if not arr.size:
+            return
+        for seg in self._segments:
+            local = seg.live_locals(arr)
+            if local.size:
+                seg.kill(local.astype(np.intp))
 
     def _plan_locked(self) -> list[_Segment] | None:
         """Drop empty segments, then the first group of one level that needs merging, or None.
 
-        A tiered policy (Lucene's idea, simplified): a segment whose removed documents exceed `DEAD_FRACTION` of
-        it is rewritten alone; a level with more than `MAX_SEGMENTS` segments merges its `MERGE_FACTOR` smallest
-        ones. Segments of similar size merge together, so a bulk ingest of n paragraphs rewrites each paragraph
-        about log(n / batch) / log(MERGE_FACTOR) times, never the whole index per batch. Scores do not depend on
-        how a level is split into segments (statistics are computed at query time), so a merge changes no result.
+        A tiered policy (Lucene's log-merge idea): a segment whose removed documents exceed `DEAD_FRACTION` of it
+        is rewritten alone; otherwise segments are grouped in size tiers (`FLOOR_SEGMENT`, `MERGE_FACTOR`) and a
+        tier with more than `SEGMENTS_PER_TIER` segments merges its `MERGE_FACTOR` smallest, the smallest tier
+        first. Only segments of similar size merge: a bulk ingest of n paragraphs rewrites each paragraph about
+        log(n / batch) / log(MERGE_FACTOR) times, and a one-document ingest into a million paragraphs merges small
+        segments only, never the large ones (with a single bound on the segment count, the ninth segment of a
+        level merged a one-paragraph segment with three of 150,000). A level holds at most SEGMENTS_PER_TIER
+        segments per tier, ~log(n / FLOOR_SEGMENT) / log(MERGE_FACTOR) + 1 tiers. Scores do not depend on how a
+        level is split into segments (statistics are computed at query time), so a merge changes no result.
 
         Each level decides from its own segments only: what happens at one level never touches another."""
         self._segments = [s for s in self._segments if s.n_live > 0]
@@ -623,10 +667,14 @@ class LexicalIndex:
             for seg in group:
                 if len(seg.pids) - seg.n_live > DEAD_FRACTION * len(seg.pids):
                     return [seg]
-            if len(group) > MAX_SEGMENTS:
-                smallest = sorted(group, key=lambda s: s.n_live)[: max(MERGE_FACTOR, len(group) - MAX_SEGMENTS + 1)]
-                chosen = {id(s) for s in smallest}
-                return [s for s in group if id(s) in chosen]  # in index order: documents keep their order
+            tiers: dict[int, list[_Segment]] = {}
+            for seg in group:
+                tiers.setdefault(_tier(seg.n_live), []).append(seg)
+            for tier in sorted(tiers):
+                members = tiers[tier]
+                if len(members) > SEGMENTS_PER_TIER:
+                    chosen = {id(s) for s in sorted(members, key=lambda s: s.n_live)[:MERGE_FACTOR]}
+                    return [s for s in group if id(s) in chosen]  # in index order: documents keep their order
         return None
 
     def maintain(self) -> None:
@@ -644,24 +692,27 @@ class LexicalIndex:
                 name = self._new_name()
             merged = _merged_segment(snapshot, name)
             with self._lock:
-                self._swap_locked(group, merged)
+                self._swap_locked(snapshot, merged)
 
-    def _swap_locked(self, group: list[_Segment], merged: _Segment) -> bool:
-        """Put `merged` in place of `group` (False when a segment of the group has gone meanwhile)."""
-        members = {id(s) for s in group}
+    def _swap_locked(self, snapshot: Sequence[tuple[_Segment, npt.NDArray[np.bool_]]], merged: _Segment) -> bool:
+        """Put `merged` (built from `snapshot`: segments and the live masks the merge read) in place of those
+        segments (False when one of them has gone meanwhile). A document removed, or replaced in a newer segment,
+        since the merge read the masks is dead in `merged` too."""
+        members = {id(s) for s, _ in snapshot}
         if not members <= {id(s) for s in self._segments}:
             return False
         self._segments = [s for s in self._segments if id(s) not in members] + [merged]
-        gone: list[int] = []
-        for local, pid in enumerate(merged.pids.tolist()):
-            hit = self._where.get(pid)
-            if hit is not None and id(hit[0]) in members:
-                self._where[pid] = (merged, local)
-            else:  # removed, or replaced in a newer segment, after the merge started
-                gone.append(local)
+        gone: list[Int64Array] = []
+        base = 0
+        for seg, was in snapshot:
+            # The merged segment holds each input's documents live in `was`, in order, after the earlier inputs'.
+            died = np.flatnonzero(was & ~seg.live)
+            if died.size:
+                gone.append(base + np.cumsum(was)[died] - 1)
+            base += int(np.count_nonzero(was))
         if gone:
-            merged.kill(np.asarray(gone, dtype=np.intp))
-        log.debug("merged %d segments into %s (%d paragraphs)", len(group), merged.name, merged.n_live)
+            merged.kill(np.concatenate(gone).astype(np.intp))
+        log.debug("merged %d segments into %s (%d paragraphs)", len(snapshot), merged.name, merged.n_live)
         return True
 
     def optimize(self) -> None:
@@ -675,7 +726,7 @@ class LexicalIndex:
                     continue
                 snapshot = [(seg, seg.live.copy()) for seg in group]
                 merged = _merged_segment(snapshot, self._new_name())
-                self._swap_locked(group, merged)
+                self._swap_locked(snapshot, merged)
 
     # --------------------------------------------------------------------------------------- search
 
@@ -714,7 +765,7 @@ class LexicalIndex:
             if allowed.size > 1 and np.any(allowed[1:] < allowed[:-1]):
                 allowed = np.sort(allowed)
         with self._lock:
-            if not self._where or not weights:
+            if not weights:
                 return []
             return self._search_locked(weights, k, allowed, self._visible(level))
 
@@ -738,9 +789,26 @@ class LexicalIndex:
         factor = bm25_idf(df, n_docs) * qweight
         avgdl = self._avgdl(segments)
         best: list[tuple[int, float]] = []
-        for seg, rows in zip(segments, rows_per_segment, strict=True):
-            norm = seg.norm(avgdl[seg.level], self.params.b)
-            pruned = _pruned_top(seg, rows, factor, norm, self.params, k, allowed) if PRUNE else None
+        # Largest segments first: the k-th best score found so far bounds the final k-th score from below, so the
+        # later segments skip more of their common terms' lists (`_pruned_top`).
+        order = sorted(range(len(segments)), key=lambda i: -len(segments[i].pids))
+        norms = [seg.norm(avgdl[seg.level], self.params.b) for seg in segments]
+        firsts: list[_FirstPass | None] = [None] * len(segments)
+        probe = 0.0
+        if PRUNE:
+            # The partial scores of every segment's shortest lists, together: their k-th best already bounds the
+            # final k-th score from below, before the largest segment is read.
+            firsts = [
+                _first_pass(seg, rows, factor, norm, self.params, allowed)
+                for seg, rows, norm in zip(segments, rows_per_segment, norms, strict=True)
+            ]
+            probe = _kth_largest(np.concatenate([_NO_SCORES] + [f[7] for f in firsts if f is not None]), k)
+        for i in order:
+            seg, rows, norm, first = segments[i], rows_per_segment[i], norms[i], firsts[i]
+            pruned = None
+            if first is not None:
+                floor = max(probe, _kth_score(best, k))
+                pruned = _pruned_top(seg, first, norm, k, allowed, floor)
             if pruned is not None:
                 best.extend(pruned)
                 continue
@@ -802,7 +870,7 @@ class LexicalIndex:
         with self._lock:
             state = [(seg, seg.live.copy()) for seg in self._segments]
             next_segment = self._next_segment
-            n_live = len(self._where)
+            n_live = sum(seg.n_live for seg in self._segments)
         have = self._persisted.setdefault(str(directory.resolve()), set())
         token = os.urandom(4).hex()
         entries: list[dict[str, Any]] = []
@@ -874,16 +942,13 @@ class LexicalIndex:
             index = cls(BM25Params(**manifest["params"]))
             index._generation = int(manifest["generation"])
             index._next_segment = int(manifest["next_segment"])
-            for entry in manifest["segments"]:
-                seg = _load_segment(directory, entry)
-                index._segments.append(seg)
-                for local in np.flatnonzero(seg.live).tolist():
-                    pid = int(seg.pids[local])
-                    if pid in index._where:
-                        raise ValueError(f"pid {pid} is live in two segments")
-                    index._where[pid] = (seg, local)
-            if len(index._where) != int(manifest["n_live"]):
-                raise ValueError(f"{len(index._where)} live paragraphs, manifest says {manifest['n_live']}")
+            index._segments = [_load_segment(directory, entry) for entry in manifest["segments"]]
+            live_pids = np.sort(np.concatenate([np.asarray(s.pids)[s.live] for s in index._segments] or [_NO_PIDS]))
+            twice = live_pids[1:][live_pids[1:] == live_pids[:-1]]
+            if twice.size:
+                raise ValueError(f"pid {int(twice[0])} is live in two segments")
+            if live_pids.size != int(manifest["n_live"]):
+                raise ValueError(f"{live_pids.size} live paragraphs, manifest says {manifest['n_live']}")
         except (KeyError, TypeError, ValueError, OSError, EOFError) as exc:
             raise StoreError(f"corrupt lexical index in {directory}: {exc}", _USER_MESSAGE) from exc
         index._persisted[str(directory.resolve())] = {s.name for s in index._segments}
@@ -939,33 +1004,47 @@ def _partial_scores(
     tf = np.concatenate([seg.tf[starts[i] : starts[i] + lengths[i]] for i in terms.tolist()]).astype(np.float32)
     weights = tf / (tf + np.repeat(k1[terms].astype(np.float32), lengths[terms]) * norm[docs])
     weights *= np.repeat(bound[terms].astype(np.float32), lengths[terms])
-    dense = np.bincount(docs, weights=weights, minlength=len(seg.pids)).astype(np.float64, copy=False)
-    cand = np.flatnonzero(dense > 0)
-    partial = dense[cand]
+    if docs.size * 8 < len(seg.pids):  # few postings: sum per distinct document rather than over all of them
+        cand, inverse = np.unique(docs, return_inverse=True)
+        partial = np.bincount(inverse, weights=weights, minlength=cand.size)
+    else:
+        dense = np.bincount(docs, weights=weights, minlength=len(seg.pids))
+        cand = np.flatnonzero(dense > 0)
+        partial = dense[cand]
     eligible = seg.live[cand]
     if allowed is not None:
         eligible &= _allowed(np.asarray(seg.pids)[cand], allowed)
     return cand[eligible].astype(np.int64), partial[eligible]
 
 
-def _pruned_top(
+def _kth_score(best: Sequence[tuple[int, float]], k: int) -> float:
+    """The k-th best score in `best`, less the pruning margin; 0.0 when it holds fewer than k."""
+    if len(best) < k:
+        return 0.0
+    return _kth_largest(np.fromiter((score for _, score in best), dtype=np.float64, count=len(best)), k)
+
+
+def _kth_largest(scores: FloatArray, k: int) -> float:
+    """The k-th largest of `scores`, less the pruning margin; 0.0 when there are fewer than k."""
+    if scores.size < k:
+        return 0.0
+    return float(np.partition(scores, scores.size - k)[scores.size - k]) * (1.0 - _PRUNE_MARGIN)
+
+
+_FirstPass = tuple[FloatArray, FloatArray, Int64Array, Int64Array, Int64Array, int, Int64Array, FloatArray]
+
+
+def _first_pass(
     seg: _Segment,
     rows: Int64Array,
     factor: FloatArray,
     norm: npt.NDArray[np.float32],
     params: BM25Params,
-    k: int,
     allowed: Int64Array | None,
-) -> list[tuple[int, float]] | None:
-    """The segment's top k read without the long postings lists of common terms when they cannot matter (the
-    MaxScore idea, vectorised); None when the shortcut does not apply (then every posting is read).
-
-    A term's contribution to a document is below its bound, idf x query weight x (k1 + 1). The terms with the
-    shortest lists are scored first: the k-th best eligible partial score `theta` is a lower bound of the final
-    k-th score, since contributions are never negative. The longest lists whose bounds add up to less than
-    `theta` are *non-essential*: no document outside the other terms' postings can reach the top k. The other
-    terms are scored whole, and the non-essential ones are looked up only for the candidates that still can
-    (binary search in their sorted lists). The result is the one the full computation gives."""
+) -> _FirstPass | None:
+    """The query's lists in the segment (k1, bound, start and length of each, their order by length) and the
+    partial scores of the eligible documents in the shortest ones, up to a budget of postings; None when there is
+    nothing to skip (fewer than two lists, or all of them within the budget)."""
     present = np.flatnonzero(rows >= 0)
     if present.size < 2:
         return None
@@ -977,35 +1056,67 @@ def _pruned_top(
     budget = max(_ESSENTIAL_POSTINGS, len(seg.pids) // 64)
     n_first = max(1, int(np.searchsorted(np.cumsum(lengths[by_length]), budget, side="right")))
     if n_first >= by_length.size:
-        return None  # every list is short: read them all
-    cand, partial = _partial_scores(seg, by_length[:n_first], starts, lengths, k1, bound, norm, allowed)
-    if cand.size < k:
         return None
-    theta = float(np.partition(partial, cand.size - k)[cand.size - k]) * (1.0 - _PRUNE_MARGIN)
+    cand, partial = _partial_scores(seg, by_length[:n_first], starts, lengths, k1, bound, norm, allowed)
+    return k1, bound, starts, lengths, by_length, n_first, cand, partial
+
+
+def _pruned_top(
+    seg: _Segment, first: _FirstPass, norm: npt.NDArray[np.float32], k: int, allowed: Int64Array | None, floor: float
+) -> list[tuple[int, float]] | None:
+    """The segment's top k read without the long postings lists of common terms when they cannot matter (the
+    MaxScore idea, vectorised); None when the shortcut does not apply (then every posting is read).
+
+    A term's contribution to a document is below its bound, idf x query weight x (k1 + 1). The terms with the
+    shortest lists are scored first: the k-th best eligible partial score `theta` is a lower bound of the final
+    k-th score, since contributions are never negative. The longest lists whose bounds add up to less than
+    `theta` are *non-essential*: no document outside the other terms' postings can reach the top k. The other
+    terms are scored whole, and the non-essential ones are looked up only for the candidates that still can
+    (binary search in their sorted lists). The result is the one the full computation gives.
+
+    `first`: the segment's `_first_pass`. `floor`: a lower bound of the final k-th score known from elsewhere
+    (every segment's first pass, the segments read before; 0.0: none); a document below it cannot be in the
+    result, so `theta` starts from it and this segment may return fewer than k."""
+    k1, bound, starts, lengths, by_length, n_first, cand, partial = first
+    theta = floor
+    if cand.size >= k:
+        theta = max(theta, float(np.partition(partial, cand.size - k)[cand.size - k]) * (1.0 - _PRUNE_MARGIN))
+    if theta <= 0.0:
+        return None
     longest_first = by_length[::-1]
     n_rest = int(np.searchsorted(np.cumsum(bound[longest_first]), theta, side="left"))
+    if n_rest == by_length.size:  # all bounds together stay below theta: nothing here can enter the top k
+        return []
+    n_rest = min(n_rest, by_length.size - n_first)  # the first pass's lists are scored already: they stay essential
     if n_rest == 0:
         return None
-    rest = longest_first[:n_rest]
-    rest_bound = float(bound[rest].sum())
-    essential = by_length[: by_length.size - n_rest]
-    if essential.size != n_first:  # the essential terms are not the first pass's: score exactly them
-        cand, partial = _partial_scores(seg, essential, starts, lengths, k1, bound, norm, allowed)
+    if by_length.size - n_rest != n_first:  # more essential lists than the first pass read: score exactly them
+        cand, partial = _partial_scores(
+            seg, by_length[: by_length.size - n_rest], starts, lengths, k1, bound, norm, allowed
+        )
         if cand.size >= k:  # theta stays a lower bound of the k-th final score either way
             theta = max(theta, float(np.partition(partial, cand.size - k)[cand.size - k]) * (1.0 - _PRUNE_MARGIN))
-    keep = partial + rest_bound >= theta
+    # The non-essential lists, shortest first; after each, the candidates that can no longer reach theta with the
+    # bounds of the lists still to come are dropped (MaxScore's candidate pruning).
+    rest = by_length[by_length.size - n_rest :]
+    remaining = float(bound[rest].sum())
+    keep = partial + remaining >= theta
     cand, scores = cand[keep], partial[keep]
-    cand_norm = norm[cand]
     for i in rest.tolist():
+        if not cand.size:
+            break
         lo, n = int(starts[i]), int(lengths[i])
         term_docs = seg.docs[lo : lo + n]
         pos = np.searchsorted(term_docs, cand)
         hit = pos < n
         hit[hit] = term_docs[pos[hit]] == cand[hit]
-        if not hit.any():
-            continue
-        t = np.asarray(seg.tf[lo : lo + n][pos[hit]], dtype=np.float32)
-        scores[hit] += t / (t + np.float32(k1[i]) * cand_norm[hit]) * np.float32(bound[i])
+        if hit.any():
+            t = np.asarray(seg.tf[lo : lo + n][pos[hit]], dtype=np.float32)
+            scores[hit] += t / (t + np.float32(k1[i]) * norm[cand[hit]]) * np.float32(bound[i])
+        remaining -= float(bound[i])
+        keep = scores + remaining >= theta
+        if not keep.all():
+            cand, scores = cand[keep], scores[keep]
     return top_k(scores, np.asarray(seg.pids)[cand], k)
 
 
@@ -1080,5 +1191,7 @@ def _load_segment(directory: Path, entry: dict[str, Any]) -> _Segment:
     )
 
 
+_NO_PIDS = np.zeros(0, dtype=np.int64)
+_NO_SCORES = np.zeros(0, dtype=np.float64)
 #: Segment arrays mapped from their files rather than read into memory.
 _MAPPED = frozenset({"docs", "tf", "pids", "dl"})

@@ -327,7 +327,7 @@ class DocTable:
     def add(self, row: DocRow, pids: Sequence[int]) -> None:
         self.add_many([(row, pids)])
 
-    def add_many(self, items: Sequence[tuple[DocRow, Sequence[int]]]) -> None:
+    def add_many(self, items: Sequence[tuple[DocRow, Sequence[int] | Int64Array]]) -> None:
         """Add documents with their paragraphs (a document already in the table is replaced). The arrays are
         extended once for the whole call: adding documents one by one would copy them once per document
         (quadratic: ~12,000 documents over a million paragraphs)."""
@@ -541,6 +541,7 @@ class IndexStore:
         #: service: a search must never do an ingest's work); False: inline (library and command-line use).
         self.background_sync = False
         self._catch_up_thread: threading.Thread | None = None
+        self._maintenance_thread: threading.Thread | None = None
         self._catch_up_lock = threading.Lock()
         self.vector_error: str | None = None
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
@@ -637,16 +638,13 @@ class IndexStore:
         return VectorIndex(self.embedder.dim, self.embedder.name)
 
     def _fill_table(self) -> None:
-        rows = {d.doc_id: d for d in self.catalog.documents()}
-        by_doc: dict[str, list[int]] = {}
-        for pid, doc_id in self.catalog.pid_docs():
-            by_doc.setdefault(doc_id, []).append(pid)
-        items: list[tuple[DocRow, Sequence[int]]] = []
-        for doc_id, pids in by_doc.items():
-            d = rows.get(doc_id)
-            if d is None:  # committed by another process between the two reads: its change is replayed below
+        rows = {attributes[0]: DocRow(*attributes) for attributes in self.catalog.document_attributes()}
+        items: list[tuple[DocRow, Sequence[int] | Int64Array]] = []
+        for doc_id, pids in self.catalog.doc_pids():
+            row = rows.get(doc_id)
+            if row is None:  # committed by another process between the two reads: its change is replayed below
                 continue
-            items.append((DocRow(d.doc_id, d.title, d.number, d.doc_type, d.issuer, d.issued, d.classification), pids))
+            items.append((row, pids))
         self.table.add_many(items)
         # Paragraphs added after the snapshots were written must not be in the table twice: sync re-adds them.
         if self._applied < self.catalog.last_change():
@@ -691,7 +689,10 @@ class IndexStore:
         if self.catalog.last_change() == self._applied:
             return
         if not self.background_sync:
-            self.sync(wait=False)
+            # The new paragraphs inline (a few, usually), the merges they call for in the background: a merge of
+            # large segments takes seconds, and the search that found the change must not wait for it.
+            if self.sync(wait=False, maintain=False):
+                self._start_maintenance()
             return
         with self._catch_up_lock:
             if self._catch_up_thread is not None and self._catch_up_thread.is_alive():
@@ -707,7 +708,29 @@ class IndexStore:
         except Exception:  # a background thread has no caller to tell; the next search tries again
             logger.exception("catching up with the catalog failed")
 
-    def sync(self, progress: SyncProgress | None = None, *, wait: bool = True) -> int:
+    def _start_maintenance(self) -> None:
+        """Run the parts' `maintain` (merges) in a background thread, unless one is running already."""
+        with self._catch_up_lock:
+            if self._maintenance_thread is not None and self._maintenance_thread.is_alive():
+                return
+            thread = threading.Thread(target=self._maintenance_work, name="vankien-merge", daemon=True)
+            self._maintenance_thread = thread
+            thread.start()
+
+    def _maintenance_work(self) -> None:
+        try:
+            for part in self.parts:
+                part.maintain()
+        except Exception:  # a background thread has no caller to tell; the next change plans the merges again
+            logger.exception("merging index segments failed")
+
+    def wait_for_maintenance(self, timeout: float | None = None) -> None:
+        """Wait for background merges started by `catch_up` (tests, orderly shutdown)."""
+        thread = self._maintenance_thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def sync(self, progress: SyncProgress | None = None, *, wait: bool = True, maintain: bool = True) -> int:
         """Apply the catalog changes the lexical index has not seen (vectors: `sync_vectors`).
 
         Each batch is prepared (catalog rows read, paragraphs tokenised and embedded) while searches go on, then
@@ -718,6 +741,8 @@ class IndexStore:
             progress: called with (paragraphs done, paragraphs to do) while adding.
             wait: when another thread is already syncing, wait for it (True) or return 0 at once (False: a
                 search then reads the last applied state rather than queue behind an ingest).
+            maintain: merge segments after each batch (True); False: the caller does (`catch_up` starts a
+                background thread for it).
 
         Returns:
             The number of changes applied.
@@ -746,11 +771,11 @@ class IndexStore:
                     pending.append((change.pid_min, change.pid_max))
                     pending_size += change.pid_max - change.pid_min + 1
                     if pending_size >= SYNC_BATCH:
-                        done += self._apply(removes, pending)
+                        done += self._apply(removes, pending, maintain=maintain)
                         removes, pending, pending_size = [], [], 0
                         if progress:
                             progress(done, todo)
-            done += self._apply(removes, pending)
+            done += self._apply(removes, pending, maintain=maintain)
             if progress:
                 progress(done, todo)
             self._applied = changes[-1].seq
@@ -761,7 +786,7 @@ class IndexStore:
         finally:
             self._lock.release()
 
-    def _apply(self, removes: Sequence[Change], ranges: list[tuple[int, int]]) -> int:
+    def _apply(self, removes: Sequence[Change], ranges: list[tuple[int, int]], *, maintain: bool = True) -> int:
         """Apply removals, then additions, as one step for searches.
 
         The order is safe because paragraph ids are never reused: a removal covers only ids already deleted from
@@ -780,8 +805,9 @@ class IndexStore:
                 for doc_id in prepared.per_doc:
                     self._headings_cache.pop(doc_id, None)
                 self.table.add_many([(prepared.docs[doc_id], pids) for doc_id, pids in prepared.per_doc.items()])
-        for part in self.parts:  # merges and rebuilds while searches go on
-            part.maintain()
+        if maintain:
+            for part in self.parts:  # merges and rebuilds while searches go on
+                part.maintain()
         return len(prepared.batch.pids) if prepared is not None else 0
 
     def _remove_range(self, doc_id: str, pid_min: int, pid_max: int) -> None:

@@ -204,7 +204,9 @@ class HybridRetriever(_Base):
         lexical_weight = float(self.lexical_weight if self.lexical_weight is not None else LEXICAL_WEIGHT)
         use_dense = self.store.vectors is not None and lexical_weight < 1.0
         vector = self._query_vector(text) if use_dense else None
-        n = max(k, CANDIDATES)
+        # Without a dense list to fuse with, the lexical top k is the answer: asking for more candidates would only
+        # weaken the pruning of common terms (`LexicalIndex.search`) and change nothing.
+        n = max(k, CANDIDATES) if vector is not None else k
         with self.store.reading():  # both lists and the hits come from one consistent state
             level, allowed = self.store.scope(filters, principal)
             if allowed is not None and allowed.size == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -222,7 +223,8 @@ def _random_ops(seed: int, n_ops: int = 120) -> tuple[LexicalIndex, dict[int, st
 def test_any_sequence_of_updates_matches_a_fresh_build(seed: int) -> None:
     idx, truth = _random_ops(seed)
     assert len(idx) == len(truth)
-    assert len(idx._segments) <= lexical.MAX_SEGMENTS + 1  # merges kept the segment count bounded
+    assert [p for p in range(200) if p in idx] == sorted(truth)  # found by binary search in each segment's pids
+    assert len(idx._segments) <= lexical.SEGMENTS_PER_TIER + 1  # merges kept the segment count bounded
     fresh = LexicalIndex()
     fresh.add(sorted(truth), [truth[p] for p in sorted(truth)])
     queries = ["phát triển đất nước", "công tác", "giáo dục", "nghị quyết ủy ban", "y tế cơ sở"]
@@ -312,7 +314,7 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
 def test_saving_again_updates_and_cleans_old_files(tmp_path: Path) -> None:
     idx = make()
     idx.save(tmp_path, 1)
-    for i in range(lexical.MAX_SEGMENTS + 2):  # enough single adds to force merges
+    for i in range(lexical.SEGMENTS_PER_TIER + 2):  # enough single adds to force merges
         idx.add([100 + i], [f"Văn bản bổ sung số {i} về chuyển đổi số."])
     idx.remove([1])
     idx.save(tmp_path, 2)
@@ -412,10 +414,10 @@ def test_merges_are_built_while_searches_go_on_and_keep_later_removals(monkeypat
 
     idx = LexicalIndex()
     texts = [f"Nghị quyết số {i} về chuyển đổi số ở cấp xã" for i in range(40)]
-    for i in range(lexical.MAX_SEGMENTS):  # one segment per add, merges left for later
+    for i in range(8):  # one segment per add, merges left for later
         idx.add(list(range(i * 5, i * 5 + 5)), texts[i * 5 : i * 5 + 5], maintain=False)
     idx.add([100], ["Kế hoạch chuyển đổi số của tỉnh"], maintain=False)
-    assert len(idx._segments) == lexical.MAX_SEGMENTS + 1
+    assert len(idx._segments) == 9
     building, release = threading.Event(), threading.Event()
     real = lexical._merged_segment
 
@@ -426,14 +428,14 @@ def test_merges_are_built_while_searches_go_on_and_keep_later_removals(monkeypat
 
     monkeypatch.setattr(lexical, "_merged_segment", slow)
     adder = threading.Thread(target=idx.maintain)
-    adder.start()  # nine segments of one level: they are merged
+    adder.start()  # nine small segments of one level: they are merged
     assert building.wait(10)
     assert idx.search("chuyển đổi số", 50)  # not blocked by the merge in progress
     idx.remove([3], maintain=False)  # removed while the merge is built
     idx.add([7], ["Văn bản thay thế về y tế thôn bản"], maintain=False)  # replaced meanwhile
     release.set()
     adder.join(10)
-    assert len(idx._segments) <= lexical.MAX_SEGMENTS  # the smallest were merged; the replacement came after
+    assert len(idx._segments) <= lexical.SEGMENTS_PER_TIER + 1  # merged; the replacement came after
     found = {pid for pid, _ in idx.search("chuyển đổi số", 50)}
     assert 3 not in found and 7 not in found and {0, 1, 2, 4, 100} <= found
     assert [pid for pid, _ in idx.search("y tế thôn bản", 5)] == [7]
@@ -483,8 +485,9 @@ def test_a_merge_in_small_slices_equals_a_fresh_build_of_the_live_paragraphs(
 def test_a_bulk_load_keeps_few_segments_and_rewrites_each_paragraph_a_few_times(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The tiered policy: many equal batches end in at most MAX_SEGMENTS segments, and merges copy each paragraph
+    """The tiered policy: many equal batches end in a few segments per size tier, and merges copy each paragraph
     about log(batches) / log(MERGE_FACTOR) times, not once per batch as a rebuild of everything would."""
+    monkeypatch.setattr(lexical, "FLOOR_SEGMENT", 10)  # tiers of 10-39, 40-159, 160-639, 640-2559 paragraphs
     copied: list[int] = []
     real = lexical._merged_segment
 
@@ -500,9 +503,34 @@ def test_a_bulk_load_keeps_few_segments_and_rewrites_each_paragraph_a_few_times(
         idx.add(pids, [f"Văn bản số {p} của đợt {b} về chuyển đổi số" for p in pids])
     total = batches * size
     assert len(idx) == total
-    assert len(idx._segments) <= lexical.MAX_SEGMENTS
+    assert len(idx._segments) <= lexical.SEGMENTS_PER_TIER * 4  # tiers of 10, 40, 160, 640 paragraphs
     assert sum(copied) <= 3.5 * total  # log4(64) = 3 rewrites a paragraph; a rebuild per batch would be ~32
     assert first(idx, "văn bản số 345") == 345
+
+
+def test_a_small_addition_never_merges_the_large_segments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Merges join segments of similar size: single documents added to an index of large segments are merged
+    among themselves, and the large segments are never rewritten for them."""
+    monkeypatch.setattr(lexical, "FLOOR_SEGMENT", 2)
+    copied: list[int] = []
+    real = lexical._merged_segment
+
+    def counting(snapshot: list[tuple[object, np.ndarray]], name: str) -> object:
+        copied.append(sum(int(live.sum()) for _, live in snapshot))
+        return real(snapshot, name)  # type: ignore[arg-type]
+
+    idx = LexicalIndex()
+    for b in range(lexical.SEGMENTS_PER_TIER):  # four segments of 40 paragraphs: tier 2 of (8, 32, 128, ...)
+        pids = list(range(b * 40, (b + 1) * 40))
+        idx.add(pids, [f"Văn bản số {p} về chuyển đổi số" for p in pids])
+    assert len(idx._segments) == lexical.SEGMENTS_PER_TIER
+    monkeypatch.setattr(lexical, "_merged_segment", counting)
+    for i in range(30):
+        idx.add([1000 + i], [f"Tin bổ sung số {i} về hợp tác xã"])
+        assert first(idx, f"tin bổ sung số {i}") == 1000 + i
+    assert copied and max(copied) < 40  # the 40-paragraph segments stayed as they were
+    assert sum(len(s.pids) == 40 for s in idx._segments) == lexical.SEGMENTS_PER_TIER
+    assert len(idx) == 190
 
 
 def test_a_reopened_index_maps_its_postings_instead_of_reading_them(tmp_path: Path) -> None:
@@ -537,8 +565,9 @@ def test_an_index_of_the_previous_format_is_read_and_upgraded_by_the_next_save(t
 
 
 @pytest.mark.parametrize("seed", [6, 7])
+@pytest.mark.parametrize("segments", [1, 4])
 def test_skipping_the_long_lists_of_common_terms_gives_the_full_result(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, segments: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pruned search (`_pruned_top`) must return exactly the top k of the full computation, with filters
     and removed paragraphs too; a small first-pass budget makes it apply on a small index."""
@@ -549,7 +578,11 @@ def test_skipping_the_long_lists_of_common_terms_gives_the_full_result(
     texts = {p: " ".join(rng.choices(common, k=rng.randint(4, 10)) + rng.choices(rare, k=rng.randint(1, 4)))
              for p in range(400)}  # fmt: skip
     idx = LexicalIndex()
-    idx.add(list(texts), list(texts.values()))
+    # One segment, or several of different sizes: the k-th score of the larger ones prunes the smaller ones.
+    cuts = [0, 400] if segments == 1 else [0, 220, 330, 380, 400]
+    for lo, hi in itertools.pairwise(cuts):
+        idx.add(list(range(lo, hi)), [texts[p] for p in range(lo, hi)], maintain=False)
+    assert len(idx._segments) == segments
     idx.remove(rng.sample(sorted(texts), k=40), maintain=False)
     applied = []
     real = lexical._pruned_top
@@ -561,7 +594,9 @@ def test_skipping_the_long_lists_of_common_terms_gives_the_full_result(
 
     monkeypatch.setattr(lexical, "_pruned_top", spy)
     allowed = np.array(sorted(rng.sample(sorted(texts), k=200)), dtype=np.int64)
-    for q in ["công tác phát triển y tế cơ sở", "của và các giáo dục", "nghị quyết ủy ban trong công tác", "hòa bình"]:
+    queries = ["công tác phát triển y tế cơ sở", "của và các giáo dục", "nghị quyết ủy ban trong công tác", "hòa bình"]
+    queries += [" ".join(rng.choices(common, k=3) + rng.choices(rare, k=2)) for _ in range(12)]
+    for q in queries:
         for kw in ({}, {"allowed": allowed}):
             for k in (1, 5, 20):
                 monkeypatch.setattr(lexical, "PRUNE", True)

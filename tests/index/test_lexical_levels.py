@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.index.lexical import MAX_SEGMENTS, LexicalIndex
+from rag.index.lexical import SEGMENTS_PER_TIER, LexicalIndex
 from tests.index.test_lexical import PARAS
 
 QUERIES = [
@@ -42,7 +42,7 @@ def test_paragraphs_above_a_level_change_nothing_at_it(tmp_path: Path) -> None:
     before = {level: public_view(idx, level) for level in (0, 1)}
 
     # many small additions at levels 2 and 3: merges and rebuilds happen there, not below
-    for batch in range(MAX_SEGMENTS + 3):
+    for batch in range(2 * SEGMENTS_PER_TIER + 3):
         pids, texts = secret_batch(1000 + 10 * batch, 3)
         idx.add(pids, texts, levels=[2 + batch % 2] * len(pids))
     assert {level: public_view(idx, level) for level in (0, 1)} == before

@@ -153,3 +153,38 @@ def test_the_document_table_filled_at_once_equals_one_document_at_a_time() -> No
     for f in (Filters(doc_types=("kết luận",)), Filters(issued_from="2025-01-01"), Filters(doc_ids=("b",))):
         got, want = at_once.allowed(f, "toi-mat"), one_by_one.allowed(f, "toi-mat")
         assert (got.tolist() if got is not None else None) == (want.tolist() if want is not None else None), f
+
+
+def test_a_search_that_catches_up_finds_the_new_paragraphs_without_waiting_for_the_merges(
+    tmp_path: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader catching up with another writer's commit searches the new paragraphs at once; the merges the
+    new segment calls for run in a background thread (at a million paragraphs one can take seconds)."""
+    import threading
+
+    from rag.index import lexical
+
+    with Library(tmp_path / "ix", embedder="none") as writer, Library(tmp_path / "ix", embedder="none") as reader:
+        writer.ingest([docs])
+        assert reader.search("kinh tế số", k=1)
+        merging, release = threading.Event(), threading.Event()
+        real = lexical._merged_segment
+
+        def slow(*args: object, **kwargs: object) -> object:
+            merging.set()
+            assert release.wait(20)
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(lexical, "_merged_segment", slow)
+        monkeypatch.setattr(writer.store.lexical, "maintain", lambda: None)  # only the reader's merge is watched
+        for i in range(lexical.SEGMENTS_PER_TIER + 1):  # one small segment each: the reader's tier 0 overflows
+            (docs / f"tin-{i}.txt").write_text(f"TIN SỐ {i}\nChi bộ thôn số {i} họp về hợp tác xã kiểu mới.\n", "utf-8")
+            writer.ingest([docs / f"tin-{i}.txt"])
+            hits = reader.search(f"chi bộ thôn số {i} hợp tác xã", k=1)  # the last one returns while a merge waits
+            assert hits and f"thôn số {i}" in hits[0].paragraph.text
+        assert merging.wait(10)
+        assert len(reader.store.lexical.search("hợp tác xã kiểu mới", k=10)) == 5  # searches go on meanwhile
+        release.set()
+        reader.store.wait_for_maintenance(20)
+        assert len(reader.store.lexical._segments) <= lexical.SEGMENTS_PER_TIER
+        assert reader.search("chi bộ thôn số 2", k=1)[0].paragraph.text.startswith("Chi bộ thôn số 2")
