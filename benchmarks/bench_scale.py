@@ -71,7 +71,8 @@ def _peak_mb() -> float:
 
 
 def _du_mb(path: Path) -> float:
-    return round(sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6, 1)
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return round(sum(f.stat().st_size for f in files) / 1e6, 1)
 
 
 def _blocks(text: str) -> int:
