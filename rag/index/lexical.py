@@ -145,6 +145,7 @@ class _Segment:
         "_by_pid",
         "_norm",
         "bigram",
+        "changes",
         "df",
         "dl",
         "dl_live",
@@ -187,6 +188,8 @@ class _Segment:
         self.df = self._row_sums(live)
         self._norm: tuple[float, npt.NDArray[np.float32]] | None = None
         self._by_pid: tuple[Int64Array, Int64Array | None] | None = None
+        #: Incremented by every `kill`: a save rewrites the live mask only when it changed since the last one.
+        self.changes = 0
 
     def _pid_order(self) -> tuple[Int64Array, Int64Array | None]:
         """The segment's pids sorted, and the local document of each (None: `pids` is sorted already). Computed on
@@ -244,6 +247,7 @@ class _Segment:
         dead = np.zeros(len(self.pids), dtype=np.bool_)
         dead[local] = True
         self.live[local] = False
+        self.changes += 1
         self.n_live -= int(local.size)
         self.dl_live -= float(np.asarray(self.dl[local], dtype=np.float64).sum())
         if self.n_live == 0:
@@ -490,6 +494,8 @@ class LexicalIndex:
         self._generation = 0
         self._next_segment = 0
         self._persisted: dict[str, set[str]] = {}  # directory -> names of segments whose files it holds
+        #: directory -> segment name -> (its `changes` when saved, the live-mask file written then)
+        self._live_files: dict[str, dict[str, tuple[int, str]]] = {}
         self._lock = threading.RLock()
         #: Paragraphs (live or not) the last search went through: its work depends only on the levels it may read.
         self.last_scanned = 0
@@ -868,19 +874,25 @@ class LexicalIndex:
         # otherwise): writing a large new segment's files takes seconds, and searches go on meanwhile. One save at a
         # time (the store's lock).
         with self._lock:
-            state = [(seg, seg.live.copy()) for seg in self._segments]
+            state = [(seg, seg.live.copy(), seg.changes) for seg in self._segments]
             next_segment = self._next_segment
             n_live = sum(seg.n_live for seg in self._segments)
         have = self._persisted.setdefault(str(directory.resolve()), set())
+        masks = self._live_files.setdefault(str(directory.resolve()), {})
         token = os.urandom(4).hex()
         entries: list[dict[str, Any]] = []
-        for seg, live in state:
+        for seg, live, changes in state:
             if seg.name not in have or not (directory / f"{seg.name}.docs.npy").exists():
                 for part in _PARTS:
                     write_atomic(directory / f"{seg.name}.{part}.npy", getattr(seg, part), pause="lexical.temp_written")
                 have.add(seg.name)
-            live_file = f"{seg.name}.live.{token}.npy"
-            write_atomic(directory / live_file, live, pause="lexical.temp_written")
+            saved = masks.get(seg.name)
+            if saved is not None and saved[0] == changes and (directory / saved[1]).exists():
+                live_file = saved[1]  # unchanged since the last save, which named this file: not written again
+            else:
+                live_file = f"{seg.name}.live.{token}.npy"
+                write_atomic(directory / live_file, live, pause="lexical.temp_written")
+                masks[seg.name] = (changes, live_file)
             pause_point("lexical.segment_written")
             entries.append(
                 {
@@ -914,6 +926,8 @@ class LexicalIndex:
             if _OWN_FILE.match(path.name) and path.name not in keep:
                 path.unlink(missing_ok=True)
         have.intersection_update(e["name"] for e in entries)
+        for name in set(masks) - have:
+            del masks[name]
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
@@ -952,6 +966,9 @@ class LexicalIndex:
         except (KeyError, TypeError, ValueError, OSError, EOFError) as exc:
             raise StoreError(f"corrupt lexical index in {directory}: {exc}", _USER_MESSAGE) from exc
         index._persisted[str(directory.resolve())] = {s.name for s in index._segments}
+        index._live_files[str(directory.resolve())] = {
+            s.name: (s.changes, str(e["live"])) for s, e in zip(index._segments, manifest["segments"], strict=True)
+        }
         return index
 
 

@@ -331,6 +331,31 @@ def test_saving_again_updates_and_cleans_old_files(tmp_path: Path) -> None:
     assert first(LexicalIndex.load(tmp_path), "kết luận bộ chính trị") == 500
 
 
+def test_a_save_rewrites_only_the_live_masks_that_changed(tmp_path: Path) -> None:
+    idx = make()
+    idx.add([100, 101], ["Văn bản bổ sung về hợp tác xã.", "Tin bổ sung về y tế."], maintain=False)
+    idx.save(tmp_path, 1)
+
+    def masks() -> dict[str, str]:
+        manifest = json.loads((tmp_path / MANIFEST).read_text(encoding="utf-8"))
+        return {e["name"]: e["live"] for e in manifest["segments"]}
+
+    first_masks = masks()
+    assert len(first_masks) == 2
+    idx.save(tmp_path, 2)
+    assert masks() == first_masks  # nothing removed: no mask written again
+    idx.remove([101], maintain=False)
+    idx.save(tmp_path, 3)
+    changed = {name for name, file in masks().items() if first_masks[name] != file}
+    assert changed == {idx._segments[1].name}  # only the segment that lost a paragraph
+    reopened = LexicalIndex.load(tmp_path)
+    assert 101 not in reopened and 100 in reopened and len(reopened) == len(idx)
+    before = masks()
+    reopened.save(tmp_path, 4)
+    assert masks() == before  # the loaded masks are reused as they are
+    assert sorted(p.name for p in tmp_path.glob("*.live.*")) == sorted(masks().values())  # old masks deleted
+
+
 def test_empty_index_round_trip(tmp_path: Path) -> None:
     LexicalIndex().save(tmp_path, 1)
     loaded = LexicalIndex.load(tmp_path)
