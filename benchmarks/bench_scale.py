@@ -39,6 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_search import real_questions  # noqa: E402  (the same 500 questions as the search benchmark)
+
 SHARED = ROOT.parent / "shared"
 if not SHARED.exists():
     SHARED = Path("/work/shared")
@@ -142,16 +144,6 @@ def write_corpus(out: Path, paragraphs: int) -> dict[str, int]:
     return {"records": records, "blocks": blocks, "files": fh.n + 1}
 
 
-def queries(limit: int = 500) -> list[str]:
-    texts: list[str] = []
-    for name in ("alqac", "uit_reg_wiki"):
-        lines = (SHARED / "eval" / name / "queries.jsonl").open(encoding="utf-8")
-        texts += [json.loads(line)["text"] for line in lines]
-    texts += [json.loads(line)["question"] for line in (SHARED / "eval/nq57/qa.jsonl").open(encoding="utf-8")]
-    random.Random(7).shuffle(texts)
-    return texts[:limit]
-
-
 def _run_measured(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run `cmd` in a child and report its wall time and peak RSS (this helper runs in a process of its own,
     so RUSAGE_CHILDREN is that command alone)."""
@@ -189,7 +181,7 @@ def _search_step(index: Path, n_queries: int, adds: int) -> int:
     result["reopen_s"] = round(time.perf_counter() - t0, 2)
     result["rss_after_reopen_mb"] = _rss_mb()
     result["paragraphs"] = library.catalog.counts()["paragraphs"]
-    qs = queries(n_queries)
+    qs = real_questions(n_queries)
 
     def timed() -> list[float]:
         ms = []
@@ -258,7 +250,7 @@ def _paragraph_texts(index: Path) -> list[str]:
 
 def _peer_step(engine: str, index: Path, work: Path, n_queries: int) -> int:
     texts = _paragraph_texts(index)
-    qs = queries(n_queries)
+    qs = real_questions(n_queries)
     result: dict[str, Any] = {"engine": engine, "paragraphs": len(texts)}
     if engine == "tantivy":
         import tantivy

@@ -81,7 +81,8 @@ def _write_corpus(out: Path, copies: int) -> int:
     return n
 
 
-def _queries(limit: int) -> list[str]:
+def real_questions(limit: int) -> list[str]:
+    """Up to `limit` real questions (alqac, uit_reg_wiki, nq57), shuffled with a fixed seed."""
     texts: list[str] = []
     for name in ("alqac", "uit_reg_wiki"):
         lines = (SHARED / "eval" / name / "queries.jsonl").open(encoding="utf-8")
@@ -137,7 +138,7 @@ def main() -> int:
         "open_existing_index_s": round(load_s, 2),
     }
 
-    queries = _queries(args.queries)
+    queries = real_questions(args.queries)
     latencies = _search_latencies(library, queries)
     result["search_ms"] = {"n": len(latencies), **_percentiles(latencies)}
 
@@ -191,7 +192,7 @@ def _search_existing(index_dir: Path, n_queries: int) -> int:
     library = Library(index_dir, create=False)
     store = library.store
     opened = time.perf_counter() - t0
-    queries = _queries(n_queries)
+    queries = real_questions(n_queries)
     latencies = _search_latencies(library, queries)
     result = {
         "index": str(index_dir),
