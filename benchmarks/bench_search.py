@@ -17,7 +17,7 @@ vectors): no build, no incremental add, no peers.
 
 Usage:
     .venv/bin/python benchmarks/bench_search.py [--min-paragraphs 100000] [--queries 500] [--peer-queries 100]
-        [--embedder none] [--work DIR]
+        [--embedder none] [--work DIR] [--copies N] [--no-peers]
     .venv/bin/python benchmarks/bench_search.py --index /tmp/pp-ix
 
 Prints one JSON object (figures recorded in docs/benchmarks.md).
@@ -99,6 +99,12 @@ def main() -> int:
     ap.add_argument("--peer-queries", type=int, default=100)
     ap.add_argument("--embedder", default=None, help="embedder for the index (default: the library default)")
     ap.add_argument("--work", type=Path, help="keep the index here (default: a temporary folder)")
+    ap.add_argument(
+        "--copies",
+        type=int,
+        help="variant copies of the articles to write (default: grow one copy at a time until --min-paragraphs; "
+        "give it with a slow embedder, so that only one index is embedded)",
+    )
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--index", type=Path, help="only time searches over this existing index")
     args = ap.parse_args()
@@ -111,7 +117,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, object] = {"embedder": args.embedder or "default"}
 
-    copies = 1
+    copies = args.copies or 1
     while True:
         corpus = work / f"bench-corpus-{copies}.jsonl"
         records = _write_corpus(corpus, copies)
@@ -121,7 +127,7 @@ def main() -> int:
         library.ingest([corpus], progress=None)
         built = time.perf_counter() - t0
         paragraphs = library.catalog.counts()["paragraphs"]
-        if paragraphs >= args.min_paragraphs:
+        if paragraphs >= args.min_paragraphs or args.copies:
             break
         library.close()
         copies += 1

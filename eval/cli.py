@@ -45,7 +45,7 @@ def _print_json(data: object) -> None:
     sys.stdout.write("\n")
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^\w.-]+", "-", text).strip("-") or "x"
 
 
@@ -128,7 +128,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = work / _slug(f"{dataset.name}-{dataset.split}") / _index_name(config)
+                index_dir = work / slug(f"{dataset.name}-{dataset.split}") / index_name(config)
                 search = engine.make_retrieval_engine(config, dataset.corpus, index_dir)
                 run = run_retrieval(
                     dataset, search, args.k or RETRIEVAL_DEPTH, args.limit, not args.no_progress, config=config
@@ -167,23 +167,23 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return _emit(args, results, heading, f"Đánh giá truy hồi — {dataset.name} ({dataset.split})") or status
 
 
-def _index_name(config: RunConfig) -> str:
+def index_name(config: RunConfig) -> str:
     """The folder of a configuration's index under its corpus folder: configurations that build the same index
     (embedder and lexical parameters; the rest is chosen at query time) share one, so a model embeds a corpus once
     per `--work`, not once per configuration."""
     key = config.embedder or DEFAULT_EMBEDDER
     if config.lexical:
         key += "-" + "-".join(f"{name}{value}" for name, value in sorted(config.lexical.items()))
-    return _slug(key)
+    return slug(key)
 
 
 def _corpus_dir(work: Path, docs: Path | None, distractors: Path | None, fallback: str = "no-docs") -> Path:
     """The folder of the indexes built over these documents: QA and MCQ runs over the same documents (and
     distractors) share it under one `--work`, so the distractors are embedded once, not once per evaluation."""
     if docs is None:
-        return work / _slug(fallback)
+        return work / slug(fallback)
     key = f"docs-{docs.name}" + (f"+{distractors.stem}" if distractors is not None else "")
-    return work / _slug(key)
+    return work / slug(key)
 
 
 def cmd_eval_qa(args: argparse.Namespace) -> int:
@@ -195,7 +195,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = _corpus_dir(work, args.docs, args.distractors) / _index_name(config)
+                index_dir = _corpus_dir(work, args.docs, args.distractors) / index_name(config)
                 ask = engine.make_qa_engine(config, args.docs, args.distractors, index_dir)
                 run = run_qa(
                     items,
@@ -211,7 +211,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
                 from eval.peers import FACTORIES, qa_peer
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
-                paragraphs = engine.paragraphs(_corpus_dir(work, args.docs, args.distractors) / _index_name(configs[0]))
+                paragraphs = engine.paragraphs(_corpus_dir(work, args.docs, args.distractors) / index_name(configs[0]))
                 for peer_name in FACTORIES:
                     peer_ask = qa_peer(peer_name, paragraphs)
                     run = run_qa(
@@ -239,9 +239,7 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _index_name(
-                    config
-                )
+                index_dir = _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / index_name(config)
                 choose = engine.make_mcq_engine(config, args.docs, args.distractors, index_dir)
                 run = run_mcq(items, choose, args.limit, not args.no_progress, config=config, quiz=str(args.quiz))
                 manifest = engine.index_manifest(index_dir) if args.docs is not None else None
@@ -251,7 +249,7 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
                 paragraphs = engine.paragraphs(
-                    _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / _index_name(configs[0])
+                    _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / index_name(configs[0])
                 )
                 for peer_name in FACTORIES:
                     run = run_mcq(

@@ -49,10 +49,8 @@ def qa_pipeline(config: RunConfig, library: Library) -> QAPipeline:
     return build_pipeline(config, library)
 
 
-def make_retrieval_engine(
-    config: RunConfig, corpus: Mapping[str, CorpusDoc], index_dir: Path
-) -> Callable[[str, int], list[str]]:
-    """Index a BEIR corpus (one document per entry, id kept) under `config`, and return its search function."""
+def index_corpus(config: RunConfig, corpus: Mapping[str, CorpusDoc], index_dir: Path) -> Library:
+    """The library of a BEIR corpus under `config` (one document per entry, id kept), ingested when new."""
     index_dir.mkdir(parents=True, exist_ok=True)
     records = index_dir / "corpus.jsonl"
     if not records.exists():
@@ -62,7 +60,20 @@ def make_retrieval_engine(
                 fh.write("\n")
     library = _library(config, index_dir)
     library.ingest([records], progress=_bar())
-    entry_of = {d.doc_id: d.source_key.rsplit("#", 1)[1] for d in library.documents() if "#" in d.source_key}
+    return library
+
+
+def corpus_entries(library: Library) -> dict[str, str]:
+    """doc_id -> the BEIR corpus id it was ingested from."""
+    return {d.doc_id: d.source_key.rsplit("#", 1)[1] for d in library.documents() if "#" in d.source_key}
+
+
+def make_retrieval_engine(
+    config: RunConfig, corpus: Mapping[str, CorpusDoc], index_dir: Path
+) -> Callable[[str, int], list[str]]:
+    """Index a BEIR corpus (one document per entry, id kept) under `config`, and return its search function."""
+    library = index_corpus(config, corpus, index_dir)
+    entry_of = corpus_entries(library)
     retriever = qa_pipeline(config, library).retriever
 
     def search(query: str, k: int) -> list[str]:

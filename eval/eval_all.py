@@ -4,7 +4,8 @@ Runs, with the offline default configuration and the peers side by side, writing
 per evaluation under docs/eval/<name>/ and a summary docs/eval/README.md:
 
 * retrieval: alqac (splits all and bge146, with the published bge-m3 run), uit_reg_wiki (all), ours and
-  LangChain BM25Retriever and bm25s, with the previous default (lexical), rerank and hybrid-hash beside the default;
+  LangChain BM25Retriever and bm25s, with the lexical-only default of issue 3 (lexical), the e5 fusion of issue 12's
+  first part (e5-minmax), rerank and hybrid-hash beside the default;
 * QA: NQ 57 quiz questions with the 1,022 party_politics articles as distractors, the 500 out-of-domain
   questions against the same index, the team's own QA sets over corpus/ (corpus_qa, and cadre_qa: questions as
   cadres type them);
@@ -31,6 +32,7 @@ OUT = ROOT / "docs/eval"
 CONFIGS = [
     "eval/configs/default.toml",
     "eval/configs/lexical.toml",
+    "eval/configs/e5-minmax.toml",
     "eval/configs/rerank.toml",
     "eval/configs/hybrid-hash.toml",
 ]
@@ -44,7 +46,7 @@ def _runs() -> dict[str, list[str]]:
     retrieval = ["eval", "retrieval", "--peer"]
     return {
         "alqac-all": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "all", *_configs()],
-        "alqac-bge146": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "bge146", *_configs(BASE_CONFIGS)],
+        "alqac-bge146": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "bge146", *_configs(CONFIGS[:3])],
         "uit-all": [*retrieval, "--dataset", "../shared/eval/uit_reg_wiki", "--split", "all", *_configs()],
         "nq57": [
             "eval",

@@ -50,6 +50,9 @@ INTERNAL_ALLOWED = {
     # compute exactly the features the answer layer computes.
     "eval.calibrate_abstention": "rag.answer",
     "eval.calibrate_support": "rag.",
+    # It reads the hybrid retriever's candidate lists and the fusion functions, to compare fusions on one set of
+    # lists exactly as the product computes them.
+    "eval.tune_fusion": "rag.retrieve",
 }
 
 

@@ -755,6 +755,19 @@ class LexicalIndex:
         """
         if k <= 0:
             raise ValueError(f"k must be positive, got {k}")
+        weights = self._query_weights(query)
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            if allowed.size > 1 and np.any(allowed[1:] < allowed[:-1]):
+                allowed = np.sort(allowed)
+        with self._lock:
+            if not weights:
+                return []
+            return self._search_locked(weights, k, allowed, self._visible(level))
+
+    def _query_weights(self, query: str) -> dict[str, float]:
+        """The query's terms with their weights: exact terms (and their folded twins at `fold_blend`) when the
+        query has diacritics, folded terms otherwise."""
         qt = query_terms(query)
         weights: dict[str, float] = {}
         if qt.accented:
@@ -766,14 +779,53 @@ class LexicalIndex:
         else:
             for t in qt.folded:
                 weights[t] = weights.get(t, 0.0) + 1.0
-        if allowed is not None:
-            allowed = np.asarray(allowed, dtype=np.int64)
-            if allowed.size > 1 and np.any(allowed[1:] < allowed[:-1]):
-                allowed = np.sort(allowed)
+        return weights
+
+    def scores(self, query: str, pids: Sequence[int] | Int64Array, level: int | None = None) -> dict[int, float]:
+        """The BM25 score `search` gives each of `pids` for `query`, whatever its rank (0.0 for a paragraph that
+        holds no query term).
+
+        For fusing ranked lists on complete evidence: a paragraph that one retriever found and the other ranked
+        below its cut-off gets its real score from both. A pid not indexed, removed, or above `level` is left out.
+        The cost is a binary search per query term and segment, not a pass over the postings.
+        """
+        pid_arr = np.unique(np.asarray(pids, dtype=np.int64))
+        weights = self._query_weights(query)
+        out: dict[int, float] = {}
         with self._lock:
-            if not weights:
-                return []
-            return self._search_locked(weights, k, allowed, self._visible(level))
+            segments = self._visible(level)
+            n_docs = sum(seg.n_live for seg in segments)
+            if n_docs == 0 or not pid_arr.size:
+                return out
+            hashes = term_hashes(list(weights)) if weights else np.zeros(0, dtype=np.uint64)
+            rows_per_segment = [seg.rows(hashes) for seg in segments]
+            df = np.zeros(hashes.size, dtype=np.float64)
+            for seg, rows in zip(segments, rows_per_segment, strict=True):
+                found = rows >= 0
+                df[found] += seg.df[rows[found]]
+            factor = bm25_idf(df, n_docs) * np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+            avgdl = self._avgdl(segments)
+            for seg, rows in zip(segments, rows_per_segment, strict=True):
+                local = seg.live_locals(pid_arr)
+                if not local.size:
+                    continue
+                local = np.sort(local)
+                total = np.zeros(local.size, dtype=np.float64)
+                norm = seg.norm(avgdl[seg.level], self.params.b)
+                for i in np.flatnonzero(rows >= 0).tolist():
+                    row = int(rows[i])
+                    lo, hi = int(seg.indptr[row]), int(seg.indptr[row + 1])
+                    term_docs = seg.docs[lo:hi]
+                    pos = np.searchsorted(term_docs, local)
+                    hit = pos < hi - lo
+                    hit[hit] = term_docs[pos[hit]] == local[hit]
+                    if not hit.any():
+                        continue
+                    k1 = self.params.k1_bigram if seg.bigram[row] else self.params.k1
+                    tf = np.asarray(seg.tf[lo:hi][pos[hit]], dtype=np.float64)
+                    total[hit] += factor[i] * tf * (k1 + 1.0) / (tf + k1 * norm[local[hit]])
+                out.update(zip(np.asarray(seg.pids)[local].tolist(), total.tolist(), strict=True))
+        return out
 
     def _visible(self, level: int | None) -> list[_Segment]:
         return self._segments if level is None else [s for s in self._segments if s.level <= level]

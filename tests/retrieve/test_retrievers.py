@@ -209,3 +209,42 @@ def test_second_stage_is_an_option_and_promotes_one_sentence_evidence(tmp_path: 
     assert "trước năm 2027" in reranked[0].paragraph.text
     assert [h.rank for h in reranked] == list(range(1, len(reranked) + 1))
     assert all(a.score >= b.score for a, b in itertools.pairwise(reranked))
+
+
+def test_hybrid_fuses_complete_scores_of_both_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each candidate of either list is scored by both retrievers: a paragraph the dense side found below the
+    lexical cut-off gets its real BM25 score, one the lexical side found gets its real cosine."""
+    from rag.retrieve import retrievers
+    from rag.retrieve.fusion import z_scores
+
+    docs = tmp_path / "d"
+    docs.mkdir()
+    (docs / "nq31.txt").write_text(RESOLUTION, encoding="utf-8")
+    (docs / "ct08.txt").write_text(DIRECTIVE, encoding="utf-8")
+    lib = Library(tmp_path / "ix", embedder="hash:64")
+    lib.ingest([docs])
+    monkeypatch.setattr(retrievers, "CANDIDATES", 2)  # short lists: their union needs completing
+    store = lib.store
+    retriever = retrievers.HybridRetriever(store, lexical_weight=0.4)
+    query = "thông tin cảnh báo"
+    lexical_top = [pid for pid, _ in store.lexical.search(query, 2)]
+    vector = store.embedder.embed_query(query).reshape(-1)
+    dense_top = [pid for pid, _ in store.vectors.search(vector, 2)]
+    union = list(dict.fromkeys(lexical_top + dense_top))
+    assert set(union) - set(lexical_top) and set(union) - set(dense_top)  # each list lacks one of the other's
+    bm25 = dict(store.lexical.search(query, 100))
+    lexical = {pid: bm25.get(pid, 0.0) for pid in union}
+    cosine = dict(zip(union, (store.vectors.vectors(union) @ vector).tolist(), strict=True))
+    zl, zd = z_scores(lexical), z_scores(cosine)
+    expected = sorted(((pid, 0.4 * zl[pid] + 0.6 * zd[pid]) for pid in union), key=lambda kv: -kv[1])
+    hits = retriever.retrieve(query, k=2)  # lists of CANDIDATES = 2, the best 2 of their union of 3
+    ids = {
+        h.paragraph.paragraph_id: pid for pid, h in zip(union, store.hits([(pid, 0.0) for pid in union]), strict=True)
+    }
+    assert [ids[h.paragraph.paragraph_id] for h in hits] == [pid for pid, _ in expected[:2]]
+    assert [h.score for h in hits] == pytest.approx([s for _, s in expected[:2]], abs=1e-5)
+    # The lexical scores the fusion used for the paragraph only the dense list held are BM25's, not a stand-in.
+    (only_dense,) = set(dense_top) - set(lexical_top)
+    assert retriever._lexical_scores(query, [only_dense], None, None)[only_dense] == pytest.approx(lexical[only_dense])
+    assert lexical[only_dense] > 0.0
+    lib.close()
