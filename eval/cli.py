@@ -122,6 +122,8 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_plotting()  # before the evaluation runs, not after
     dataset = load_beir(args.dataset, args.split)
+    if args.accentless:
+        dataset = dataset.accentless()
     configs = load_run_configs(args.config)
     results: list[dict[str, Any]] = []
     status = EXIT_OK
@@ -152,7 +154,8 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
                 label=f"peer:{peer_name}",
             )
             results.append(run.to_dict(None))
-        peers = load_peer_runs(args.dataset)
+        # Published runs ranked the questions as written: they cannot stand for the accent-less ones.
+        peers = [] if args.accentless else load_peer_runs(args.dataset)
         for peer in peers:
             scored = score_peer(dataset, peer, args.limit)
             if scored.rankings:
@@ -163,8 +166,9 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
                 )
     if not results:
         return EXIT_ERROR
-    heading = f"Dữ liệu: {dataset.name} (tập {dataset.split}, {len(dataset.queries)} câu hỏi)"
-    return _emit(args, results, heading, f"Đánh giá truy hồi — {dataset.name} ({dataset.split})") or status
+    typed = ", câu hỏi gõ không dấu" if args.accentless else ""
+    heading = f"Dữ liệu: {dataset.name} (tập {dataset.split}, {len(dataset.queries)} câu hỏi{typed})"
+    return _emit(args, results, heading, f"Đánh giá truy hồi — {dataset.name} ({dataset.split}{typed})") or status
 
 
 def index_name(config: RunConfig) -> str:
@@ -177,7 +181,7 @@ def index_name(config: RunConfig) -> str:
     return slug(key)
 
 
-def _corpus_dir(work: Path, docs: Path | None, distractors: Path | None, fallback: str = "no-docs") -> Path:
+def corpus_dir(work: Path, docs: Path | None, distractors: Path | None, fallback: str = "no-docs") -> Path:
     """The folder of the indexes built over these documents: QA and MCQ runs over the same documents (and
     distractors) share it under one `--work`, so the distractors are embedded once, not once per evaluation."""
     if docs is None:
@@ -195,7 +199,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = _corpus_dir(work, args.docs, args.distractors) / index_name(config)
+                index_dir = corpus_dir(work, args.docs, args.distractors) / index_name(config)
                 ask = engine.make_qa_engine(config, args.docs, args.distractors, index_dir)
                 run = run_qa(
                     items,
@@ -211,7 +215,7 @@ def cmd_eval_qa(args: argparse.Namespace) -> int:
                 from eval.peers import FACTORIES, qa_peer
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
-                paragraphs = engine.paragraphs(_corpus_dir(work, args.docs, args.distractors) / index_name(configs[0]))
+                paragraphs = engine.paragraphs(corpus_dir(work, args.docs, args.distractors) / index_name(configs[0]))
                 for peer_name in FACTORIES:
                     peer_ask = qa_peer(peer_name, paragraphs)
                     run = run_qa(
@@ -239,7 +243,7 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
     try:
         with _work_dir(args) as work:
             for config in configs:
-                index_dir = _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / index_name(config)
+                index_dir = corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / index_name(config)
                 choose = engine.make_mcq_engine(config, args.docs, args.distractors, index_dir)
                 run = run_mcq(items, choose, args.limit, not args.no_progress, config=config, quiz=str(args.quiz))
                 manifest = engine.index_manifest(index_dir) if args.docs is not None else None
@@ -249,7 +253,7 @@ def cmd_eval_mcq(args: argparse.Namespace) -> int:
 
                 # The peers read exactly the paragraphs our index holds (the first configuration's).
                 paragraphs = engine.paragraphs(
-                    _corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / index_name(configs[0])
+                    corpus_dir(work, args.docs, args.distractors, f"mcq-{args.quiz.stem}") / index_name(configs[0])
                 )
                 for peer_name in FACTORIES:
                     run = run_mcq(
@@ -364,6 +368,11 @@ def add_eval_commands(subparsers: Any, common_parent: argparse.ArgumentParser) -
         action="store_true",
         help="chạy cả các hệ đối chứng (LangChain BM25Retriever, bm25s) trong cùng tiến trình, và chấm kết quả đã "
         "công bố (published_run_*.json) trong thư mục dữ liệu",
+    )
+    p.add_argument(
+        "--accentless",
+        action="store_true",
+        help="bỏ dấu mọi câu hỏi trước khi tìm (đo trường hợp người dùng gõ không dấu); văn bản giữ nguyên dấu",
     )
     _run_options(p)
     p.set_defaults(func=cmd_eval_retrieval)

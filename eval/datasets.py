@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from eval.errors import DatasetError
+from rag import fold
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ class BeirDataset:
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     warnings: tuple[str, ...] = ()
+
+    def accentless(self) -> BeirDataset:
+        """The same data set with every question typed without diacritics ("Nghị quyết" -> "Nghi quyet"), as many
+        users type; the corpus keeps its accents."""
+        return replace(self, queries={qid: fold(text) for qid, text in self.queries.items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,19 +105,25 @@ def make_qa_engine(
     return ask
 
 
+def documents_library(config: RunConfig, docs: Path | None, distractors: Path | None, index_dir: Path) -> Library:
+    """The index an MCQ run reads: the documents and distractors, ingested (only what changed) under `index_dir`."""
+    library = _library(config, index_dir)
+    paths = [p for p in (docs, distractors) if p is not None]
+    if paths:
+        library.ingest(paths, progress=_bar())
+    return library
+
+
 def make_mcq_engine(
     config: RunConfig, docs: Path | None, distractors: Path | None, index_dir: Path
 ) -> Callable[[MCQItem], int]:
     """Return a `choose` function answering multiple-choice questions from the documents (or without any)."""
-    paths = [p for p in (docs, distractors) if p is not None]
-    library = _library(config, index_dir)
-    if paths:
-        library.ingest(paths, progress=_bar())
+    library = documents_library(config, docs, distractors, index_dir)
     qa = qa_pipeline(config, library)
     retriever = qa.retriever
 
     def choose(item: MCQItem) -> int:
-        return choose_option(retriever, item.question, list(item.options), k=qa.k)
+        return choose_option(retriever, item.question, list(item.options), k=qa.k, similarity=library.store.similarity)
 
     return choose
 

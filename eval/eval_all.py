@@ -5,7 +5,8 @@ per evaluation under docs/eval/<name>/ and a summary docs/eval/README.md:
 
 * retrieval: alqac (splits all and bge146, with the published bge-m3 run), uit_reg_wiki (all), ours and
   LangChain BM25Retriever and bm25s, with the lexical-only default of issue 3 (lexical), the e5 fusion of issue 12's
-  first part (e5-minmax), rerank and hybrid-hash beside the default;
+  first part (e5-minmax), rerank and hybrid-hash beside the default; uit_reg_wiki and alqac again with every
+  question typed without accents (`--accentless`), the default and lexical beside the peers;
 * QA: NQ 57 quiz questions with the 1,022 party_politics articles as distractors, the 500 out-of-domain
   questions against the same index, the team's own QA sets over corpus/ (corpus_qa, and cadre_qa: questions as
   cadres type them);
@@ -48,6 +49,15 @@ def _runs() -> dict[str, list[str]]:
         "alqac-all": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "all", *_configs()],
         "alqac-bge146": [*retrieval, "--dataset", "../shared/eval/alqac", "--split", "bge146", *_configs(CONFIGS[:3])],
         "uit-all": [*retrieval, "--dataset", "../shared/eval/uit_reg_wiki", "--split", "all", *_configs()],
+        # The same questions typed without accents (the corpus keeps them), as many users type.
+        "uit-accentless": [
+            *retrieval,
+            "--dataset",
+            "../shared/eval/uit_reg_wiki",
+            "--accentless",
+            *_configs(BASE_CONFIGS),
+        ],
+        "alqac-accentless": [*retrieval, "--dataset", "../shared/eval/alqac", "--accentless", *_configs(BASE_CONFIGS)],
         "nq57": [
             "eval",
             "qa",

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from rag.answer.extractive import score_candidates
 from rag.answer.question import KIND_DOCNUMBER, KIND_NUMBER, KIND_WHEN, KIND_WHERE, KIND_WHO, QuestionInfo
-from rag.retrieve.query import doc_refs
+from rag.retrieve.query import asked_refs
 from rag.types import Hit
 
 MODEL_FILE = Path(__file__).with_name("abstention.json")
@@ -72,7 +72,7 @@ def features(
     """The evidence features of a question against its retrieved paragraphs (`semantic`: the best cosine of the
     question to the first paragraphs, None when unknown)."""
     scored = score_candidates(info, hits, question) if hits and info.terms else []
-    named = bool(question and doc_refs(question))
+    named = bool(question and asked_refs(question))
     found = any(e.named for e in scored)
     feats = {
         "focus": 0.0,

@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import pairwise
 
 from rag.answer.layout import heading_label
@@ -36,10 +37,12 @@ from rag.answer.question import (
     KIND_WHEN,
     KIND_WHERE,
     KIND_WHO,
+    UNIT_MONEY,
+    UNIT_PERCENT,
     QuestionInfo,
 )
 from rag.answer.sentences import Span, split_clauses, split_sentences, trim_marker
-from rag.retrieve.query import doc_refs, matches, number_key
+from rag.retrieve.query import asked_refs, matches, number_key
 from rag.retrieve.scope import is_intro
 from rag.text.doctypes import label as type_label
 from rag.text.layout import (
@@ -214,12 +217,42 @@ def kind_match(info: QuestionInfo, text: str, header_line: bool) -> bool:
     if kind == KIND_WHEN:
         return any(not set(_NUMBER_RE.findall(m.group(0))) <= asked for m in _DATE_RE.finditer(text))
     if kind == KIND_NUMBER:
+        if info.unit:
+            words = " ".join(_WORDS_RE.findall(fold(text).lower().replace("%", " phan tram ")))
+            return any(m.group(1) not in asked for m in _counted(info.unit).finditer(words))
         return any(n not in asked for n in _NUMBER_RE.findall(text))
     if kind == KIND_WHERE:
         return bool(_PLACE_RE.search(text))
     if kind == KIND_WHO:
         return bool(_BODY_RE.search(text))
+    if kind == KIND_WHAT and info.subject:
+        return bool(_statement_of(info.subject).search(" ".join(_WORDS_RE.findall(fold(text).lower()))))
     return False
+
+
+_WORDS_RE = re.compile(r"\w+")
+_MAGNITUDE = r"(?:(?:nghin|ngan|trieu|ty|ti|van|tram|chuc) )*"
+
+
+@lru_cache(maxsize=64)
+def _counted(unit: str) -> re.Pattern[str]:
+    """A number that counts `unit` (`QuestionInfo.unit`), in folded words with "%" read as "phan tram": "25 ty
+    dong", "780 ti usd", "30 phan tram", "50 doanh nghiep", "2 trieu doanh nghiep"."""
+    if unit == UNIT_MONEY:
+        tail = rf"{_MAGNITUDE}(?:dong|usd|vnd)|(?:trieu|ty|ti)"
+    elif unit == UNIT_PERCENT:
+        tail = "phan tram"
+    else:
+        tail = rf"{_MAGNITUDE}{re.escape(unit)}"
+    return re.compile(rf"\b(\d+)(?: \d+)* (?:{tail})\b")
+
+
+@lru_cache(maxsize=64)
+def _statement_of(subject: tuple[str, ...]) -> re.Pattern[str]:
+    """What says what `subject` is or what role it has ("văn hóa là nền tảng ...", "kinh tế nhà nước giữ vai trò
+    chủ đạo"), in folded words; up to two words may come between ("văn hóa thực sự là")."""
+    name = " ".join(fold(s) for s in subject)
+    return re.compile(rf"\b{re.escape(name)} (?:\w+ ){{0,2}}?(?:la|(?:giu|co|dong) vai tro)\b")
 
 
 def _header_candidates(text: str) -> list[tuple[Span, str | None]]:
@@ -318,7 +351,8 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
     """
     q_uni, q_bi = _question_sets(info)
     folded = not info.accented
-    refs = doc_refs(question) if question else []
+    subject = {fold(t) for t in info.subject} if folded else set(info.subject)
+    refs = asked_refs(question) if question else []
     issue_date = _asks_issue_date(info, question) if question else False
     signed = info.kind == KIND_WHO and asks_signer(question)
     rows: list[tuple[int, Hit, Span, str | None, set[str], set[str], set[str], set[str], set[str]]] = []
@@ -343,7 +377,9 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
     scored: list[Evidence] = []
     for i, hit, span, role, uni, bi, ctx_uni, ctx_bi, identity in rows:
         header_line = role is not None
-        focus = [t for t in q_uni if t not in identity] or q_uni
+        # The thing a "what is X" question asks about stays in focus even where the title names it ("Nghị quyết về
+        # phát triển văn hóa": "văn hóa là gì?").
+        focus = [t for t in q_uni if t not in identity or t in subject] or q_uni
         cov_focus = _share(focus, uni, weights, ctx_uni)
         cov_all = _share(q_uni, uni | identity, weights, ctx_uni)
         own_bi = bi | identity
@@ -446,7 +482,7 @@ def whole_document(info: QuestionInfo, question: str, hits: Sequence[Hit]) -> bo
     điểm chỉ đạo của Nghị quyết 57" asks for one section, as a list)."""
     if not hits:
         return False
-    refs = doc_refs(question)
+    refs = asked_refs(question)
     target = next(
         (h for h in hits if h.number and (key := number_key(h.number)) and any(matches(r, key) for r in refs)),
         hits[0],

@@ -133,7 +133,7 @@ _STOPWORD_TEXT = (
     "gì nào đâu ai sao bao nhiêu mấy không có phải đúng hay sai là thế như nào những các cái này "
     "đó kia ấy thì mà và của cho với về theo trong từ đến được bị đã đang sẽ hãy xin cho biết nêu "
     "vậy ra sao thế nào một số rằng tại lúc khi nên cần phải việc điều để nhằm ở hỏi còn lại nữa "
-    "cũng vẫn chỉ đều thật rất vào nói tức tóm tắt liệt kê gồm bao gồm "
+    "cũng vẫn chỉ đều thật rất vào nói tức tóm tắt liệt kê gồm bao gồm rõ "
 )
 STOPWORDS_ACCENTED = frozenset(match_form(w) for w in _STOPWORD_TEXT.split())
 STOPWORDS = frozenset(fold(w) for w in STOPWORDS_ACCENTED)
@@ -148,12 +148,20 @@ class QuestionInfo:
         terms: content syllables in matching form (stop words removed), in order, unique.
         bigrams: adjacent content syllable pairs ("nghị_quyết").
         accented: whether the question carries diacritics (otherwise compare folded forms).
+        subject: for a question asking what something is or what role it has ("Nghị quyết 80 xác định văn hóa là
+            gì?", "vai trò của kinh tế tư nhân như thế nào?"), that thing's syllables in matching form ("văn",
+            "hóa"); empty otherwise (`defined_subject`).
+        unit: for a "how many" question, what the number counts, folded: `UNIT_MONEY`, `UNIT_PERCENT` or the
+            first word of the noun after "bao nhiêu" ("doanh" for "bao nhiêu doanh nghiệp"); "" when it names none
+            (`asked_unit`).
     """
 
     kind: str
     terms: tuple[str, ...]
     bigrams: tuple[str, ...]
     accented: bool
+    subject: tuple[str, ...] = ()
+    unit: str = ""
 
 
 def is_stopword(syllable: str, accented: bool) -> bool:
@@ -178,20 +186,100 @@ def question_kind(question: str) -> str:
 _LIST_RE = re.compile(r"\b(?:nhung|cac)\s+(?:\S+\s+){0,4}nao\b|^(?:nhung|cac)\s+.+\bla gi\b")
 
 
+# What a document says something is, or what role it gives it (folded, punctuation removed): "[Nghị quyết 80
+# xác định] văn hóa là gì", "[... xác định] vai trò của kinh tế tư nhân như thế nào", "X có vai trò gì". The
+# framing verb is the document's act, not a word the answer repeats.
+_FRAMING = r"(?:xac dinh|khang dinh|nhan dinh|dinh nghia|danh gia|coi)"
+_HOW = r"(?:nhu the nao|the nao|ra sao)"
+_DEFINED_RE = re.compile(
+    rf"^(?:(?P<pre>.*?)\b(?P<frame>{_FRAMING}) )?"
+    rf"(?:vai tro (?:cua )?(?P<role>.+?)(?: (?:{_HOW}|la gi|gi))?"
+    rf"|(?P<what>.+?) (?:la gi|la the nao|duoc hieu (?:{_HOW}|la gi)|(?:co|giu|dong) vai tro (?:gi|nao|{_HOW})))$"
+)
+# A document named at the start of the defined thing ("nghị quyết 80 văn hóa là gì"): not part of it.
+_LEADING_DOC_RE = re.compile(
+    r"^(?:theo )?(?:nghi quyet|chi thi|ket luan|ke hoach|chuong trinh|quy dinh|thong bao|nq|ct|kl|ctr|kh)"
+    r"(?: so)? \d\w*(?: (?:nq|kl|ct|ctr|kh|qd|tb|tw|tu|bct|vptu)){0,2}"
+    r"(?: (?:cua )?(?:bo chinh tri|ban chap hanh trung uong|trung uong|bct|bch tw))? "
+)
+
+
+def _words_before(text: str, index: int) -> int:
+    return len(text[:index].split())
+
+
+def defined_subject(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What a "what is X / what role has X" question asks about, and its framing verb.
+
+    Returns:
+        (the syllables of X in matching form, the framing verb's syllables), both empty for other questions.
+    """
+    syllables = [s for phrase in phrases(question) for s in phrase]
+    text = " ".join(fold(s) for s in syllables)
+    m = _DEFINED_RE.match(text)
+    if not m:
+        return (), ()
+    group = "role" if m.group("role") else "what"
+    start, end = _words_before(text, m.start(group)), _words_before(text, m.end(group))
+    lead = _LEADING_DOC_RE.match(m.group(group) + " ")
+    if lead:
+        start += len(lead.group(0).split())
+    framing: tuple[str, ...] = ()
+    if m.group("frame"):
+        first = _words_before(text, m.start("frame"))
+        framing = tuple(syllables[first : _words_before(text, m.end("frame"))])
+    return tuple(syllables[start:end]), framing
+
+
+UNIT_MONEY, UNIT_PERCENT = "tiền", "%"
+_MONEY_WORDS = frozenset({"tien", "dong", "usd", "vnd", "ty", "ti", "trieu", "nghin", "ngan"})
+# Words after "bao nhiêu" that are not what the number counts ("là bao nhiêu", "bao nhiêu so với ...").
+_NOT_UNITS = STOPWORDS | {"so", "nua", "thi", "vay", "roi", "tren", "duoi", "khoang", "voi"}
+# Nouns that begin with "đồng" without being the currency (folded second syllable).
+_DONG_NOUNS = frozenset({"chi", "bao", "nghiep", "doi", "vat", "ruong", "bang", "thoi", "hanh"})
+_HOW_MANY_RE = re.compile(r"\bbao nhieu (\w+)(?: (\w+))?")
+#: Words of a question that only say which kind of number it wants: the answer says "25 tỷ đồng", "30%".
+_UNIT_WORDS = {UNIT_MONEY: frozenset({"tien"}), UNIT_PERCENT: frozenset({"phan", "tram"})}
+
+
+def asked_unit(question: str) -> str:
+    """What a "bao nhiêu ..." question counts: `UNIT_MONEY` ("bao nhiêu tiền", "bao nhiêu tỷ đồng"),
+    `UNIT_PERCENT` ("bao nhiêu phần trăm"), else the folded first word of the noun ("bao nhiêu doanh nghiệp" ->
+    "doanh"); "" when the question names nothing after it."""
+    m = _HOW_MANY_RE.search(" ".join(fold(s) for phrase in phrases(question) for s in phrase))
+    if not m or m.group(1) in _NOT_UNITS or m.group(1).isdigit():
+        return ""
+    first, second = m.group(1), m.group(2) or ""
+    if first == "dong" and second in _DONG_NOUNS:  # "bao nhiêu đồng chí / đồng bào": people, not money
+        return first
+    if first in _MONEY_WORDS or second in ("dong", "usd", "vnd"):
+        return UNIT_MONEY
+    if first == "phan" and second == "tram":
+        return UNIT_PERCENT
+    return first
+
+
 def analyse_question(question: str) -> QuestionInfo:
-    """Kind and content terms of a question."""
+    """Kind and content terms of a question (a "what is X" question's framing verb is not a content term)."""
     norm = match_form(question)
     accented = fold(norm) != norm
+    kind = question_kind(question)
+    subject, framing = defined_subject(question) if kind == KIND_WHAT else ((), ())
+    unit = asked_unit(question) if kind == KIND_NUMBER else ""
+    kind_words = _UNIT_WORDS.get(unit, frozenset())
+
+    def content(syllable: str) -> bool:
+        return not is_stopword(syllable, accented) and syllable not in framing and fold(syllable) not in kind_words
+
     terms: list[str] = []
     bigrams: list[str] = []
     for phrase in phrases(question):
-        content = [s for s in phrase if not is_stopword(s, accented)]
-        for syllable in content:
+        for syllable in filter(content, phrase):
             if syllable not in terms:
                 terms.append(syllable)
         for a, b in itertools.pairwise(phrase):
-            if not is_stopword(a, accented) and not is_stopword(b, accented):
+            if content(a) and content(b):
                 bigram = a + BIGRAM_JOINER + b
                 if bigram not in bigrams:
                     bigrams.append(bigram)
-    return QuestionInfo(question_kind(question), tuple(terms), tuple(bigrams), accented)
+    return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit)

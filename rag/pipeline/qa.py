@@ -41,6 +41,7 @@ from rag.pipeline.library import Library
 from rag.retrieve.query import check_query, doc_refs, referenced_docs
 from rag.retrieve.retrievers import Retriever, make_retriever
 from rag.retrieve.scope import document_hits, is_intro, items_after, list_section, outline, purpose, signature_block
+from rag.text.accents import restore_accents
 from rag.text.layout import is_layout, is_table_header
 from rag.text.normalize import fold
 from rag.text.phrasing import expand_acronyms, politeness_only, strip_politeness, with_acronyms
@@ -169,7 +170,9 @@ class QAPipeline:
         embedder = self.library.store.embedder
         if not hits or not self.abstention.uses_semantic(embedder.name if embedder is not None else None):
             return None
-        sims = [x for x in self.library.store.similarity(question, [h.paragraph for h in hits[:3]]) if x is not None]
+        # An accent-less question is compared as the paragraphs would write it (`restore_accents`).
+        accented = restore_accents(question, [h.paragraph.text for h in hits])
+        sims = [x for x in self.library.store.similarity(accented, [h.paragraph for h in hits[:3]]) if x is not None]
         return max(sims) if sims else None
 
     def _named_evidence(

@@ -54,15 +54,39 @@ def check_k(k: int) -> int:
     return k
 
 
+# "Kế hoạch thực hiện Nghị quyết 57 của Tỉnh ủy Nghệ An", "chương trình hành động triển khai Nghị quyết 72": the
+# query names the plan that carries a resolution out, whose title repeats the resolution's number; the resolution
+# itself is not the document asked about (folded text just before the mention).
+_IMPLEMENTING_RE = re.compile(
+    r"\b(?:ke hoach|chuong trinh)(?: hanh dong)?(?: (?:so )?\d[\w/-]*)?(?: cua [^,.;:?!]{1,60}?)?"
+    r" (?:thuc hien|trien khai|quan triet)\s*(?:(?:nghi quyet|ket luan|chi thi|nq|kl|ct)\s*(?:so\s*)?)?$"
+)
+
+
 def doc_refs(query: str) -> list[DocRef]:
-    """Documents a query names by number, in order of mention (without repeats)."""
+    """Documents a query names by number, full ký hiệu first, in order of mention (without repeats)."""
+    return _unique([ref for _, ref, _ in _mentions(query)])
+
+
+def asked_refs(query: str) -> list[DocRef]:
+    """The documents a query asks about: those it names (`doc_refs`) except a resolution named only as what a
+    plan carries out ("kế hoạch thực hiện Nghị quyết 57" asks about the plan, whose title repeats the number)."""
+    mentions = _mentions(query)
+    asked = {ref for _, ref, carried_out in mentions if not carried_out}
+    carried = {ref for _, ref, carried_out in mentions if carried_out}
+    return _unique([ref for _, ref, _ in mentions if ref in asked or ref not in carried])
+
+
+def _mentions(query: str) -> list[tuple[int, DocRef, bool]]:
+    """(offset, reference, named only as what a plan carries out) of each mention: full ký hiệu ("31-NQ/TW")
+    first, then type and number ("Chỉ thị 08"), each in order of mention."""
     folded = fold(query).lower()
-    refs: list[DocRef] = []
-    for m in _NUMBER_RE.finditer(folded):
-        refs.append(DocRef(int(m.group(1)), m.group(2)))
-    for m in _NAMED_RE.finditer(folded):
-        symbol = _TYPE_SYMBOLS[m.group(1)]
-        refs.append(DocRef(int(m.group(2)), symbol))
+    found = [(m.start(), DocRef(int(m.group(1)), m.group(2))) for m in _NUMBER_RE.finditer(folded)]
+    found += [(m.start(), DocRef(int(m.group(2)), _TYPE_SYMBOLS[m.group(1)])) for m in _NAMED_RE.finditer(folded)]
+    return [(start, ref, bool(_IMPLEMENTING_RE.search(folded[:start]))) for start, ref in found]
+
+
+def _unique(refs: list[DocRef]) -> list[DocRef]:
     unique: list[DocRef] = []
     for ref in refs:
         if ref not in unique and not any(u.number == ref.number and u.symbol == ref.symbol for u in unique):
@@ -91,8 +115,8 @@ def matches(ref: DocRef, key: tuple[int, str]) -> bool:
 
 
 def referenced_docs(query: str, numbered: Iterable[tuple[str, str]]) -> list[str]:
-    """Ids of the documents among `numbered` ((doc_id, ký hiệu) pairs) that the query names."""
-    refs = doc_refs(query)
+    """Ids of the documents among `numbered` ((doc_id, ký hiệu) pairs) that the query asks about (`asked_refs`)."""
+    refs = asked_refs(query)
     if not refs:
         return []
     out: list[str] = []

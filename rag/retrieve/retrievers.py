@@ -3,7 +3,8 @@
 Filters and the caller's clearance become a set of allowed paragraph ids *before* any scoring, and both
 engines apply it inside their search: a paragraph the caller may not see is never ranked. The lexical engine's
 statistics (idf, lengths) come from the levels the caller may see only, so nothing above the caller's clearance
-changes their scores either.
+changes their scores either. A question typed without accents is embedded with the accents of the paragraphs its
+lexical search finds (`rag.text.accents`), among those the caller may see.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rag.index.store import IndexStore, level_of, lexical_title
 from rag.retrieve.fusion import RRF_K, convex, min_max, rrf, z_convex
 from rag.retrieve.query import check_k, check_query, referenced_docs
 from rag.retrieve.rerank import RERANK_CANDIDATES, Candidate, SentenceReranker
+from rag.text.accents import needs_accents, restore_accents
 from rag.types import Filters, Hit, Principal
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ CANDIDATES = 50
 #: naming a document is the strongest evidence of where the answer lies. Chosen on our own QA set
 #: (eval/data/corpus_qa.jsonl), see docs/decisions.md.
 REF_BOOST = 1.5
+#: Lexical hits whose words give an accent-less question its accents before it is embedded.
+ACCENT_SOURCES = 10
 #: Weight of the lexical side in the fusion with the dense side (dense gets 1 - this), for a real embedding model
 #: (the packaged multilingual-e5-small, an operator's `st:` model), with the default fusion on complete standardised
 #: scores (`z_convex`): chosen on uit_reg_wiki train, checked on its test split and on alqac (docs/decisions.md,
@@ -153,14 +157,30 @@ class _Base:
         )
         return reranked + [(pid, score / top if top > 0 else 0.0) for pid, score in tail]
 
-    def _query_vector(self, text: str) -> np.ndarray:
-        """The query's embedding (computed before taking the store's read lock: a model may be slow)."""
+    def _query_vector(self, text: str, filters: Filters | None, principal: Principal | None) -> np.ndarray:
+        """The query's embedding (computed before taking the store's read lock: a model may be slow). A question
+        typed without accents is embedded as `accented` writes it."""
         if self.store.vectors is None or self.store.embedder is None:
             raise InvalidRequest(
                 "dense retrieval on an index without embedder",
                 "Chỉ mục này không có vectơ (tạo với --embedder none); hãy dùng tìm kiếm từ khóa hoặc xây lại chỉ mục.",
             )
-        return self.store.embedder.embed_query(text)
+        return self.store.embedder.embed_query(self.accented(text, filters, principal))
+
+    def accented(self, text: str, filters: Filters | None = None, principal: Principal | None = None) -> str:
+        """`text` with the accents its first lexical hits use (`restore_accents`); unchanged when it carries any
+        diacritic. The hits are those the caller may see, so a restricted paragraph lends no word."""
+        if not needs_accents(text):
+            return text
+        with self.store.reading():
+            _, allowed = self.store.scope(filters, principal)
+            if allowed is not None and allowed.size == 0:
+                return text
+            found = self.store.hits(self._lexical(text, ACCENT_SOURCES, allowed, principal)[:ACCENT_SOURCES])
+        titles = dict.fromkeys(h.title for h in found)
+        restored = restore_accents(text, [*titles, *(h.paragraph.text for h in found)])
+        logger.debug("accent-less query %r embedded as %r", text, restored)
+        return restored
 
     def _dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None, level: int) -> list[tuple[int, float]]:
         assert self.store.vectors is not None
@@ -207,7 +227,7 @@ class DenseRetriever(_Base):
         self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
     ) -> list[Hit]:
         text = self._prepare(query, k)
-        vector = self._query_vector(text)
+        vector = self._query_vector(text, filters, principal)
         with self.store.reading():
             level, allowed = self.store.scope(filters, principal)
             if allowed is not None and allowed.size == 0:
@@ -240,7 +260,7 @@ class HybridRetriever(_Base):
         text = self._prepare(query, k)
         lexical_weight = self._weight()
         use_dense = self.store.vectors is not None and lexical_weight < 1.0
-        vector = self._query_vector(text) if use_dense else None
+        vector = self._query_vector(text, filters, principal) if use_dense else None
         # Without a dense list to fuse with, the lexical top k is the answer: asking for more candidates would only
         # weaken the pruning of common terms (`LexicalIndex.search`) and change nothing.
         n = max(k, CANDIDATES) if vector is not None else k
@@ -269,7 +289,7 @@ class HybridRetriever(_Base):
         """Both retrievers' lists of at most n, and every candidate's score from both: what the fusion reads (for
         tuning and inspecting it; `retrieve` is the search). Needs an index with vectors."""
         text = self._prepare(query, n)
-        vector = self._query_vector(text)
+        vector = self._query_vector(text, filters, principal)
         with self.store.reading():
             level, allowed = self.store.scope(filters, principal)
             lexical = self._lexical_ranked(text, n, allowed, principal)

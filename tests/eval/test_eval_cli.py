@@ -14,6 +14,7 @@ from eval import engine
 from eval.cli import add_eval_commands, main
 from eval.config import RunConfig
 from eval.datasets import CorpusDoc, QAItem
+from rag.text.normalize import fold
 from rag.types import Answer
 
 GOOD = {
@@ -103,6 +104,23 @@ def test_retrieval_one_config_prints_the_contract(
     assert result["config"]["name"] == "default"
     # The ranking depth is the @10 metrics', not the configuration's k (paragraphs the answerer reads).
     assert result["k"] == 10 and result["config"]["k"] < 10
+
+
+def test_retrieval_accentless_asks_every_question_without_accents(
+    beir_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list[str] = []
+    folded = {fold(q): ids for q, ids in GOOD.items()}
+
+    def make_retrieval_engine(config: RunConfig, corpus: Any, index_dir: Path) -> Callable[[str, int], list[str]]:
+        return lambda query, k: asked.append(query) or folded[query][:k]
+
+    monkeypatch.setattr(engine, "make_retrieval_engine", make_retrieval_engine)
+    monkeypatch.setattr(engine, "index_manifest", lambda index_dir: {})
+    argv = ["retrieval", "--dataset", str(beir_dir), "--accentless", "--work", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    assert sorted(asked) == sorted(folded) and "Khoa hoc cong nghe co vai tro gi?" in asked
+    assert "câu hỏi gõ không dấu" in capsys.readouterr().out
 
 
 def test_retrieval_sweep_with_limit_and_report(

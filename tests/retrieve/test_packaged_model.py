@@ -14,7 +14,7 @@ import pytest
 from rag import Library, MissingDependency
 from rag.index import embedders
 from rag.index.embedders import PackagedE5Embedder, make_embedder
-from rag.retrieve.retrievers import DenseRetriever, LexicalRetriever
+from rag.retrieve.retrievers import DenseRetriever, HybridRetriever, LexicalRetriever
 from rag.text.tokenize import tokenize
 
 TARGET = "Đến năm 2030, tuổi thọ trung bình của người dân đạt khoảng 75 tuổi."
@@ -56,6 +56,19 @@ def test_dense_side_finds_the_paraphrase_lexical_side_does_not(library: Library)
     assert dense[0].paragraph.text == TARGET
     lexical = LexicalRetriever(library.store).retrieve(PARAPHRASE, 6)
     assert TARGET not in [h.paragraph.text for h in lexical]
+
+
+@needs_e5
+def test_an_accentless_question_is_embedded_with_its_paragraphs_accents(library: Library) -> None:
+    folded, accented = "tuoi tho trung binh cua nguoi dan", "tuổi thọ trung bình của người dân"
+    dense = DenseRetriever(library.store)
+    found = dense.retrieve(folded, 1)
+    assert found[0].paragraph.text == TARGET
+    # The same vector as the accented question's, and a closer one than the folded text's own.
+    assert found[0].score == pytest.approx(dense.retrieve(accented, 1)[0].score, abs=1e-6)
+    assert library.store.similarity(folded, [found[0].paragraph])[0] < found[0].score - 0.02
+    hybrid = HybridRetriever(library.store).candidates(folded, 6)
+    assert max(hybrid.dense_scores.values()) == pytest.approx(found[0].score, abs=1e-6)
 
 
 @needs_e5

@@ -7,7 +7,8 @@ import pytest
 
 from rag import Library
 from rag.errors import InvalidRequest, StoreError
-from rag.retrieve.query import doc_refs
+from rag.retrieve.query import asked_refs, doc_refs
+from rag.retrieve.retrievers import HybridRetriever
 from rag.types import Filters, Principal
 
 RESOLUTION = """BAN CHẤP HÀNH TRUNG ƯƠNG
@@ -81,6 +82,23 @@ def test_doc_refs_parsing() -> None:
     assert doc_refs("mục tiêu đến năm 2030") == []
 
 
+@pytest.mark.parametrize(
+    ("query", "asked"),
+    [
+        ("Kế hoạch thực hiện Nghị quyết 31 của Thành ủy đặt mục tiêu gì?", []),
+        ("Chương trình hành động của Thành ủy Hà Nội thực hiện Nghị quyết số 31-NQ/TW", []),
+        ("Kế hoạch 12-KH/TU thực hiện Nghị quyết 31", [(12, "kh")]),
+        ("Nghị quyết 31 yêu cầu xây dựng kế hoạch thực hiện Nghị quyết 31", [(31, "nq")]),
+        ("Nghị quyết 31 đặt mục tiêu gì?", [(31, "nq")]),
+    ],
+)
+def test_a_resolution_named_as_what_a_plan_carries_out_is_not_the_document_asked_about(
+    query: str, asked: list[tuple[int, str]]
+) -> None:
+    assert [(r.number, r.symbol) for r in asked_refs(query)] == asked
+    assert (31, "nq") in [(r.number, r.symbol) for r in doc_refs(query)]  # still named (follow-ups read it)
+
+
 def test_filters_apply_inside_search(library: Library) -> None:
     query = "phương án sơ tán dân"
     everything = library.search(query, k=10)
@@ -103,6 +121,18 @@ def test_restricted_paragraph_never_reaches_a_reader_without_clearance(library: 
     assert cleared and "CANARY-7731" in cleared[0].paragraph.text
     nothing = library.search("CANARY", k=5, principal=reader, filters=Filters(doc_ids=("tb-09-vptu-2025.mat",)))
     assert nothing == []
+
+
+def test_accents_of_an_accentless_question_come_only_from_paragraphs_the_caller_may_see(library: Library) -> None:
+    retriever = HybridRetriever(library.store)
+    question = "phuong an so tan dan khan cap"
+    reader = Principal("doc-gia", "reader", "noi-bo")
+    cleared = Principal("lanh-dao", "reader", "mat")
+    # "khẩn cấp" is written only in the restricted notice.
+    assert retriever.accented(question, principal=cleared) == "phương án sơ tán dân khẩn cấp"
+    assert retriever.accented(question, principal=reader) == "phương án sơ tán dân khan cap"
+    assert retriever.accented(question, Filters(doc_ids=("khong-co",))) == question  # nothing in scope
+    assert retriever.accented("phương án sơ tán", principal=reader) == "phương án sơ tán"
 
 
 @pytest.mark.parametrize(
