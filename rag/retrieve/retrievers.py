@@ -84,12 +84,18 @@ class _Base:
         return text
 
     def _lexical(
-        self, text: str, n: int, allowed: np.ndarray | None, principal: Principal | None
+        self,
+        text: str,
+        n: int,
+        allowed: np.ndarray | None,
+        principal: Principal | None,
+        named: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        """BM25 with the statistics of the levels the caller may see (`level_of`), named documents favoured."""
+        """BM25 with the statistics of the levels the caller may see (`level_of`), named documents favoured
+        (`named`: their paragraphs when the caller has them already, `_named_pids`)."""
         level = level_of(principal)
         scored = self.store.lexical.search(text, n, allowed, level)
-        ref_pids = self._named_pids(text, allowed, principal)
+        ref_pids = self._named_pids(text, allowed, principal) if named is None else named
         if ref_pids.size == 0:
             return scored
         # Make sure the named document's best paragraphs are candidates, then favour them.
@@ -111,11 +117,11 @@ class _Base:
         return ref_pids
 
     def _lexical_scores(
-        self, text: str, pids: list[int], allowed: np.ndarray | None, principal: Principal | None
+        self, text: str, pids: list[int], named: np.ndarray, principal: Principal | None
     ) -> dict[int, float]:
-        """The lexical score `_lexical` would give each of `pids` at any rank (named documents favoured alike)."""
+        """The lexical score `_lexical` would give each of `pids` at any rank (the paragraphs of the named
+        documents, `named`, favoured alike)."""
         scores = self.store.lexical.scores(text, pids, level_of(principal))
-        named = self._named_pids(text, allowed, principal)
         if named.size:
             for pid in np.asarray(pids, dtype=np.int64)[np.isin(pids, named)].tolist():
                 if pid in scores:
@@ -123,12 +129,17 @@ class _Base:
         return scores
 
     def _lexical_ranked(
-        self, text: str, n: int, allowed: np.ndarray | None, principal: Principal | None
+        self,
+        text: str,
+        n: int,
+        allowed: np.ndarray | None,
+        principal: Principal | None,
+        named: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """The lexical list, best first, at most n, second stage applied when `rerank` is on."""
         if not self.rerank:
-            return self._lexical(text, n, allowed, principal)[:n]
-        scored = self._lexical(text, max(n, RERANK_CANDIDATES), allowed, principal)
+            return self._lexical(text, n, allowed, principal, named)[:n]
+        scored = self._lexical(text, max(n, RERANK_CANDIDATES), allowed, principal, named)
         if len(scored) < 2:
             return scored[:n]
         return self._reranked(text, scored, level_of(principal))[:n]
@@ -258,7 +269,7 @@ class HybridRetriever(_Base):
         self, query: str, k: int = 10, filters: Filters | None = None, principal: Principal | None = None
     ) -> list[Hit]:
         text = self._prepare(query, k)
-        lexical_weight = self._weight()
+        lexical_weight = float(self.lexical_weight if self.lexical_weight is not None else LEXICAL_WEIGHT)
         use_dense = self.store.vectors is not None and lexical_weight < 1.0
         vector = self._query_vector(text, filters, principal) if use_dense else None
         # Without a dense list to fuse with, the lexical top k is the answer: asking for more candidates would only
@@ -268,12 +279,13 @@ class HybridRetriever(_Base):
             level, allowed = self.store.scope(filters, principal)
             if allowed is not None and allowed.size == 0:
                 return []
-            lexical = self._lexical_ranked(text, n, allowed, principal)
+            named = self._named_pids(text, allowed, principal)
+            lexical = self._lexical_ranked(text, n, allowed, principal, named)
             if vector is None:
                 return self.store.hits(lexical[:k])
             dense = self._dense(vector, n, allowed, level)
             if self.fusion == "convex":
-                found = self._complete(text, vector, lexical, dense, allowed, principal)
+                found = self._complete(text, vector, lexical, dense, named, principal)
                 return self.store.hits(z_convex(found.lexical_scores, found.dense_scores, lexical_weight)[:k])
             weights = [lexical_weight, 1.0 - lexical_weight]
             if self.fusion == "rrf":
@@ -292,12 +304,10 @@ class HybridRetriever(_Base):
         vector = self._query_vector(text, filters, principal)
         with self.store.reading():
             level, allowed = self.store.scope(filters, principal)
-            lexical = self._lexical_ranked(text, n, allowed, principal)
+            named = self._named_pids(text, allowed, principal)
+            lexical = self._lexical_ranked(text, n, allowed, principal, named)
             dense = self._dense(vector, n, allowed, level)
-            return self._complete(text, vector, lexical, dense, allowed, principal)
-
-    def _weight(self) -> float:
-        return float(self.lexical_weight if self.lexical_weight is not None else LEXICAL_WEIGHT)
+            return self._complete(text, vector, lexical, dense, named, principal)
 
     def _complete(
         self,
@@ -305,7 +315,7 @@ class HybridRetriever(_Base):
         vector: np.ndarray,
         lexical: list[tuple[int, float]],
         dense: list[tuple[int, float]],
-        allowed: np.ndarray | None,
+        named: np.ndarray,
         principal: Principal | None,
     ) -> Candidates:
         """Score each candidate by both retrievers: the lexical score of a paragraph only the dense list holds
@@ -319,7 +329,7 @@ class HybridRetriever(_Base):
                 floor = min(lexical_scores.values(), default=0.0)
                 lexical_scores.update(dict.fromkeys(only_dense, floor))
             else:
-                found = self._lexical_scores(text, only_dense, allowed, principal)
+                found = self._lexical_scores(text, only_dense, named, principal)
                 lexical_scores.update({pid: found.get(pid, 0.0) for pid in only_dense})
         vectors = self.store.vectors
         assert vectors is not None

@@ -275,6 +275,7 @@ def test_hybrid_fuses_complete_scores_of_both_lists(tmp_path: Path, monkeypatch:
     assert [h.score for h in hits] == pytest.approx([s for _, s in expected[:2]], abs=1e-5)
     # The lexical scores the fusion used for the paragraph only the dense list held are BM25's, not a stand-in.
     (only_dense,) = set(dense_top) - set(lexical_top)
-    assert retriever._lexical_scores(query, [only_dense], None, None)[only_dense] == pytest.approx(lexical[only_dense])
+    named = retriever._named_pids(query, None, None)
+    assert retriever._lexical_scores(query, [only_dense], named, None)[only_dense] == pytest.approx(lexical[only_dense])
     assert lexical[only_dense] > 0.0
     lib.close()
