@@ -40,6 +40,17 @@ def test_ingest_docs_remove_json(tmp_path: Path, sample_dir: Path) -> None:
     assert res.returncode == 1 and "Không có tài liệu" in res.stderr
 
 
+def test_options_before_the_command_name_are_kept(tmp_path: Path, sample_dir: Path) -> None:
+    """`vankien --index DIR --json docs` reads DIR (the usage line puts the options first), not ./index."""
+    index = tmp_path / "ix"
+    assert _run("--index", str(index), "ingest", str(sample_dir), "--no-progress").returncode == 0
+    res = _run("--index", str(index), "--json", "docs", env_index=tmp_path / "elsewhere")
+    assert res.returncode == 0, res.stderr
+    assert "nq-99-2025" in {d["doc_id"] for d in json.loads(res.stdout)["documents"]}
+    res = _run("--index", str(tmp_path / "elsewhere"), "docs", "--index", str(index), "--json")
+    assert "nq-99-2025" in {d["doc_id"] for d in json.loads(res.stdout)["documents"]}  # the later one wins
+
+
 def test_rejected_file_sets_exit_status_and_human_report(tmp_path: Path) -> None:
     bad = tmp_path / "hong.pdf.txt"
     bad.write_bytes(b"\x00" * 50)

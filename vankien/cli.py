@@ -453,22 +453,34 @@ class _VietnameseArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"Lỗi cú pháp lệnh: {message}\nXem trợ giúp: vankien --help\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(*, defaults: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name. After the name they default to nothing
+    (`argparse.SUPPRESS`), so that `vankien --index DIR ask ...` keeps the DIR given before it."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
     common = _VietnameseArgumentParser(add_help=False)
     common.add_argument(
         "--index",
         type=Path,
-        default=None,
+        default=default(None),
         metavar="DIR",
         help=f"thư mục chỉ mục (mặc định: biến môi trường {ENV_INDEX}, nếu không có thì ./index)",
     )
-    common.add_argument("--json", action="store_true", help="in kết quả dạng JSON ra stdout")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="in thêm nhật ký (lặp lại để chi tiết hơn)")
+    common.add_argument("--json", action="store_true", default=default(False), help="in kết quả dạng JSON ra stdout")
+    common.add_argument(
+        "-v", "--verbose", action="count", default=default(0), help="in thêm nhật ký (lặp lại để chi tiết hơn)"
+    )
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
     parser = _VietnameseArgumentParser(
         prog="vankien",
         description="Văn Kiện: hỏi đáp có trích dẫn trên văn kiện, nghị quyết của Đảng (chạy offline).",
-        parents=[common],
+        parents=[_common_options(defaults=True)],
     )
     sub = parser.add_subparsers(dest="command", metavar="LỆNH", parser_class=_VietnameseArgumentParser)
 
