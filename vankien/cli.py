@@ -453,7 +453,7 @@ class _VietnameseArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"Lỗi cú pháp lệnh: {message}\nXem trợ giúp: vankien --help\n")
 
 
-def _common_options(*, defaults: bool) -> argparse.ArgumentParser:
+def _common_options(*, defaults: bool) -> _VietnameseArgumentParser:
     """The options every command takes, before or after its name. After the name they default to nothing
     (`argparse.SUPPRESS`), so that `vankien --index DIR ask ...` keeps the DIR given before it."""
 

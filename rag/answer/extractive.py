@@ -469,7 +469,7 @@ _WHOLE_DOCUMENT = frozenset(
     fold(w)
     for w in (
         "nghị quyết chỉ thị kết luận chương trình hành động kế hoạch quyết định thông báo văn bản tài liệu bài "
-        "báo tin nội dung chính cơ bản toàn bộ số nq ct kl ctr kh tw tu bộ chính trị ban chấp hành trung ương "
+        "báo tin nội dung chính điểm cơ bản toàn bộ số nq ct kl ctr kh tw tu bộ chính trị ban chấp hành trung ương "
         "bí thư thường vụ thành ủy tỉnh ủy hãy giúp tôi khái quát lược vấn đề lĩnh vực nói đề cập bàn làm "
         "mục đích nhằm thực hiện trích yếu chủ đề ban hành ra đời tóm tắt gì nào đầu cuối giữa ngày tháng năm mới vừa"
     ).split()
@@ -549,14 +549,48 @@ def _about(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) 
                 chosen.append(ev)
                 break
         return chosen
-    seen: set[str] = set()
+    sections: list[tuple[int, Evidence]] = []
+    taken: dict[str, int] = {}
     for ev in ordered:
         top = hits[ev.hit_index].headings.split(" > ")[0]
-        if top in seen:
+        if taken.get(top, 0) >= SUMMARY_PER_SECTION or _duplicate(ev, [e for _, e in sections], hits):
             continue
-        seen.add(top)
-        chosen.append(replace(ev, label=heading_label(top)))
+        taken[top] = taken.get(top, 0) + 1
+        sections.append((summary_rank(top), replace(ev, label=heading_label(top))))
+    if any(rank != SUMMARY_BACKGROUND for rank, _ in sections):
+        sections = [(rank, ev) for rank, ev in sections if rank != SUMMARY_BACKGROUND]
+    # A stable sort: sections of one rank (or none known) keep the document's order.
+    chosen.extend(ev for _, ev in sorted(sections, key=lambda item: item[0]))
     return chosen
+
+
+#: How a summary orders a document's main sections, by the cues of their headings (first cue found wins): what
+#: the document sets out to achieve, its viewpoints, what it assigns, how it is carried out; a section without a
+#: known cue sits with the tasks. The account of the situation that led to the document ("Tình hình và nguyên
+#: nhân", "Đánh giá chung") is left out when the document has any other section: a summary says what was decided.
+SUMMARY_BACKGROUND = 9
+#: Statements quoted from each main section of a summarised document (its first paragraphs, in order).
+SUMMARY_PER_SECTION = 2
+_SUMMARY_CUES: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("muc tieu", "tam nhin", "chi tieu"), 0),
+    (("quan diem", "tu tuong chi dao", "nguyen tac chi dao"), 1),
+    (("to chuc thuc hien", "phan cong thuc hien", "trach nhiem thuc hien"), 3),
+    (("nhiem vu", "giai phap", "dinh huong", "chu truong", "yeu cau"), 2),
+    (
+        ("tinh hinh", "thuc trang", "boi canh", "danh gia", "ket qua", "nguyen nhan", "han che", "ton tai"),
+        SUMMARY_BACKGROUND,
+    ),
+)
+
+
+def summary_rank(heading: str) -> int:
+    """Where a main section goes in a summary (`_SUMMARY_CUES`): 0 goals ... 3 organisation, `SUMMARY_BACKGROUND`
+    for the situation."""
+    folded = " ".join(fold(heading_label(heading)).lower().replace(",", " ").split())
+    for cues, rank in _SUMMARY_CUES:
+        if any(cue in folded for cue in cues):
+            return rank
+    return 2
 
 
 def _list(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -> list[Evidence]:

@@ -10,6 +10,7 @@ import pytest
 
 from rag import QAPipeline
 from rag.answer.citations import verify
+from rag.answer.extractive import SUMMARY_BACKGROUND, summary_rank
 from rag.errors import InvalidRequest
 from rag.text.layout import is_banner, is_dateline, is_table_header
 from tests.samples import library_of
@@ -95,8 +96,11 @@ def test_summary_gives_each_main_section_and_no_header_line(qa: QAPipeline) -> N
     assert not answer.abstained
     lines = _lines(answer.text)
     assert lines[0].startswith("Nghị quyết số 41-NQ/TW về phát triển giáo dục nghề nghiệp")
-    assert "Mạng lưới trường nghề đã phủ khắp các tỉnh" in answer.text  # section I
-    assert "60% thanh niên trong độ tuổi lao động có chứng chỉ nghề" in answer.text  # section II
+    # What the resolution decides leads (its goals), each main section labelled; the account of the situation
+    # that led to it (section I) is left out.
+    assert lines[1] == "Mục tiêu:" and "60% thanh niên trong độ tuổi lao động có chứng chỉ nghề" in lines[2]
+    assert "Tổ chức thực hiện:" in lines
+    assert "Mạng lưới trường nghề đã phủ khắp các tỉnh" not in answer.text
     for quote in (c.quote for c in answer.citations):
         assert not is_banner(quote) and "Số 41-NQ/TW" not in quote and "ngày 12 tháng 5" not in quote
 
@@ -214,3 +218,19 @@ def test_a_question_of_politeness_only_gets_a_clear_message(qa: QAPipeline, ques
     with pytest.raises(InvalidRequest) as info:
         qa.ask(question)
     assert "chưa có nội dung cần tìm" in info.value.user_message
+
+
+def test_summary_sections_go_goals_viewpoints_tasks_organisation_and_leave_the_situation_last() -> None:
+    ranks = [
+        summary_rank(h)
+        for h in (
+            "II. QUAN ĐIỂM CHỈ ĐẠO",
+            "I- TÌNH HÌNH VÀ NGUYÊN NHÂN",
+            "V. TỔ CHỨC THỰC HIỆN",
+            "III. MỤC TIÊU",
+            "IV. Nhiệm vụ, giải pháp đột phá",
+            "Đánh giá chung",
+        )
+    ]
+    assert ranks == [1, SUMMARY_BACKGROUND, 3, 0, 2, SUMMARY_BACKGROUND]
+    assert summary_rank("2. Phát triển nguồn nhân lực") == 2  # no cue: beside the tasks, in document order
