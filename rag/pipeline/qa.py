@@ -159,6 +159,10 @@ class QAPipeline:
             return Prepared(text, rewritten, focused, hits, replace(self.abstention.decide(info, hits), answer=True))
         info = effective(info, focused, hits)
         decision = self.abstention.decide(info, hits, focused, self._semantic(focused, hits))
+        if not any(ch.isalpha() for ch in focused):
+            # Only numbers ("2030", "57"): nothing says what is asked about them. Any sentence holding the number
+            # would be a guess; the documents it points to are listed instead.
+            decision = replace(decision, answer=False)
         logger.debug("abstention p=%.3f features=%s", decision.probability, decision.features)
         if decision.answer:
             hits = self._widen(info, focused, hits, filters, principal)

@@ -220,6 +220,13 @@ def test_a_question_of_politeness_only_gets_a_clear_message(qa: QAPipeline, ques
     assert "chưa có nội dung cần tìm" in info.value.user_message
 
 
+@pytest.mark.parametrize("question", ["2030", "41", "2030?", "12/5/2025"])
+def test_a_question_of_numbers_only_is_not_answered_with_a_guess(qa: QAPipeline, question: str) -> None:
+    answer = qa.ask(question)
+    assert answer.abstained and not answer.citations
+    assert answer.nearest, "the documents the number points to are listed"
+
+
 def test_summary_sections_go_goals_viewpoints_tasks_organisation_and_leave_the_situation_last() -> None:
     ranks = [
         summary_rank(h)
