@@ -37,6 +37,7 @@ from rag.answer.question import (
     KIND_WHEN,
     KIND_WHERE,
     KIND_WHO,
+    UNIT_AMOUNT,
     UNIT_MONEY,
     UNIT_PERCENT,
     QuestionInfo,
@@ -223,6 +224,8 @@ def kind_match(info: QuestionInfo, text: str, header_line: bool) -> bool:
         return any(n not in asked for n in _NUMBER_RE.findall(text))
     if kind == KIND_WHERE:
         return bool(_PLACE_RE.search(text))
+    if kind == KIND_WHO and info.person:
+        return any(not _in_question(name, info) for name in _person_names(text))
     if kind == KIND_WHO:
         return bool(_BODY_RE.search(text))
     if kind == KIND_WHAT and info.subject:
@@ -231,6 +234,38 @@ def kind_match(info: QuestionInfo, text: str, header_line: bool) -> bool:
 
 
 _WORDS_RE = re.compile(r"\w+")
+# A person's name: a Vietnamese family name and one to three more capitalised syllables ("Tô Lâm", "Nguyễn Văn
+# Nên"), not a province or city that begins like one ("Hà Nội", "Lâm Đồng", "Thành phố Hồ Chí Minh").
+_SURNAMES = (
+    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Tô Trương Đinh Lương Lâm Mai Đào "
+    "Trịnh Cao Lưu Tạ Thái Châu Hà Kiều Quách Triệu Đoàn Nông Lò Vương Tăng Đàm Chu Mạc Lại Giang Khổng La Hứa"
+)
+_PERSON_NAME_RE = re.compile(
+    r"(?<!phố )(?<!TP\. )(?<!TP )\b(?!(?:Hà (?:Nội|Tĩnh|Giang|Nam)|Lâm Đồng|Cao Bằng|Thái (?:Bình|Nguyên)|"
+    r"Giang Tây|Lào Cai|Mai Châu)\b)"
+    rf"(?:{'|'.join(_SURNAMES.split())})(?: (?=[^\W\d_])(?:[^\W\d_]+)){{1,3}}\b"
+)
+
+
+def _person_names(text: str) -> list[str]:
+    """The persons' names in `text` (`_PERSON_NAME_RE`, each further syllable capitalised)."""
+    names = []
+    for m in _PERSON_NAME_RE.finditer(text):
+        words = m.group(0).split()
+        n = 1
+        while n < len(words) and words[n][0].isupper():
+            n += 1
+        if n >= 2:
+            names.append(" ".join(words[:n]))
+    return names
+
+
+def _in_question(name: str, info: QuestionInfo) -> bool:
+    """Whether every syllable of `name` is already among the question's terms (the question names that person)."""
+    terms = {fold(t).lower() for t in info.terms}
+    return all(fold(w).lower() in terms for w in name.split())
+
+
 _MAGNITUDE = r"(?:(?:nghin|ngan|trieu|ty|ti|van|tram|chuc) )*"
 
 
@@ -238,10 +273,13 @@ _MAGNITUDE = r"(?:(?:nghin|ngan|trieu|ty|ti|van|tram|chuc) )*"
 def _counted(unit: str) -> re.Pattern[str]:
     """A number that counts `unit` (`QuestionInfo.unit`), in folded words with "%" read as "phan tram": "25 ty
     dong", "780 ti usd", "30 phan tram", "50 doanh nghiep", "2 trieu doanh nghiep"."""
+    money = rf"{_MAGNITUDE}(?:dong|usd|vnd)|(?:trieu|ty|ti)"
     if unit == UNIT_MONEY:
-        tail = rf"{_MAGNITUDE}(?:dong|usd|vnd)|(?:trieu|ty|ti)"
+        tail = money
     elif unit == UNIT_PERCENT:
         tail = "phan tram"
+    elif unit == UNIT_AMOUNT:
+        tail = rf"{money}|phan tram"
     else:
         tail = rf"{_MAGNITUDE}{re.escape(unit)}"
     return re.compile(rf"\b(\d+)(?: \d+)* (?:{tail})\b")

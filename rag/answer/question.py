@@ -151,9 +151,11 @@ class QuestionInfo:
         subject: for a question asking what something is or what role it has ("Nghị quyết 80 xác định văn hóa là
             gì?", "vai trò của kinh tế tư nhân như thế nào?"), that thing's syllables in matching form ("văn",
             "hóa"); empty otherwise (`defined_subject`).
-        unit: for a "how many" question, what the number counts, folded: `UNIT_MONEY`, `UNIT_PERCENT` or the
-            first word of the noun after "bao nhiêu" ("doanh" for "bao nhiêu doanh nghiệp"); "" when it names none
-            (`asked_unit`).
+        unit: for a "how many" question, what the number counts, folded: `UNIT_MONEY`, `UNIT_PERCENT`,
+            `UNIT_AMOUNT` (either) or the first word of the noun after "bao nhiêu" ("doanh" for "bao nhiêu doanh
+            nghiệp"); "" when it names none (`asked_unit`).
+        person: the question asks for a person by name ("Bí thư Tỉnh ủy tên là gì?", "Ai là Chủ tịch ...?"):
+            kind `KIND_WHO`, answered by a person's name, not by the body they belong to (`asks_person`).
     """
 
     kind: str
@@ -162,6 +164,7 @@ class QuestionInfo:
     accented: bool
     subject: tuple[str, ...] = ()
     unit: str = ""
+    person: bool = False
 
 
 def is_stopword(syllable: str, accented: bool) -> bool:
@@ -232,23 +235,32 @@ def defined_subject(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 UNIT_MONEY, UNIT_PERCENT = "tiền", "%"
+#: An amount named before "bao nhiêu" ("vốn đầu tư ... là bao nhiêu?"): a sum of money or a share of one.
+UNIT_AMOUNT = "tiền|%"
 _MONEY_WORDS = frozenset({"tien", "dong", "usd", "vnd", "ty", "ti", "trieu", "nghin", "ngan"})
 # Words after "bao nhiêu" that are not what the number counts ("là bao nhiêu", "bao nhiêu so với ...").
 _NOT_UNITS = STOPWORDS | {"so", "nua", "thi", "vay", "roi", "tren", "duoi", "khoang", "voi"}
 # Nouns that begin with "đồng" without being the currency (folded second syllable).
 _DONG_NOUNS = frozenset({"chi", "bao", "nghiep", "doi", "vat", "ruong", "bang", "thoi", "hanh"})
 _HOW_MANY_RE = re.compile(r"\bbao nhieu (\w+)(?: (\w+))?")
+#: Amounts of money named before "bao nhiêu" (folded): "tổng vốn đầu tư", "kinh phí", "ngân sách", "chi phí".
+_MONEY_SUBJECT_RE = re.compile(r"\b(?:von|kinh phi|ngan sach|chi phi|so tien|muc dau tu|gia tri dau tu)\b")
 #: Words of a question that only say which kind of number it wants: the answer says "25 tỷ đồng", "30%".
 _UNIT_WORDS = {UNIT_MONEY: frozenset({"tien"}), UNIT_PERCENT: frozenset({"phan", "tram"})}
+#: Words of a question asking for a person that only say a name is wanted ("tên là gì", "họ tên").
+_NAME_WORDS = frozenset({"ten"})
 
 
 def asked_unit(question: str) -> str:
     """What a "bao nhiêu ..." question counts: `UNIT_MONEY` ("bao nhiêu tiền", "bao nhiêu tỷ đồng"),
     `UNIT_PERCENT` ("bao nhiêu phần trăm"), else the folded first word of the noun ("bao nhiêu doanh nghiệp" ->
     "doanh"); "" when the question names nothing after it."""
-    m = _HOW_MANY_RE.search(" ".join(fold(s) for phrase in phrases(question) for s in phrase))
+    words = " ".join(fold(s) for phrase in phrases(question) for s in phrase)
+    m = _HOW_MANY_RE.search(words)
     if not m or m.group(1) in _NOT_UNITS or m.group(1).isdigit():
-        return ""
+        # "Tổng vốn đầu tư ... là bao nhiêu?": the amount asked is named before "bao nhiêu".
+        how_many = words.find("bao nhieu")
+        return UNIT_AMOUNT if how_many > 0 and _MONEY_SUBJECT_RE.search(words[:how_many]) else ""
     first, second = m.group(1), m.group(2) or ""
     if first == "dong" and second in _DONG_NOUNS:  # "bao nhiêu đồng chí / đồng bào": people, not money
         return first
@@ -259,14 +271,36 @@ def asked_unit(question: str) -> str:
     return first
 
 
+# A name asked for ("tên là gì", "họ tên"), or "ai" with a title only a person holds (folded, punctuation removed).
+_NAME_ASKED_RE = re.compile(r"\b(?:ten (?:la )?gi|ho (?:va )?ten|ten (?:cua )?(?:ai|nguoi))\b")
+_PERSON_TITLE_RE = re.compile(
+    r"\b(?:bi thu|chu tich|thu tuong|bo truong|truong ban|pho ban|giam doc|chanh van phong|chu nhiem|"
+    r"tong thu ky|nguoi dung dau|dong chi)\b"
+)
+_WHO_IS_RE = re.compile(r"\b(?:ai la|la ai|do ai)\b")
+_WHICH_PERSON_RE = re.compile(r"\bdong chi nao\b")
+
+
+def asks_person(question: str) -> bool:
+    """Whether the question asks for a person by name: "Bí thư Tỉnh ủy Đồng Nai tên là gì?", "Ai là Chủ tịch
+    ...?" (not "Ai chủ trì ...?", which a body answers)."""
+    folded = " ".join(re.sub(r"[^\w\s]", " ", fold(question).lower()).split())
+    return bool(_NAME_ASKED_RE.search(folded) or _WHICH_PERSON_RE.search(folded)) or bool(
+        _WHO_IS_RE.search(folded) and _PERSON_TITLE_RE.search(folded)
+    )
+
+
 def analyse_question(question: str) -> QuestionInfo:
     """Kind and content terms of a question (a "what is X" question's framing verb is not a content term)."""
     norm = match_form(question)
     accented = fold(norm) != norm
     kind = question_kind(question)
+    person = kind in (KIND_WHAT, KIND_WHO) and asks_person(question)
+    if person:
+        kind = KIND_WHO
     subject, framing = defined_subject(question) if kind == KIND_WHAT else ((), ())
     unit = asked_unit(question) if kind == KIND_NUMBER else ""
-    kind_words = _UNIT_WORDS.get(unit, frozenset())
+    kind_words = _UNIT_WORDS.get(unit, frozenset()) | (_NAME_WORDS if person else frozenset())
 
     def content(syllable: str) -> bool:
         return not is_stopword(syllable, accented) and syllable not in framing and fold(syllable) not in kind_words
@@ -282,4 +316,4 @@ def analyse_question(question: str) -> QuestionInfo:
                 bigram = a + BIGRAM_JOINER + b
                 if bigram not in bigrams:
                     bigrams.append(bigram)
-    return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit)
+    return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit, person)

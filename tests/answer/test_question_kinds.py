@@ -9,6 +9,8 @@ from rag import QAPipeline
 from rag.answer.extractive import kind_match
 from rag.answer.question import (
     KIND_NUMBER,
+    KIND_WHO,
+    UNIT_AMOUNT,
     UNIT_MONEY,
     UNIT_PERCENT,
     analyse_question,
@@ -75,6 +77,9 @@ def test_the_framing_verb_is_not_a_content_word() -> None:
         ("Hội nghị có bao nhiêu đồng chí dự?", "dong"),
         ("Giá vé là bao nhiêu đồng?", UNIT_MONEY),
         ("Chi cho nghiên cứu là bao nhiêu?", ""),
+        ("Tổng vốn đầu tư cho trung tâm dữ liệu là bao nhiêu?", UNIT_AMOUNT),
+        ("kinh phi thuc hien de an la bao nhieu", UNIT_AMOUNT),
+        ("Số lượng hồ sơ được số hóa là bao nhiêu?", ""),
     ],
 )
 def test_what_a_how_many_question_counts(question: str, unit: str) -> None:
@@ -91,6 +96,10 @@ def test_what_a_how_many_question_counts(question: str, unit: str) -> None:
         ("Có bao nhiêu học sinh?", "Cả tỉnh có 12.500 học sinh phổ thông.", True),
         ("Đạt bao nhiêu phần trăm?", "100% học sinh phổ thông được đọc sách.", True),
         ("Có bao nhiêu doanh nghiệp?", "Phấn đấu có 2 triệu doanh nghiệp.", True),
+        # An amount of money named before "bao nhiêu": a sum or a share of one answers, a head count does not.
+        ("Tổng vốn đầu tư là bao nhiêu?", "Đưa trung tâm vào vận hành và đào tạo 50.000 kỹ sư.", False),
+        ("Tổng vốn đầu tư là bao nhiêu?", "Tổng vốn đầu tư của dự án khoảng 9.000 tỷ đồng.", True),
+        ("Kinh phí chi cho khoa học là bao nhiêu?", "Bảo đảm chi ít nhất 3% tổng chi ngân sách hằng năm.", True),
     ],
 )
 def test_a_number_answers_a_how_many_question_only_with_what_it_counts(question: str, text: str, holds: bool) -> None:
@@ -116,3 +125,37 @@ def test_a_count_the_documents_do_not_give_is_missing_its_kind(qa: QAPipeline) -
     # The only figure about pupils is a share, not a number of pupils.
     prepared = qa.prepare("Có bao nhiêu học sinh phổ thông được đọc sách tại thư viện trường?")
     assert prepared.decision.features["kind_missing"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "person"),
+    [
+        ("Bí thư Tỉnh ủy Đồng Nai tên là gì?", True),
+        ("Ai là Chủ tịch Ủy ban Mặt trận Tổ quốc tỉnh?", True),
+        ("Đồng chí nào chủ trì hội nghị?", True),
+        ("bi thu tinh uy ten gi", True),
+        ("Ai chủ trì hội nghị?", False),  # a body may preside
+        ("Tên của nghị quyết là gì?", False),
+        ("Cơ quan nào chủ trì?", False),
+    ],
+)
+def test_a_question_asking_for_a_person_by_name(question: str, person: bool) -> None:
+    info = analyse_question(question)
+    assert info.person is person
+    if person:
+        assert info.kind == KIND_WHO and "tên" not in info.terms
+
+
+@pytest.mark.parametrize(
+    ("text", "holds"),
+    [
+        ("Đồng chí Vũ Hồng Văn, Bí thư Tỉnh ủy, phát biểu chỉ đạo.", True),
+        ("TỔNG BÍ THƯ\nTô Lâm", True),
+        ("Bí thư Tỉnh uỷ yêu cầu người đứng đầu các sở chịu trách nhiệm.", False),
+        ("Hội nghị diễn ra tại Hà Nội, Lâm Đồng và Thành phố Hồ Chí Minh.", False),
+        ("Ban Thường vụ Tỉnh ủy chủ trì hội nghị.", False),
+    ],
+)
+def test_a_person_is_answered_by_a_name_not_by_a_body_or_a_place(text: str, holds: bool) -> None:
+    info = analyse_question("Bí thư Tỉnh ủy tên là gì?")
+    assert kind_match(info, text, header_line=False) is holds
