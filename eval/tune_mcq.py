@@ -26,7 +26,7 @@ from pathlib import Path
 from eval import engine
 from eval.cli import corpus_dir, index_name, load_run_configs
 from eval.datasets import MCQItem, load_mcq
-from rag.answer.mcq import OPTION_K, option_support
+from rag.answer.mcq import OPTION_K, is_evidence, option_support
 from rag.answer.question import analyse_question
 from rag.types import Hit
 
@@ -49,7 +49,8 @@ def read(items: list[MCQItem], docs: Path, distractors: Path | None, work: Path)
         reading: Reading = []
         for option in item.options:
             statement = f"{item.question} {option}"
-            hits = [*common, *qa.retriever.retrieve(statement, OPTION_K)] if option.strip() else []
+            found = [*common, *qa.retriever.retrieve(statement, OPTION_K)] if option.strip() else []
+            hits = [h for h in found if is_evidence(h, item.options)]
             cosines = [c for c in library.store.similarity(statement, [h.paragraph for h in hits]) if c is not None]
             reading.append((hits, max(cosines, default=0.0)))
         out.append(reading)

@@ -105,7 +105,13 @@ _BODY_RE = re.compile(
 )
 _DOCNUMBER_LINE_RE = re.compile(r"^(?:Số|số)\s*:?\s*\d")
 # A question is never an answer: quiz pages and FAQ articles restate the user's question word for word.
-_QUESTION_RE = re.compile(r"\?\s*[\"”']?\s*$|^(?:Câu|Câu hỏi|Hỏi)\s*\d*\s*[:.]", re.IGNORECASE)
+# Markdown emphasis around it ("**Câu hỏi 1. Chọn đáp án đúng**") does not change that.
+_QUESTION_RE = re.compile(r"\?\s*[\"”'*]*\s*$|^[*_\s]*(?:Câu|Câu hỏi|Hỏi)\s*\d*\s*[:.]", re.IGNORECASE)
+
+
+def is_question(text: str) -> bool:
+    """Whether a sentence or paragraph asks rather than states (ends with "?", or opens "Câu 3:", "Câu hỏi 1.")."""
+    return bool(_QUESTION_RE.search(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +342,7 @@ def _candidates(hit: Hit, signed: bool = False) -> list[tuple[Span, str | None]]
     if hit.paragraph.kind == "heading":
         return []
     if hit.paragraph.kind == "header":
-        return [(c, r) for c, r in _header_candidates(text) if not _QUESTION_RE.search(c.text)]
+        return [(c, r) for c, r in _header_candidates(text) if not is_question(c.text)]
     out: list[tuple[Span, str | None]] = []
     layout = _signing_layout if signed else is_layout
     for sentence in split_sentences(text):
@@ -350,10 +356,7 @@ def _candidates(hit: Hit, signed: bool = False) -> list[tuple[Span, str | None]]
     return [
         (c, r)
         for c, r in out
-        if len(c.text) >= 4
-        and any(ch.isalnum() for ch in c.text)
-        and not _QUESTION_RE.search(c.text)
-        and not layout(c.text)
+        if len(c.text) >= 4 and any(ch.isalnum() for ch in c.text) and not is_question(c.text) and not layout(c.text)
     ]
 
 
