@@ -299,6 +299,11 @@ class QAPipeline:
             if len(nearest) == 3:
                 break
         text = ABSTAIN_TEXT
+        if any(ch.isdigit() for ch in question) and not any(ch.isalpha() for ch in question):
+            text += (
+                f" Câu hỏi mới có con số «{question.strip()}»; hãy nói rõ điều cần hỏi về nó, ví dụ: «Mục tiêu đến "
+                "năm 2030 của Nghị quyết 57 là gì?»."
+            )
         if nearest:
             listed = "; ".join(_doc_label(h) for h in nearest)
             text += f" Các văn bản gần nhất: {listed}."

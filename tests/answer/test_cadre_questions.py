@@ -225,6 +225,7 @@ def test_a_question_of_numbers_only_is_not_answered_with_a_guess(qa: QAPipeline,
     answer = qa.ask(question)
     assert answer.abstained and not answer.citations
     assert answer.nearest, "the documents the number points to are listed"
+    assert f"Câu hỏi mới có con số «{question}»" in answer.text  # and the user is told what is missing
 
 
 def test_summary_sections_go_goals_viewpoints_tasks_organisation_and_leave_the_situation_last() -> None:
