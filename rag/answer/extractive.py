@@ -57,7 +57,7 @@ from rag.text.layout import (
     is_on_behalf,
     is_table_header,
 )
-from rag.text.normalize import fold
+from rag.text.normalize import fold, folded_words
 from rag.text.tokenize import BIGRAM_JOINER, phrases
 from rag.types import Hit
 
@@ -627,7 +627,7 @@ _SUMMARY_CUES: tuple[tuple[tuple[str, ...], int], ...] = (
 def summary_rank(heading: str) -> int:
     """Where a main section goes in a summary (`_SUMMARY_CUES`): 0 goals ... 3 organisation, `SUMMARY_BACKGROUND`
     for the situation."""
-    folded = " ".join(fold(heading_label(heading)).lower().replace(",", " ").split())
+    folded = folded_words(heading_label(heading))
     for cues, rank in _SUMMARY_CUES:
         if any(cue in folded for cue in cues):
             return rank

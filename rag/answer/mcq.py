@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from rag.answer.extractive import coverage, is_question
 from rag.answer.question import QuestionInfo, analyse_question
 from rag.retrieve.retrievers import Retriever
-from rag.text.normalize import fold
+from rag.text.normalize import folded_words
 from rag.types import Hit, Paragraph
 
 #: Weight of bigram coverage against syllable coverage: word order matters to tell near-identical options.
@@ -62,19 +62,15 @@ def option_support(
 RESTATED_LENGTH = 1.2
 
 
-def _plain(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", fold(text).lower()).split())
-
-
 def is_evidence(hit: Hit, options: Sequence[str]) -> bool:
     """Whether a paragraph may support an option: it states something (it is not a question) and it is not one of
     the options restated (a quiz page listing them, as its own paragraph)."""
     text = hit.paragraph.text
     if is_question(text):
         return False
-    plain = _plain(text)
+    plain = folded_words(text)
     for option in options:
-        wanted = _plain(option)
+        wanted = folded_words(option)
         if wanted and wanted in plain and len(plain) <= RESTATED_LENGTH * len(wanted):
             return False
     return True
@@ -128,10 +124,10 @@ ALL_MIN_SUPPORT, ALL_MIN_SHARE = 0.5, 0.6
 def _all_of_the_above(options: Sequence[str], supports: Sequence[float]) -> int | None:
     """The index of an "all of the above" option when every other option is supported (`ALL_MIN_SUPPORT`,
     `ALL_MIN_SHARE`); None when there is none or one of the others is not borne out."""
-    every = [i for i, o in enumerate(options) if _ALL_OPTIONS_RE.match(_plain(o))]
+    every = [i for i, o in enumerate(options) if _ALL_OPTIONS_RE.match(folded_words(o))]
     if len(every) != 1:
         return None
-    others = [supports[i] for i, o in enumerate(options) if i != every[0] and o.strip() and len(_plain(o)) > 1]
+    others = [supports[i] for i, o in enumerate(options) if i != every[0] and o.strip() and len(folded_words(o)) > 1]
     if len(others) < 2:
         return None
     weakest, strongest = min(others), max(others)

@@ -6,7 +6,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from rag.text.normalize import fold, match_form
+from rag.text.normalize import fold, folded_words, match_form
 from rag.text.tokenize import BIGRAM_JOINER, phrases
 
 KIND_WHEN = "when"
@@ -284,7 +284,7 @@ _WHICH_PERSON_RE = re.compile(r"\bdong chi nao\b")
 def asks_person(question: str) -> bool:
     """Whether the question asks for a person by name: "Bí thư Tỉnh ủy Đồng Nai tên là gì?", "Ai là Chủ tịch
     ...?" (not "Ai chủ trì ...?", which a body answers)."""
-    folded = " ".join(re.sub(r"[^\w\s]", " ", fold(question).lower()).split())
+    folded = folded_words(question)
     return bool(_NAME_ASKED_RE.search(folded) or _WHICH_PERSON_RE.search(folded)) or bool(
         _WHO_IS_RE.search(folded) and _PERSON_TITLE_RE.search(folded)
     )

@@ -159,6 +159,15 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c))
 
 
+_PUNCTUATION_RE = re.compile(r"[^\w\s]")
+
+
+def folded_words(text: str) -> str:
+    """The words of `text` folded and in lower case, punctuation dropped, one space apart ("Nhiệm vụ, giải
+    pháp:" -> "nhiem vu giai phap"): for matching cue phrases and comparing short texts."""
+    return " ".join(_PUNCTUATION_RE.sub(" ", fold(text).lower()).split())
+
+
 def match_form(text: str) -> str:
     """Return the matching form: clean, lower case, canonical tone placement, Ð read as Đ."""
     text = clean(text).replace("Ð", "Đ").replace("ð", "đ").lower()
