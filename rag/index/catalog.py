@@ -535,6 +535,16 @@ class Catalog:
             out.extend((int(r[0]), r[1], r[2], r[3], r[4]) for r in rows)
         return out
 
+    def classifications(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """doc_id -> classification of those of `doc_ids` that exist, in a few queries (not one per document)."""
+        out: dict[str, str] = {}
+        for i in range(0, len(doc_ids), 500):
+            chunk = list(doc_ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._all(f"SELECT doc_id, classification FROM documents WHERE doc_id IN ({marks})", chunk)
+            out.update((r[0], r[1]) for r in rows)
+        return out
+
     def document_info(self, doc_id: str) -> DocumentInfo | None:
         """A document's listing row, or None."""
         r = self._one(

@@ -72,6 +72,10 @@ DEAD_FRACTION = 0.25
 # Documents tokenised per chunk in `add` (bounds the memory held by term strings of a large batch).
 _CHUNK = 2048
 
+#: A paragraph looked up in the query's lists (a binary search per term and segment) costs about as much as this
+#: many postings read in a full pass: below that, a search restricted to a few paragraphs looks them up.
+_LOOKUP_COST = 16
+
 _USER_MESSAGE = "Chỉ mục từ khóa bị thiếu hoặc hỏng; hãy dựng lại chỉ mục (vankien ingest)."
 
 Int64Array = npt.NDArray[np.int64]
@@ -111,12 +115,27 @@ def bm25_tf(tf: npt.NDArray[Any], dl: npt.NDArray[Any], avgdl: float, k1: npt.ND
     return result
 
 
+def kth_largest(values: npt.NDArray[Any], k: int) -> float:
+    """The k-th largest of `values` (1 <= k <= values.size), exactly.
+
+    np.partition reads and reorders the whole array: ~1 ms for 150,000 scores, paid several times per search over
+    a large index. The k-th largest of a strided sample is a lower bound of the answer (a sample's k-th largest
+    cannot exceed the whole's), so the values at or above it hold the answer and are usually a few hundred."""
+    n = values.size
+    if n > 64 * k:
+        sample = values[:: n // (16 * k)]
+        floor = np.partition(sample, sample.size - k)[sample.size - k]
+        values = values[values >= floor]
+        n = values.size
+    return float(np.partition(values, n - k)[n - k])
+
+
 def top_k(scores: FloatArray, pids: Int64Array, k: int) -> list[tuple[int, float]]:
     """The k (pid, score) pairs with the highest positive score, best first; ties go to the smaller pid."""
     cand = np.flatnonzero(scores > 0)
     if cand.size > k:
         # argpartition keeps any k of the tied boundary scores; widen to every tie so the pid order decides.
-        kth = np.partition(scores[cand], cand.size - k)[cand.size - k]
+        kth = kth_largest(scores[cand], k)
         cand = cand[scores[cand] >= kth]
     order = np.lexsort((pids[cand], -scores[cand]))[:k]
     return [(int(pids[cand[i]]), float(scores[cand[i]])) for i in order]
@@ -791,40 +810,52 @@ class LexicalIndex:
         """
         pid_arr = np.unique(np.asarray(pids, dtype=np.int64))
         weights = self._query_weights(query)
-        out: dict[int, float] = {}
         with self._lock:
             segments = self._visible(level)
-            n_docs = sum(seg.n_live for seg in segments)
-            if n_docs == 0 or not pid_arr.size:
-                return out
-            hashes = term_hashes(list(weights)) if weights else np.zeros(0, dtype=np.uint64)
-            rows_per_segment = [seg.rows(hashes) for seg in segments]
-            df = np.zeros(hashes.size, dtype=np.float64)
-            for seg, rows in zip(segments, rows_per_segment, strict=True):
-                found = rows >= 0
-                df[found] += seg.df[rows[found]]
-            factor = bm25_idf(df, n_docs) * np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
-            avgdl = self._avgdl(segments)
-            for seg, rows in zip(segments, rows_per_segment, strict=True):
-                local = seg.live_locals(pid_arr)
-                if not local.size:
+            if not weights or not pid_arr.size:
+                return {pid: 0.0 for pid in self._indexed_locked(pid_arr, segments)}
+            return self._scores_locked(weights, pid_arr, segments)
+
+    def _indexed_locked(self, pid_arr: Int64Array, segments: Sequence[_Segment]) -> list[int]:
+        return [int(p) for seg in segments for p in np.asarray(seg.pids)[seg.live_locals(pid_arr)].tolist()]
+
+    def _scores_locked(
+        self, weights: dict[str, float], pid_arr: Int64Array, segments: Sequence[_Segment]
+    ) -> dict[int, float]:
+        """BM25 scores of the sorted unique `pid_arr` (those live in `segments`), by a binary search per query term
+        and segment."""
+        out: dict[int, float] = {}
+        n_docs = sum(seg.n_live for seg in segments)
+        if n_docs == 0:
+            return out
+        hashes = term_hashes(list(weights))
+        rows_per_segment = [seg.rows(hashes) for seg in segments]
+        df = np.zeros(hashes.size, dtype=np.float64)
+        for seg, rows in zip(segments, rows_per_segment, strict=True):
+            found = rows >= 0
+            df[found] += seg.df[rows[found]]
+        factor = bm25_idf(df, n_docs) * np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+        avgdl = self._avgdl(segments)
+        for seg, rows in zip(segments, rows_per_segment, strict=True):
+            local = seg.live_locals(pid_arr)
+            if not local.size:
+                continue
+            local = np.sort(local)
+            total = np.zeros(local.size, dtype=np.float64)
+            norm = seg.norm(avgdl[seg.level], self.params.b)
+            for i in np.flatnonzero(rows >= 0).tolist():
+                row = int(rows[i])
+                lo, hi = int(seg.indptr[row]), int(seg.indptr[row + 1])
+                term_docs = seg.docs[lo:hi]
+                pos = np.searchsorted(term_docs, local)
+                hit = pos < hi - lo
+                hit[hit] = term_docs[pos[hit]] == local[hit]
+                if not hit.any():
                     continue
-                local = np.sort(local)
-                total = np.zeros(local.size, dtype=np.float64)
-                norm = seg.norm(avgdl[seg.level], self.params.b)
-                for i in np.flatnonzero(rows >= 0).tolist():
-                    row = int(rows[i])
-                    lo, hi = int(seg.indptr[row]), int(seg.indptr[row + 1])
-                    term_docs = seg.docs[lo:hi]
-                    pos = np.searchsorted(term_docs, local)
-                    hit = pos < hi - lo
-                    hit[hit] = term_docs[pos[hit]] == local[hit]
-                    if not hit.any():
-                        continue
-                    k1 = self.params.k1_bigram if seg.bigram[row] else self.params.k1
-                    tf = np.asarray(seg.tf[lo:hi][pos[hit]], dtype=np.float64)
-                    total[hit] += factor[i] * tf * (k1 + 1.0) / (tf + k1 * norm[local[hit]])
-                out.update(zip(np.asarray(seg.pids)[local].tolist(), total.tolist(), strict=True))
+                k1 = self.params.k1_bigram if seg.bigram[row] else self.params.k1
+                tf = np.asarray(seg.tf[lo:hi][pos[hit]], dtype=np.float64)
+                total[hit] += factor[i] * tf * (k1 + 1.0) / (tf + k1 * norm[local[hit]])
+            out.update(zip(np.asarray(seg.pids)[local].tolist(), total.tolist(), strict=True))
         return out
 
     def _visible(self, level: int | None) -> list[_Segment]:
@@ -844,6 +875,12 @@ class LexicalIndex:
         for seg, rows in zip(segments, rows_per_segment, strict=True):
             found = rows >= 0
             df[found] += seg.df[rows[found]]
+        if PRUNE and allowed is not None and allowed.size * _LOOKUP_COST < _postings_count(segments, rows_per_segment):
+            # Few paragraphs may be returned (a named document, a narrow filter): look each one up in the lists
+            # rather than read lists that may hold every paragraph of the index.
+            scored = self._scores_locked(weights, np.unique(allowed), segments)
+            ranked = sorted(((pid, score) for pid, score in scored.items() if score > 0), key=lambda x: (-x[1], x[0]))
+            return ranked[:k]
         factor = bm25_idf(df, n_docs) * qweight
         avgdl = self._avgdl(segments)
         best: list[tuple[int, float]] = []
@@ -1044,6 +1081,15 @@ _ESSENTIAL_POSTINGS = 4096
 _PRUNE_MARGIN = 1e-6
 
 
+def _postings_count(segments: Sequence[_Segment], rows_per_segment: Sequence[Int64Array]) -> int:
+    """How many postings the query's terms have in `segments` (what a full pass reads)."""
+    total = 0
+    for seg, rows in zip(segments, rows_per_segment, strict=True):
+        present = rows[rows >= 0]
+        total += int((seg.indptr[present + 1] - seg.indptr[present]).sum())
+    return total
+
+
 def _allowed(pids: Int64Array, allowed: Int64Array) -> npt.NDArray[np.bool_]:
     """Which of `pids` are in the sorted array `allowed`."""
     pos = np.searchsorted(allowed, pids)
@@ -1097,7 +1143,7 @@ def _kth_largest(scores: FloatArray, k: int) -> float:
     """The k-th largest of `scores`, less the pruning margin; 0.0 when there are fewer than k."""
     if scores.size < k:
         return 0.0
-    return float(np.partition(scores, scores.size - k)[scores.size - k]) * (1.0 - _PRUNE_MARGIN)
+    return kth_largest(scores, k) * (1.0 - _PRUNE_MARGIN)
 
 
 _FirstPass = tuple[FloatArray, FloatArray, Int64Array, Int64Array, Int64Array, int, Int64Array, FloatArray]
@@ -1149,7 +1195,7 @@ def _pruned_top(
     k1, bound, starts, lengths, by_length, n_first, cand, partial = first
     theta = floor
     if cand.size >= k:
-        theta = max(theta, float(np.partition(partial, cand.size - k)[cand.size - k]) * (1.0 - _PRUNE_MARGIN))
+        theta = max(theta, _kth_largest(partial, k))
     if theta <= 0.0:
         return None
     longest_first = by_length[::-1]
@@ -1164,7 +1210,7 @@ def _pruned_top(
             seg, by_length[: by_length.size - n_rest], starts, lengths, k1, bound, norm, allowed
         )
         if cand.size >= k:  # theta stays a lower bound of the k-th final score either way
-            theta = max(theta, float(np.partition(partial, cand.size - k)[cand.size - k]) * (1.0 - _PRUNE_MARGIN))
+            theta = max(theta, _kth_largest(partial, k))
     # The non-essential lists, shortest first; after each, the candidates that can no longer reach theta with the
     # bounds of the lists still to come are dropped (MaxScore's candidate pruning).
     rest = by_length[by_length.size - n_rest :]

@@ -32,6 +32,7 @@ Files:
 
 from __future__ import annotations
 
+import bisect
 import fcntl
 import json
 import logging
@@ -320,6 +321,7 @@ class DocTable:
         self._rank: list[int] = []
         self._arrays: _DocArrays | None = None
         self._views: dict[int, tuple[Int64Array, npt.NDArray[np.int32]]] = {}
+        self._numbered: list[tuple[str, str, int]] | None = None
 
     def __len__(self) -> int:
         return int(self.pids.size)
@@ -357,6 +359,7 @@ class DocTable:
             new_pids.append(new)
             new_docs.append(np.full(new.size, idx, np.int32))
         self._arrays = None
+        self._numbered = None
         self._views.clear()
         new = np.concatenate(new_pids)
         doc_of = np.concatenate(new_docs)
@@ -379,7 +382,19 @@ class DocTable:
         keep = self.doc_of != idx
         self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
         self._arrays = None
+        self._numbered = None
         self._views.clear()
+
+    def numbered(self) -> list[tuple[str, str, int]]:
+        """(doc_id, ký hiệu, classification rank) of every document with a number, cached until the documents
+        change: every search asks for them, and a table of 60,000 news items holds few numbered documents."""
+        if self._numbered is None:
+            self._numbered = [
+                (d.doc_id, d.number, classification_rank(d.classification))
+                for d in self.docs
+                if d is not None and d.number
+            ]
+        return self._numbered
 
     def remove_pids(self, pid_min: int, pid_max: int) -> None:
         keep = (self.pids < pid_min) | (self.pids > pid_max)
@@ -548,6 +563,16 @@ class IndexStore:
         self._gate: ForegroundGate | None = None  # pauses the indexing helpers during requests (`offload`)
         #: change seq -> (first pid still to embed, the headings read so far) of a run that yielded or stopped
         self._vector_resume: dict[int, tuple[int, _HeadingTracker | None]] = {}
+        #: The vector work read from the catalog and not yet behind the cursor (`_read_vector_changes`): the
+        #: changes by seq, their seqs in catalog order, the work order ((order key, seq), sorted), the changes done
+        #: ahead of the cursor, and the last change read.
+        self._vector_pending: dict[int, Change] = {}
+        self._vector_seqs: deque[int] = deque()
+        self._vector_queue: list[tuple[tuple[int, int, int, int], int]] = []
+        self._vector_done: set[int] = set()
+        self._vector_read = 0
+        #: doc_id -> classification rank, for ordering the vector work (`_vector_keys`)
+        self._vector_levels: dict[str, int] = {}
         self.embedder = self._resolve_embedder(embedder)
         self.lexical = self._load_lexical(lexical_params)
         self.vectors = self._load_vectors()
@@ -927,21 +952,46 @@ class IndexStore:
         if part is None or not self._vlock.acquire(blocking=wait):
             return 0
         try:
-            changes = self.catalog.changes_since(self._vectors_applied)
-            seen = changes[-1].seq if changes else self._vectors_applied
-            todo = sum(
-                c.pid_max - c.pid_min + 1
-                for c in changes
-                if c.op == "add" and c.pid_min is not None and c.pid_max is not None
-            )
+            self._read_vector_changes()
+            seen = self._vector_read
+            todo = 0
+            if progress:
+                todo = sum(
+                    c.pid_max - c.pid_min + 1
+                    for c in self._vector_pending.values()
+                    if c.op == "add" and c.pid_min is not None and c.pid_max is not None
+                )
             done = since_saved = 0
             if progress and todo:
                 progress(0, todo)
-            pending = [c.seq for c in changes]
-            finished: set[int] = set()
-            for change in self._vector_order(changes):
+            queue = self._vector_queue
+            while queue:
                 if self._stop_vectors.is_set() or (yield_to_new and self.catalog.last_change() != seen):
                     break  # stopped, or a newer change may come first: the worker runs again
+                group = self._small_additions(queue)
+                if len(group) > 1:
+                    # Short documents (the records of a .jsonl) share one batch: one call to the embedder and one
+                    # brief exclusive step for up to VECTOR_BATCH paragraphs, not one each.
+                    ranges = [(c.pid_min, c.pid_max) for c in group if c.pid_min is not None and c.pid_max is not None]
+                    prepared = self._prepare(ranges, part)
+                    if prepared is not None:
+                        pause_point("store.vectors")
+                        with self._rw.exclusive():
+                            part.add(prepared.batch, prepared.prepared)
+                        part.rebuild()
+                    size = sum(hi - lo + 1 for lo, hi in ranges)
+                    done += size
+                    since_saved += size
+                    del queue[: len(group)]
+                    for c in group:
+                        self._vector_finished(c.seq)
+                    if progress:
+                        progress(done, todo)
+                    if checkpoint and since_saved >= VECTOR_CHECKPOINT:
+                        self._save_vectors()
+                        since_saved = 0
+                    continue
+                change = self._vector_pending[queue[0][1]]
                 if change.pid_min is not None and change.pid_max is not None:
                     if change.op == "remove":
                         pids = np.arange(change.pid_min, change.pid_max + 1, dtype=np.int64)
@@ -974,9 +1024,8 @@ class IndexStore:
                             self._vector_resume[change.seq] = (start, headings)
                             break
                         self._vector_resume.pop(change.seq, None)
-                finished.add(change.seq)
-                while pending and pending[0] in finished:
-                    self._vectors_applied = pending.pop(0)
+                queue.pop(0)
+                self._vector_finished(change.seq)
                 if checkpoint and since_saved >= VECTOR_CHECKPOINT:
                     self._save_vectors()
                     since_saved = 0
@@ -988,22 +1037,82 @@ class IndexStore:
         finally:
             self._vlock.release()
 
-    def _vector_order(self, changes: Sequence[Change]) -> list[Change]:
-        """Removals first, then additions by (level, large, catalog order): see `sync_vectors`."""
+    def _read_vector_changes(self) -> None:
+        """Read the catalog changes logged since the last run into the vector work queue.
+
+        The background worker yields after each batch when newer changes exist (`sync_vectors`), so while a large
+        .jsonl is committed record by record it starts again and again: re-reading and re-ordering every pending
+        change (and looking up each one's document) at every start was quadratic, and held the catalog that
+        searches read for most of the time. The work read stays queued; each run reads only what was logged
+        since, and takes it in order."""
+        if self._vector_read < self._vectors_applied:  # a new cursor (a reloaded snapshot): start afresh
+            self._vector_pending.clear()
+            self._vector_seqs.clear()
+            self._vector_queue.clear()
+            self._vector_done.clear()
+            self._vector_read = self._vectors_applied
+        new = self.catalog.changes_since(self._vector_read)
+        if not new:
+            return
+        entries = list(zip(self._vector_keys(new), (c.seq for c in new), strict=True))
+        for change in new:
+            self._vector_pending[change.seq] = change
+            self._vector_seqs.append(change.seq)
+        if len(entries) > 64:
+            self._vector_queue.extend(entries)
+            self._vector_queue.sort()
+        else:
+            for entry in entries:
+                bisect.insort(self._vector_queue, entry)
+        self._vector_read = new[-1].seq
+
+    def _small_additions(self, queue: Sequence[tuple[tuple[int, int, int, int], int]]) -> list[Change]:
+        """The additions at the head of the work queue that fit in one batch together: each small (up to
+        VECTOR_BATCH paragraphs, none half done), all at the level of the first."""
+        group: list[Change] = []
+        size = 0
+        for key, seq in queue:
+            change = self._vector_pending[seq]
+            if key[0] != 1 or key[2] != 0 or seq in self._vector_resume or (group and key[1] != queue[0][0][1]):
+                break
+            assert change.pid_min is not None and change.pid_max is not None  # an addition (key[0] == 1)
+            n = change.pid_max - change.pid_min + 1
+            if size + n > VECTOR_BATCH:
+                break
+            group.append(change)
+            size += n
+        return group
+
+    def _vector_finished(self, seq: int) -> None:
+        """Change `seq` is embedded (or removed): move the cursor over the changes done without a gap."""
+        self._vector_done.add(seq)
+        seqs = self._vector_seqs
+        while seqs and seqs[0] in self._vector_done:
+            first = seqs.popleft()
+            self._vector_done.discard(first)
+            self._vector_pending.pop(first, None)
+            self._vectors_applied = first
+
+    def _vector_keys(self, changes: Sequence[Change]) -> list[tuple[int, int, int, int]]:
+        """The work order of `changes`: removals first, then additions by (level, large, catalog order); see
+        `sync_vectors`. Document levels are looked up in a few queries, once per document."""
         top = len(CLASSIFICATIONS) - 1
-        levels: dict[str, int] = {}
-
-        def key(change: Change) -> tuple[int, int, int, int]:
+        levels = self._vector_levels
+        if len(levels) > 100_000:
+            levels.clear()  # documents long embedded (or removed): keep the map bounded
+        unknown = {c.doc_id for c in changes if c.op != "remove" and c.doc_id not in levels}
+        if unknown:
+            known = self.catalog.classifications(sorted(unknown))
+            for doc_id in unknown:
+                levels[doc_id] = classification_rank(known[doc_id]) if doc_id in known else top
+        keys = []
+        for change in changes:
             if change.op == "remove" or change.pid_min is None or change.pid_max is None:
-                return (0, 0, 0, change.seq)
-            level = levels.get(change.doc_id)
-            if level is None:
-                info = self.catalog.document_info(change.doc_id)
-                level = levels[change.doc_id] = classification_rank(info.classification) if info else top
-            large = int(change.pid_max - change.pid_min + 1 > VECTOR_BATCH)
-            return (1, level, large, change.seq)
-
-        return sorted(changes, key=key)
+                keys.append((0, 0, 0, change.seq))
+            else:
+                large = int(change.pid_max - change.pid_min + 1 > VECTOR_BATCH)
+                keys.append((1, levels.get(change.doc_id, top), large, change.seq))
+        return keys
 
     def start_vector_worker(self) -> bool:
         """Embed pending paragraphs in a background thread (one at a time; searches go on). Returns whether a
@@ -1139,11 +1248,7 @@ class IndexStore:
     def numbered_docs(self, principal: Principal | None = None) -> list[tuple[str, str]]:
         """(doc_id, ký hiệu) of every live document that has a number and that `principal` may see (None: all)."""
         top = level_of(principal)
-        return [
-            (d.doc_id, d.number)
-            for d in self.table.docs
-            if d is not None and d.number and classification_rank(d.classification) <= top
-        ]
+        return [(doc_id, number) for doc_id, number, rank in self.table.numbered() if rank <= top]
 
     def similarity(self, query: str, paragraphs: Sequence[Paragraph]) -> list[float | None]:
         """Cosine similarity of the query's embedding to each paragraph's stored vector (None where the index has

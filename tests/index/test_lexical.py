@@ -633,6 +633,50 @@ def test_skipping_the_long_lists_of_common_terms_gives_the_full_result(
     assert sum(applied) >= 4  # the shortcut did apply (not only fallbacks)
 
 
+@pytest.mark.parametrize("segments", [1, 3])
+def test_a_search_over_a_few_allowed_paragraphs_looks_them_up_and_gives_the_full_result(
+    segments: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A named document or a narrow filter allows a few paragraphs of a large index: they are looked up in the
+    query's lists (`_scores_locked`), and the result is the full computation's, order and scores."""
+    rng = random.Random(11)
+    common = "mục tiêu phát triển kinh tế xã hội chuyển đổi số".split()
+    texts = [" ".join(rng.choices(common, k=rng.randint(6, 14))) for _ in range(600)]
+    texts[17] += " Nghị quyết 57 về khoa học công nghệ"
+    idx = LexicalIndex()
+    for lo, hi in itertools.pairwise([0, 600] if segments == 1 else [0, 300, 500, 600]):
+        idx.add(list(range(lo, hi)), texts[lo:hi], maintain=False)
+    idx.remove([3, 18], maintain=False)
+    looked_up = []
+    real = LexicalIndex._scores_locked
+
+    def spy(self: LexicalIndex, *args: object) -> object:
+        looked_up.append(True)
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LexicalIndex, "_scores_locked", spy)
+    allowed = np.array([3, 15, 16, 17, 18, 19, 250, 420, 599], dtype=np.int64)
+    for q in ["Nghị quyết 57 mục tiêu", "chuyển đổi số", "kinh tế xã hội", "khoa học công nghệ"]:
+        for k in (1, 3, 20):
+            monkeypatch.setattr(lexical, "PRUNE", True)
+            got = idx.search(q, k, allowed=allowed)
+            monkeypatch.setattr(lexical, "PRUNE", False)
+            want = idx.search(q, k, allowed=allowed)
+            assert [p for p, _ in got] == [p for p, _ in want], (q, k)
+            np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
+            assert not {3, 18} & {p for p, _ in got}  # removed paragraphs stay out
+    # The three queries of common terms looked the paragraphs up; the rare one read its short lists whole.
+    assert len(looked_up) == 9
+
+
+@pytest.mark.parametrize("n", [7, 500, 5000])
+def test_kth_largest_is_exact_with_ties(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for values in (rng.random(n), rng.integers(0, 4, n).astype(np.float64), np.zeros(n)):
+        for k in {1, 2, 5, min(n, 50), n}:
+            assert lexical.kth_largest(values, k) == np.sort(values)[::-1][k - 1]
+
+
 def test_scores_of_given_paragraphs_equal_the_search_scores_at_any_rank() -> None:
     ix = LexicalIndex()
     texts = [

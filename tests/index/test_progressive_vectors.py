@@ -295,3 +295,64 @@ def test_the_vector_sync_turns_a_grown_level_into_an_inverted_file(
         assert reopened.pending_vectors() == 0
         assert new_id in _dense_docs(reopened, "di dời dân khỏi vùng sạt lở")
         assert reopened.store.vectors is not None and reopened.store.vectors.kinds()[0].startswith("ivf")
+
+
+def test_a_vector_run_that_yields_to_new_commits_reads_each_change_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a .jsonl is committed record by record the vector worker yields after every batch and starts again;
+    each start used to re-read every pending change and look up each one's document (quadratic, and it held the
+    catalog that searches read). Every change is read once, documents are looked up in a few queries, and every
+    paragraph still gets its vector."""
+    monkeypatch.setattr(store_module, "VECTOR_BATCH", 2)
+    docs = {f"tin-{i:02d}.txt": f"BẢN TIN\nTin số {i} về hạ tầng số\n1. Xã {i} có cáp quang.\n" for i in range(12)}
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([_write(tmp_path / "docs", docs)], commit_only=True)
+        store = library.store
+        catalog = library.catalog
+        read: list[int] = []
+        looked_up: list[int] = []
+        real_changes, real_classes = catalog.changes_since, catalog.classifications
+        monkeypatch.setattr(catalog, "changes_since", lambda seq: read.append(len(c := real_changes(seq))) or c)
+        monkeypatch.setattr(catalog, "classifications", lambda ids: looked_up.append(len(ids)) or real_classes(ids))
+        late = iter(range(8))
+
+        def commit_another(done: int, todo: int) -> None:  # a record committed while the run embeds
+            i = next(late, None) if done else None
+            if i is not None:
+                library.ingest([_write(tmp_path / f"late{i}", {f"muon-{i}.txt": NEW_DOC.replace("bão", f"bão {i}")})],
+                               commit_only=True)  # fmt: skip
+
+        runs = 0
+        while library.pending_vectors() and runs < 100:
+            store.sync_vectors(commit_another, yield_to_new=True)
+            runs += 1
+        assert library.pending_vectors() == 0 and runs > 8  # it did yield to the new commits
+        changes = catalog.last_change()
+        assert sum(read) <= changes + runs  # each change read once (not once per run)
+        assert sum(looked_up) == len(docs) + 8  # each document looked up once, in batches
+        assert len(looked_up) <= 9
+        assert store.vectors_applied == changes
+        assert {h.paragraph.doc_id for h in library.search("di dời dân vùng sạt lở", k=20, mode="dense")}
+
+
+def test_short_documents_share_a_vector_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records of a .jsonl are documents of one or two paragraphs: they are embedded VECTOR_BATCH paragraphs
+    at a time across documents (one embedder call and one exclusive step per batch, not per record)."""
+    monkeypatch.setattr(store_module, "VECTOR_BATCH", 8)
+    docs = {f"tin-{i:02d}.txt": f"BẢN TIN\nTin số {i} về hạ tầng số\n1. Xã {i} có cáp quang.\n" for i in range(12)}
+    with Library(tmp_path / "ix", embedder="hash:64") as library:
+        library.ingest([_write(tmp_path / "docs", docs)], commit_only=True)
+        store = library.store
+        assert store._vector_part is not None
+        embedder = store._vector_part.embedder
+        calls: list[int] = []
+        real = embedder.embed_documents
+        monkeypatch.setattr(embedder, "embed_documents", lambda texts: calls.append(len(texts)) or real(texts))
+        waiting = library.pending_vectors()
+        assert store.sync_vectors() == waiting
+        assert sum(calls) == waiting and max(calls) <= 8
+        assert len(calls) <= -(-waiting // 8) + 2  # batches across documents (a batch ends where one would not fit)
+        assert library.pending_vectors() == 0 and store.vectors_applied == library.catalog.last_change()
+        assert store.vectors is not None
+        assert set(store.table.pids.tolist()) <= set(np.asarray(store.vectors.ids()).tolist())  # every paragraph
