@@ -51,6 +51,18 @@ def test_options_before_the_command_name_are_kept(tmp_path: Path, sample_dir: Pa
     assert "nq-99-2025" in {d["doc_id"] for d in json.loads(res.stdout)["documents"]}  # the later one wins
 
 
+def test_ingesting_the_folder_that_holds_the_index_skips_the_index(tmp_path: Path, sample_dir: Path) -> None:
+    """`vankien ingest .` with the default ./index: the index's own files are not sources (they were rejected as
+    unreadable, and the exit status said a file failed)."""
+    index = sample_dir / "index"
+    assert _run("ingest", str(sample_dir), "--index", str(index), "--no-progress").returncode == 0
+    res = _run("ingest", str(sample_dir), "--index", str(index), "--json")
+    assert res.returncode == 0, res.stdout
+    out = json.loads(res.stdout)
+    assert out["counts"] == {"ok": 0, "unchanged": 2, "replaced": 0, "rejected": 0}
+    assert not [f["path"] for f in out["files"] if "index" in Path(f["path"]).parts]
+
+
 def test_rejected_file_sets_exit_status_and_human_report(tmp_path: Path) -> None:
     bad = tmp_path / "hong.pdf.txt"
     bad.write_bytes(b"\x00" * 50)

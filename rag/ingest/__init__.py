@@ -88,13 +88,17 @@ def read_source(path: Path) -> bytes:
         raise ParseError(f"{path}: {exc}", "Không đọc được tệp.") from exc
 
 
-def parse_file(path: Path, known: KnownSource | None = None) -> list[RawDocument | Unchanged | ParseError]:
+def parse_file(
+    path: Path, known: KnownSource | None = None, records: tuple[int, int] | None = None
+) -> list[RawDocument | Unchanged | ParseError]:
     """Parse one file into documents.
 
     Args:
         path: the file.
         known: optional check of (source_key, sha256) against what is stored; a source known
             unchanged is returned as `Unchanged` without being parsed.
+        records: only the documents start..stop-1 of the file (a work unit of a .jsonl: the other records are
+            not parsed, so the units of a large file together parse it once, not once per unit).
 
     Returns:
         One entry per document found; an entry is a `ParseError` for a record that could not be
@@ -108,7 +112,9 @@ def parse_file(path: Path, known: KnownSource | None = None) -> list[RawDocument
     if path.suffix.lower() == ".jsonl":
         from rag.ingest.jsonl import iter_records
 
-        return list(iter_records(path, data, known))
+        return list(iter_records(path, data, known, records))
+    if records is not None and records[0] > 0:
+        return []  # a single document is the file's document 0
     if known is not None and known(source_key_for(path), sha256_hex(data)):
         return [Unchanged(source_key_for(path), str(path))]
     try:
@@ -120,4 +126,4 @@ def parse_file(path: Path, known: KnownSource | None = None) -> list[RawDocument
     except Exception as exc:  # a third-party parser failing on a malformed file
         logger.warning("parser failed on %s: %r", path, exc)
         raise ParseError(f"{path}: {exc!r}", "Tệp bị hỏng hoặc không đọc được.") from exc
-    return docs
+    return docs if records is None else docs[records[0] : records[1]]

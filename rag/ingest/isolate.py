@@ -239,7 +239,12 @@ class _Worker:
             return None
 
     def run(
-        self, path: Path, known: KnownSource | None, ask_known: bool, limits: ParseLimits
+        self,
+        path: Path,
+        known: KnownSource | None,
+        ask_known: bool,
+        limits: ParseLimits,
+        records: tuple[int, int] | None = None,
     ) -> tuple[list[RawDocument | Unchanged | ParseError], bool]:
         """Parse `path` in this worker.
 
@@ -265,6 +270,7 @@ class _Worker:
                 max_doc_blocks=limits.max_doc_blocks,
                 max_total_chars=_total_chars(path, limits),
                 max_message_bytes=limits.max_message_bytes,
+                records=records,
             )
             self.conn.send_bytes(wire.dumps(("task", task)))
         except OSError as exc:
@@ -436,12 +442,17 @@ class WorkerPool:
             extra.close()
 
     def parse(
-        self, path: Path, known: KnownSource | None, ask_known: bool, limits: ParseLimits
+        self,
+        path: Path,
+        known: KnownSource | None,
+        ask_known: bool,
+        limits: ParseLimits,
+        records: tuple[int, int] | None = None,
     ) -> list[RawDocument | Unchanged | ParseError]:
         for attempt in range(2):
             worker = self._take(limits)
             try:
-                entries, reusable = worker.run(path, known, ask_known, limits)
+                entries, reusable = worker.run(path, known, ask_known, limits, records)
             except _WorkerGone:
                 worker.kill()
                 if attempt == 0:
@@ -508,6 +519,7 @@ def parse_file_isolated(
     limits: ParseLimits = ParseLimits(),  # frozen: one shared default is safe
     *,
     pool: WorkerPool | None = None,
+    records: tuple[int, int] | None = None,
 ) -> list[RawDocument | Unchanged | ParseError]:
     """`rag.ingest.parse_file` in a worker process, under `limits`.
 
@@ -516,6 +528,7 @@ def parse_file_isolated(
         known: tells whether (source_key, sha256) is stored unchanged; called in this process only.
         limits: time, CPU, memory and output limits for this file.
         pool: the workers to use (default: one pool per process).
+        records: only the documents start..stop-1 of the file, as `parse_file`.
 
     Returns:
         As `parse_file`: one entry per document, a `ParseError` entry for a bad record of a .jsonl file.
@@ -526,6 +539,8 @@ def parse_file_isolated(
     """
     parser_for(path)  # unsupported extensions are refused here, without a worker
     check_size(path)
+    if records is not None and records[0] > 0 and path.suffix.lower() != ".jsonl":
+        return []  # a file of one document has no document past the first
     ask_known = False
     if known is not None:
         if path.suffix.lower() == ".jsonl":
@@ -533,7 +548,7 @@ def parse_file_isolated(
         elif known(source_key_for(path), _fingerprint(path)):
             return [Unchanged(source_key_for(path), str(path))]
     _STATS.files += 1
-    return (pool or _DEFAULT_POOL).parse(path, known, ask_known, limits)
+    return (pool or _DEFAULT_POOL).parse(path, known, ask_known, limits, records)
 
 
 __all__ = [

@@ -143,14 +143,22 @@ def parse_record(path: Path, line_no: int, line: str, known: KnownSource | None 
 
 
 def iter_records(
-    path: Path, data: bytes, known: KnownSource | None = None
+    path: Path, data: bytes, known: KnownSource | None = None, records: tuple[int, int] | None = None
 ) -> list[RawDocument | Unchanged | RecordError]:
-    """Parse every line; a bad line yields its `RecordError` instead of stopping the file."""
+    """Parse every line (or the non-empty lines start..stop-1 given as `records`); a bad line yields its
+    `RecordError` instead of stopping the file."""
     text, _ = decode_text(data)
+    start, stop = records if records is not None else (0, None)
     out: list[RawDocument | Unchanged | RecordError] = []
+    record = -1
     for line_no, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        record += 1
+        if record < start:
+            continue
+        if stop is not None and record >= stop:
+            break
         try:
             out.append(parse_record(path, line_no, line, known))
         except RecordError as exc:

@@ -56,6 +56,7 @@ class Task:
         max_doc_blocks: most blocks (lines) one document may have.
         max_total_chars: most characters all documents of the file may have together.
         max_message_bytes: largest result message.
+        records: parse only the documents start..stop-1 of the file (a work unit of a .jsonl); None: all.
     """
 
     path: str
@@ -65,6 +66,7 @@ class Task:
     max_doc_blocks: int
     max_total_chars: int
     max_message_bytes: int
+    records: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,7 +208,7 @@ class _Session:
         from rag.ingest.common import Unchanged
 
         try:
-            entries: list[Any] = list(parse_file(path, self.known if task.ask_known else None))
+            entries: list[Any] = list(parse_file(path, self.known if task.ask_known else None, task.records))
         except (KeyboardInterrupt, BrokenPipeError, ConnectionResetError, EOFError):
             raise
         except BaseException as exc:  # every failure of a parser becomes a value, SystemExit included

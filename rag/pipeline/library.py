@@ -8,6 +8,7 @@ transaction. One bad file never stops a batch and never leaves half a document b
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from rag.config import default_index_dir
 from rag.errors import InvalidRequest, ParseError, VanKienError
-from rag.index.catalog import Catalog
+from rag.index.catalog import CATALOG_FILE, Catalog
 from rag.index.durable import pause_point
 from rag.index.embedders import NO_EMBEDDER
 from rag.index.lexical import BM25Params
@@ -71,9 +72,14 @@ def collect_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Iterato
     patterns = (*FOLDER_SKIP, *exclude)
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts) or any(child.match(p) for p in patterns):
+            found: list[Path] = []
+            for folder, dirs, files in os.walk(path):
+                here = Path(folder)
+                # Hidden folders and Văn Kiện indexes ("vankien ingest ." with the default ./index) are not sources.
+                dirs[:] = [d for d in dirs if not d.startswith(".") and not _is_index(here / d)]
+                found.extend(here / f for f in files if not f.startswith("."))
+            for child in sorted(found):
+                if any(child.match(p) for p in patterns):
                     continue
                 if child.is_file():
                     yield child
@@ -81,6 +87,11 @@ def collect_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Iterato
             yield path
         else:
             yield IngestResult(str(path), "rejected", "Không tìm thấy tệp hoặc thư mục.")
+
+
+def _is_index(folder: Path) -> bool:
+    """Whether `folder` holds a Văn Kiện index (its catalog)."""
+    return (folder / CATALOG_FILE).is_file()
 
 
 def _units(path: Path) -> int:
@@ -309,7 +320,10 @@ class Library:
             return state is not None and state.sha256 == sha256 and state.classification == classification
 
         try:
-            parsed = parse_file_isolated(path, known) if self.isolate else parse_file(path, known)
+            if self.isolate:
+                parsed = parse_file_isolated(path, known, records=records)
+            else:
+                parsed = parse_file(path, known, records)
         except ParseError as exc:
             logger.info("rejected %s: %s", path, exc)
             return [IngestResult(str(path), "rejected", exc.user_message)]
@@ -317,9 +331,9 @@ class Library:
             logger.exception("unexpected failure parsing %s", path)
             return [IngestResult(str(path), "rejected", f"Lỗi không mong đợi khi đọc tệp ({type(exc).__name__}).")]
         if not parsed:
+            if records is not None and records[0] > 0:
+                return []  # a work unit past the file's last document
             return [IngestResult(str(path), "rejected", "Tệp không có nội dung văn bản.")]
-        if records is not None:
-            parsed = parsed[records[0] : records[1]]
         results = []
         for entry in parsed:
             if isinstance(entry, ParseError):

@@ -321,6 +321,38 @@ def test_jsonl_records_are_looked_up_in_the_parent(tmp_path: Path) -> None:
     assert entries[0] == first[0] and entries[2] == first[2]
 
 
+def test_a_work_unit_of_a_jsonl_parses_only_its_own_records(tmp_path: Path) -> None:
+    """The service ingests a large .jsonl in work units; each parses (and looks up) only its records. Parsing the
+    whole file for every unit made a 60,000-record upload take an hour instead of minutes."""
+    lines = [json.dumps({"id": f"r{i}", "title": f"Tin {i}", "text": f"Nội dung bản tin số {i}."}) for i in range(7)]
+    lines.insert(3, "")  # a blank line is not a record
+    lines[5] = "{không phải JSON"  # a bad line is one (it takes its place in the unit)
+    path = _file(tmp_path, "tin.jsonl", "\n".join(lines))
+
+    def plain(entries: list[object]) -> list[object]:  # errors compare by their message
+        return [str(e) if isinstance(e, Exception) else e for e in entries]
+
+    whole = plain(list(parse_file(path)))
+    assert len(whole) == 7
+    asked: list[str] = []
+
+    def known(source_key: str, sha256: str) -> bool:
+        asked.append(source_key.rsplit("#", 1)[1])
+        return False
+
+    for parse in (lambda r: parse_file(path, known, r), lambda r: parse_file_isolated(path, known, records=r)):
+        asked.clear()
+        unit = parse((2, 5))
+        assert isinstance(unit[2], ParseError)
+        assert plain(unit) == whole[2:5]
+        assert asked == ["r2", "r3"]  # the records of the unit only (the bad line has no key)
+        assert plain(parse((6, 9))) == whole[6:]
+        assert parse((9, 12)) == []
+    single = _file(tmp_path, "nq.md", "# Nghị quyết thử\n\nMột đoạn văn.")
+    assert parse_file(single, records=(1, 3)) == [] and parse_file_isolated(single, records=(1, 3)) == []
+    assert len(parse_file_isolated(single, records=(0, 3))) == 1
+
+
 def test_library_isolates_by_default_and_can_parse_in_process(sample_dir: Path, tmp_path: Path) -> None:
     before = isolation_stats().files
     with Library(tmp_path / "isolated") as isolated:
