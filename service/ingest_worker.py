@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="re-analyse unchanged documents (re-ingest)")
     args = parser.parse_args(argv)
     die_with_parent()
-    yield_cpu()  # the serving process's searches come first on a busy machine
+    yield_cpu(before_idle=True)  # the serving process's searches come first on a busy machine; embedding after
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     records = (args.start, args.start + args.limit) if args.limit else None
     with Library(args.index, create=False) as library:

@@ -142,6 +142,10 @@ class E5Onnx(E5Numpy):
         options = ort.SessionOptions()
         options.intra_op_num_threads = THREADS
         options.inter_op_num_threads = 1
+        # Threads that wait sleep instead of spinning: a spinning thread fights for a core the machine's other work
+        # holds, and a query waited for it (p50 / p95 9.9 / 14.8 ms with one core busy, against 5.6 / 6.7 ms without
+        # spinning; idle alike; batch throughput unchanged, 16.5 against 18.6 CPU-seconds for the same paragraphs).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         self._session = ort.InferenceSession(build_graph(self, int8=int8), options, providers=["CPUExecutionProvider"])

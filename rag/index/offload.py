@@ -294,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     from rag.ingest.lifetime import die_with_parent, yield_cpu
 
     die_with_parent(args.parent)
-    yield_cpu()
+    # Tokenising makes new paragraphs searchable: it goes ahead of embedding, which runs at idle priority.
+    yield_cpu(before_idle=args.embedder is None)
     # The replies own the real stdout; anything a library prints goes to stderr instead of into a reply.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
