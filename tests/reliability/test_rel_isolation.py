@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -380,6 +381,22 @@ pool = WorkerPool()
 threading.Thread(target=lambda: parse_file_isolated(Path(sys.argv[1]), pool=pool), daemon=True).start()
 time.sleep(600)
 """
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_ingest_work_runs_ahead_of_idle_class_embedding_and_behind_everything_else() -> None:
+    """Ingest children and the tokenising helper: `nice 19` under SCHED_BATCH; the embedding helper: SCHED_IDLE."""
+    code = (
+        "import os, sys; from rag.ingest.lifetime import yield_cpu; "
+        "print(yield_cpu(before_idle=sys.argv[1] == 'ingest'), os.sched_getscheduler(0), os.nice(0))"
+    )
+    seen = {}
+    for role in ("ingest", "embed"):
+        out = subprocess.run([sys.executable, "-c", code, role], capture_output=True, text=True, cwd=REPO_ROOT)
+        policy, scheduler, nice = out.stdout.split()
+        seen[role] = (policy, int(scheduler), int(nice))
+    assert seen["ingest"] == ("batch", os.SCHED_BATCH, 19)
+    assert seen["embed"][:2] == ("idle", os.SCHED_IDLE)
 
 
 def _children(pid: int) -> list[int]:
