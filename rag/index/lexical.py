@@ -812,25 +812,25 @@ class LexicalIndex:
         weights = self._query_weights(query)
         with self._lock:
             segments = self._visible(level)
-            if not weights or not pid_arr.size:
-                return {pid: 0.0 for pid in self._indexed_locked(pid_arr, segments)}
             return self._scores_locked(weights, pid_arr, segments)
 
-    def _indexed_locked(self, pid_arr: Int64Array, segments: Sequence[_Segment]) -> list[int]:
-        return [int(p) for seg in segments for p in np.asarray(seg.pids)[seg.live_locals(pid_arr)].tolist()]
-
     def _scores_locked(
-        self, weights: dict[str, float], pid_arr: Int64Array, segments: Sequence[_Segment]
+        self,
+        weights: dict[str, float],
+        pid_arr: Int64Array,
+        segments: Sequence[_Segment],
+        rows_per_segment: Sequence[Int64Array] | None = None,
     ) -> dict[int, float]:
         """BM25 scores of the sorted unique `pid_arr` (those live in `segments`), by a binary search per query term
-        and segment."""
+        and segment. `rows_per_segment`: the query terms' rows in each segment, when the caller has them."""
         out: dict[int, float] = {}
         n_docs = sum(seg.n_live for seg in segments)
-        if n_docs == 0:
+        if n_docs == 0 or not pid_arr.size:
             return out
-        hashes = term_hashes(list(weights))
-        rows_per_segment = [seg.rows(hashes) for seg in segments]
-        df = np.zeros(hashes.size, dtype=np.float64)
+        if rows_per_segment is None:
+            hashes = term_hashes(list(weights)) if weights else np.zeros(0, dtype=np.uint64)
+            rows_per_segment = [seg.rows(hashes) for seg in segments]
+        df = np.zeros(len(weights), dtype=np.float64)
         for seg, rows in zip(segments, rows_per_segment, strict=True):
             found = rows >= 0
             df[found] += seg.df[rows[found]]
@@ -878,7 +878,7 @@ class LexicalIndex:
         if PRUNE and allowed is not None and allowed.size * _LOOKUP_COST < _postings_count(segments, rows_per_segment):
             # Few paragraphs may be returned (a named document, a narrow filter): look each one up in the lists
             # rather than read lists that may hold every paragraph of the index.
-            scored = self._scores_locked(weights, np.unique(allowed), segments)
+            scored = self._scores_locked(weights, np.unique(allowed), segments, rows_per_segment)
             ranked = sorted(((pid, score) for pid, score in scored.items() if score > 0), key=lambda x: (-x[1], x[0]))
             return ranked[:k]
         factor = bm25_idf(df, n_docs) * qweight

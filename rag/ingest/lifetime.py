@@ -39,21 +39,15 @@ def yield_cpu(*, before_idle: bool = False) -> str:
     15 against 1024, and a waking search is not preempted by it) but ahead of the `SCHED_IDLE` processes (weight 3).
     For the work that makes an upload searchable (parsing, committing, tokenising): embedding, which follows at its
     own pace at idle priority, then does not halve its speed."""
-    if not before_idle:
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return "idle"
-        except (AttributeError, OSError):
-            pass
-    policy = "nice"
-    if before_idle:
-        try:
-            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-            policy = "batch"
-        except (AttributeError, OSError):
-            pass
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH if before_idle else os.SCHED_IDLE, os.sched_param(0))
+        policy = "batch" if before_idle else "idle"
+    except (AttributeError, OSError):
+        policy = "nice"
+    if policy == "idle":
+        return policy  # the idle class has no nice levels
     try:
         os.nice(19 - os.nice(0))
     except OSError:
-        return "normal"
+        return "normal" if policy == "nice" else policy
     return policy
