@@ -173,6 +173,7 @@ class _Segment:
         "indptr",
         "level",
         "live",
+        "mapped",
         "n_live",
         "name",
         "pids",
@@ -209,6 +210,32 @@ class _Segment:
         self._by_pid: tuple[Int64Array, Int64Array | None] | None = None
         #: Incremented by every `kill`: a save rewrites the live mask only when it changed since the last one.
         self.changes = 0
+        #: The `_MAPPED` arrays are read from the segment's files (`_load_segment`, `map_files`), not held in memory.
+        self.mapped = False
+
+    def map_files(self, directory: Path) -> None:
+        """Read the `_MAPPED` arrays from the segment's files in `directory` (just written by `LexicalIndex.save`)
+        instead of memory, as a freshly opened index does.
+
+        A segment built or merged in this process holds its postings in anonymous memory for as long as it lives,
+        where the same index opened afresh maps them: a server that applied a large upload kept ~150 MB more than
+        a fresh one (docs/reliability.md). The files hold the same values (segments are immutable), so a search
+        that reads an old array and a new one in turn sees one segment either way."""
+        if self.mapped:
+            return
+        expected: dict[str, tuple[type[np.generic], int]] = {
+            "docs": (np.int32, self.docs.size),
+            "tf": (np.uint16, self.tf.size),
+            "pids": (np.int64, len(self.pids)),
+            "dl": (np.float32, len(self.dl)),
+        }
+        mapped = {
+            part: _load_array(directory / f"{self.name}.{part}.npy", dtype, length, mapped=True).view(np.ndarray)
+            for part, (dtype, length) in expected.items()
+        }
+        self.docs, self.tf, self.pids, self.dl = mapped["docs"], mapped["tf"], mapped["pids"], mapped["dl"]
+        self._by_pid = None  # it may hold the array in memory
+        self.mapped = True
 
     def _pid_order(self) -> tuple[Int64Array, Int64Array | None]:
         """The segment's pids sorted, and the local document of each (None: `pids` is sorted already). Computed on
@@ -975,6 +1002,8 @@ class LexicalIndex:
                 for part in _PARTS:
                     write_atomic(directory / f"{seg.name}.{part}.npy", getattr(seg, part), pause="lexical.temp_written")
                 have.add(seg.name)
+                # Served from the files from now on (a file deleted later stays readable while it is mapped).
+                seg.map_files(directory)
             saved = masks.get(seg.name)
             if saved is not None and saved[0] == changes and (directory / saved[1]).exists():
                 live_file = saved[1]  # unchanged since the last save, which named this file: not written again
@@ -1301,9 +1330,11 @@ def _load_segment(directory: Path, entry: dict[str, Any]) -> _Segment:
     level = int(entry["level"])
     if level < 0:
         raise ValueError(f"{name}: bad level {level}")
-    return _Segment(
+    segment = _Segment(
         name, hashes, arrays["bigram"], indptr, arrays["docs"], arrays["tf"], arrays["pids"], arrays["dl"], live, level
     )
+    segment.mapped = True
+    return segment
 
 
 _NO_PIDS = np.zeros(0, dtype=np.int64)

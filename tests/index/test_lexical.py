@@ -356,6 +356,40 @@ def test_a_save_rewrites_only_the_live_masks_that_changed(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.glob("*.live.*")) == sorted(masks().values())  # old masks deleted
 
 
+def _is_mapped(array: np.ndarray) -> bool:
+    """Whether `array` reads a file mapping (somewhere along its chain of bases)."""
+    base = array
+    while base is not None:
+        if isinstance(base, np.memmap) or type(base).__name__ == "mmap":
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def test_a_saved_segment_is_read_from_its_files_like_a_reopened_one(tmp_path: Path) -> None:
+    idx = make()
+    idx.add([100, 101], ["Văn bản bổ sung về hợp tác xã kiểu mới.", "Tin bổ sung về y tế cơ sở."], maintain=False)
+    queries = ("hợp tác xã", "y tế cơ sở", "phát triển đất nước", "hoa binh")
+    before = [idx.search(q, 5) for q in queries]
+    assert not any(_is_mapped(seg.docs) for seg in idx._segments)  # built here: in memory
+    idx.save(tmp_path / "a", 1)
+    for seg in idx._segments:
+        assert seg.mapped and all(_is_mapped(getattr(seg, part)) for part in ("docs", "tf", "pids", "dl"))
+    assert [idx.search(q, 5) for q in queries] == before
+    # Still removable, mergeable and savable elsewhere; a later merge's segment is mapped by the next save.
+    idx.remove([101], maintain=False)
+    idx.add([102], ["Nghị quyết về hợp tác xã và kinh tế tập thể."])
+    idx.optimize()
+    assert not idx._segments[0].mapped
+    idx.save(tmp_path / "a", 2)
+    idx.save(tmp_path / "b", 2)
+    assert all(seg.mapped for seg in idx._segments)
+    assert first(idx, "kinh tế tập thể") == 102 and 101 not in idx
+    for copy in ("a", "b"):
+        reopened = LexicalIndex.load(tmp_path / copy)
+        assert [reopened.search(q, 5) for q in queries] == [idx.search(q, 5) for q in queries]
+
+
 def test_empty_index_round_trip(tmp_path: Path) -> None:
     LexicalIndex().save(tmp_path, 1)
     loaded = LexicalIndex.load(tmp_path)
