@@ -17,7 +17,9 @@ it is raised here as a `StoreError`.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -42,6 +44,14 @@ _HEADER: Final = struct.Struct("<Q")
 #: No request or reply is larger than this (a batch of 20,000 paragraphs' postings is ~100 MB).
 MAX_MESSAGE: Final = 1 << 31
 _USER_MESSAGE: Final = "Tiến trình phụ lập chỉ mục gặp lỗi; tài liệu mới chưa được đưa vào tìm kiếm, hãy thử lại sau."
+
+
+@functools.cache
+def _spawner() -> concurrent.futures.ThreadPoolExecutor:
+    """One thread, kept for the life of the process, that starts the helpers (`IndexingHelper._start`)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vankien-helper-spawn")
+
+
 _ROOT: Final = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -106,7 +116,13 @@ class IndexingHelper:
         # A process group of its own in this session: if this process dies while the helper is paused (SIGSTOP,
         # `ForegroundGate`), the group is orphaned with a stopped member and the kernel sends it SIGHUP, which ends
         # it; a running helper notices the death itself (`die_with_parent`).
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, process_group=0)
+        # Started from a thread that lives as long as this process: the helper's parent-death signal
+        # (`killed_with_parent`) follows the thread that started it, and requests come from short-lived threads.
+        proc = (
+            _spawner()
+            .submit(subprocess.Popen, command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, process_group=0)
+            .result()
+        )
         logger.info("started indexing helper %s (pid %d)", self.name, proc.pid)
         return proc
 
@@ -291,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", help="embedder spec for embedding requests (none: tokenising only)")
     parser.add_argument("--parent", type=int, help="exit when this process is gone")
     args = parser.parse_args(argv)
-    from rag.ingest.lifetime import die_with_parent, yield_cpu
+    from rag.ingest.lifetime import die_with_parent, killed_with_parent, yield_cpu
 
+    if args.parent is not None:
+        killed_with_parent(args.parent)
     die_with_parent(args.parent)
     # Tokenising makes new paragraphs searchable: it goes ahead of embedding, which runs at idle priority.
     yield_cpu(before_idle=args.embedder is None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import signal
 import threading
 import time
 
@@ -30,6 +33,30 @@ def die_with_parent(parent: int | None = None) -> None:
         os._exit(3)
 
     threading.Thread(target=watch, name="vankien-parent-watch", daemon=True).start()
+
+
+def killed_with_parent(parent: int) -> bool:
+    """Have the kernel SIGKILL this process when its parent dies (Linux's parent-death signal); exit at once if
+    the parent is gone already. Returns whether the signal could be set.
+
+    For a child its parent may stop (SIGSTOP, `rag.index.offload.ForegroundGate`): a stopped process runs no
+    watcher thread, and the kernel's SIGHUP to an orphaned process group with stopped members comes only when
+    every thread of the child has stopped, which a loaded machine can delay past the parent's death (seen as a
+    helper left stopped for good, once in a dozen runs with both cores busy). SIGKILL needs neither.
+
+    The signal follows the parent *thread* that started this process: the parent must start it from a thread
+    that lives as long as it does (`rag.index.offload` starts helpers from one such thread)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        ok = bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        ok = False
+    if os.getppid() != parent:  # it died before the signal was set
+        os._exit(3)
+    return ok
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def yield_cpu(*, before_idle: bool = False) -> str:

@@ -171,3 +171,65 @@ def test_helpers_die_with_their_parent(while_: str) -> None:
         assert not _alive(helper), f"a {while_} helper outlived its parent"
     finally:
         parent.kill()
+
+
+#: A supervisor that adopts orphans (a child subreaper in the service's session, as tini -s or a process manager
+#: can be): a helper's process group is then not orphaned when its parent dies, so no SIGHUP ever comes.
+_SUPERVISOR = """
+import ctypes, os, subprocess, sys, time
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+parent = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True)
+helper = int(parent.stdout.readline())
+state = open(f"/proc/{helper}/stat").read().rsplit(")", 1)[1].split()[0]
+parent.kill()
+parent.wait()
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    try:
+        if os.waitpid(helper, os.WNOHANG)[0] == helper:  # adopted by this process: reap it
+            break
+    except ChildProcessError:
+        break
+    time.sleep(0.05)
+else:
+    os.kill(helper, 9)
+    os.waitpid(helper, 0)
+    print(state, "alive")
+    sys.exit(0)
+print(state, "dead")
+"""
+
+#: Starts its helper from a short-lived thread, as a request does, then stops it as a request in progress does.
+_PARENT_OF_A_STOPPED_HELPER = """
+import os, signal, sys, threading, time
+from rag.index.offload import ForegroundGate, IndexingHelper
+helper = IndexingHelper(name="tok")
+request = threading.Thread(target=lambda: helper.tokenize(["Văn bản thử"], None))
+request.start()
+request.join()
+hold = ForegroundGate(lambda: [helper], window_s=3600).held()
+hold.__enter__()
+deadline = time.monotonic() + 5
+while open(f"/proc/{helper.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "T" and time.monotonic() < deadline:
+    time.sleep(0.01)
+print(helper.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_stopped_helper_dies_with_its_parent_when_no_sighup_comes() -> None:
+    """The orphaned-group SIGHUP is not enough: under a subreaper in the session (and on a loaded machine, before
+    every thread of the helper has stopped) it never comes, and a helper stopped by a request stayed stopped for
+    good. The kernel's parent-death SIGKILL ends it; it is tied to the lasting thread that starts helpers, so the
+    end of the request thread that first needed the helper does not end it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SUPERVISOR, _PARENT_OF_A_STOPPED_HELPER],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["T", "dead"], done.stdout + done.stderr
