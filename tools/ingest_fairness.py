@@ -145,12 +145,15 @@ def run(markdown_mb: float, records: int, max_seconds: float, work: Path, offloa
             finished: dict[str, float] = {}
             vectors_done: float | None = None
             pending = -1
+            failed_searches = 0
             i = 0
             while time.monotonic() - started < max_seconds:
                 ms = _search_ms(client, QUERIES[i % len(QUERIES)])
                 i += 1
                 if ms is not None:
                     (during_jobs if len(finished) < len(jobs) else during_vectors).append(ms)
+                else:
+                    failed_searches += 1
                 peak = max(peak, rss_kb(server.pid))
                 children_peak = max(children_peak, _children_rss_kb(server.pid))
                 if small_seen is None:
@@ -199,6 +202,7 @@ def run(markdown_mb: float, records: int, max_seconds: float, work: Path, offloa
             "p95_ratio": round(summary(during).get("p95", 0) / max(summary(idle).get("p95", 1), 1e-9), 2),
             # While the uploads themselves ingest (the acceptance's "while they ingest"), vectors aside.
             "p95_ratio_jobs": round(summary(during_jobs).get("p95", 0) / max(summary(idle).get("p95", 1), 1e-9), 2),
+            "searches_failed": failed_searches,
             "small_upload_searchable_s": round(small_seen, 1) if small_seen is not None else None,
             "small_upload_job": small_state,
             "large_jobs_finished_s": {k: round(v, 1) for k, v in finished.items()},
