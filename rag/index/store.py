@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -281,9 +281,13 @@ class _PreparedAdds:
     per_doc: dict[str, list[int]]
 
 
-@dataclass(frozen=True, slots=True)
-class DocRow:
-    """What retrieval needs to know about a document without reading the catalog."""
+class DocRow(NamedTuple):
+    """What retrieval needs to know about a document without reading the catalog.
+
+    `DocTable` keeps each as a plain tuple and makes the named one on access: the cyclic garbage collector stops
+    tracking a plain tuple that holds only strings and None (not a subclass's instance, nor a dataclass's), so a
+    table of many documents costs a full collection nothing (one pauses every thread, searches too: 39.6 -> 11.3 ms
+    with 60,000 documents in memory)."""
 
     doc_id: str
     title: str
@@ -316,7 +320,8 @@ class DocTable:
     def __init__(self) -> None:
         self.pids: Int64Array = np.zeros(0, dtype=np.int64)
         self.doc_of: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
-        self.docs: list[DocRow | None] = []
+        #: Per document, its `DocRow` as a plain tuple (see `DocRow`); None once removed.
+        self._rows: list[tuple[Any, ...] | None] = []
         self.index_of: dict[str, int] = {}
         self._type: list[int] = []
         self._issued: list[int] = []
@@ -340,7 +345,7 @@ class DocTable:
         replaced = [self.index_of.pop(row.doc_id) for row, _ in items if row.doc_id in self.index_of]
         if replaced:
             for idx in replaced:
-                self.docs[idx] = None
+                self._rows[idx] = None
             keep = ~np.isin(self.doc_of, np.asarray(replaced, dtype=np.int32))
             self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
         new_pids: list[Int64Array] = []
@@ -348,11 +353,11 @@ class DocTable:
         for row, pids in items:
             prev = self.index_of.get(row.doc_id)
             if prev is not None:  # the same document twice in one call: the later one wins
-                self.docs[prev] = None
+                self._rows[prev] = None
                 kept = [(p, d) for p, d in zip(new_pids, new_docs, strict=True) if not (d.size and d[0] == prev)]
                 new_pids, new_docs = [p for p, _ in kept], [d for _, d in kept]
-            idx = len(self.docs)
-            self.docs.append(row)
+            idx = len(self._rows)
+            self._rows.append(tuple(row))
             self.index_of[row.doc_id] = idx
             self._type.append(DOC_TYPES.index(row.doc_type) if row.doc_type in DOC_TYPES else -1)
             self._issued.append(_issued_ordinal(row.issued))
@@ -380,7 +385,7 @@ class DocTable:
         idx = self.index_of.pop(doc_id, None)
         if idx is None:
             return
-        self.docs[idx] = None
+        self._rows[idx] = None
         keep = self.doc_of != idx
         self.pids, self.doc_of = self.pids[keep], self.doc_of[keep]
         self._arrays = None
@@ -392,9 +397,7 @@ class DocTable:
         change: every search asks for them, and a table of 60,000 news items holds few numbered documents."""
         if self._numbered is None:
             self._numbered = [
-                (d.doc_id, d.number, classification_rank(d.classification))
-                for d in self.docs
-                if d is not None and d.number
+                (d.doc_id, d.number, classification_rank(d.classification)) for d in self.rows() if d.number
             ]
         return self._numbered
 
@@ -406,8 +409,22 @@ class DocTable:
     def row_of(self, pid: int) -> DocRow | None:
         i = int(np.searchsorted(self.pids, pid))
         if i < self.pids.size and self.pids[i] == pid:
-            return self.docs[int(self.doc_of[i])]
+            return self.row(int(self.doc_of[i]))
         return None
+
+    def row(self, index: int) -> DocRow | None:
+        """The document at `index` (`index_of`), None once removed."""
+        values = self._rows[index]
+        return None if values is None else DocRow._make(values)
+
+    def count_up_to(self, level: int) -> int:
+        """How many documents of classification rank `level` or below the table holds."""
+        _, _, rank, present = self._doc_arrays()
+        return int(np.count_nonzero(present & (rank <= level)))
+
+    def rows(self) -> Iterator[DocRow]:
+        """Every document in the table."""
+        return (DocRow._make(values) for values in self._rows if values is not None)
 
     def _doc_arrays(self) -> _DocArrays:
         if self._arrays is None:
@@ -415,7 +432,7 @@ class DocTable:
                 np.asarray(self._type, dtype=np.int32),
                 np.asarray(self._issued, dtype=np.int64),
                 np.asarray(self._rank, dtype=np.int32),
-                np.asarray([d is not None for d in self.docs], dtype=np.bool_),
+                np.asarray([d is not None for d in self._rows], dtype=np.bool_),
             )
         return self._arrays
 
@@ -455,7 +472,7 @@ class DocTable:
     def _filter_mask(
         self, filters: Filters, types: npt.NDArray[np.int32], issued: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.bool_]:
-        mask = np.ones(len(self.docs), dtype=np.bool_)
+        mask = np.ones(len(self._rows), dtype=np.bool_)
         if filters.doc_types:
             codes = [DOC_TYPES.index(t) for t in filters.doc_types]
             mask &= np.isin(types, codes)
@@ -464,7 +481,7 @@ class DocTable:
         if filters.issued_to:
             mask &= (issued >= 0) & (issued <= date.fromisoformat(filters.issued_to).toordinal())
         if filters.doc_ids:
-            wanted = np.zeros(len(self.docs), dtype=np.bool_)
+            wanted = np.zeros(len(self._rows), dtype=np.bool_)
             for doc_id in filters.doc_ids:
                 i = self.index_of.get(doc_id)
                 if i is not None:
@@ -922,9 +939,7 @@ class IndexStore:
         with self.reading():
             allowed = self.allowed(None, principal)
             top = level_of(principal)
-            documents = sum(
-                1 for d in self.table.docs if d is not None and classification_rank(d.classification) <= top
-            )
+            documents = self.table.count_up_to(top)
             if self.vectors is None:
                 return documents, 0
             pids = self.table.pids if allowed is None else allowed
@@ -1296,7 +1311,7 @@ class IndexStore:
 
     def doc_row(self, doc_id: str) -> DocRow | None:
         i = self.table.index_of.get(doc_id)
-        return None if i is None else self.table.docs[i]
+        return None if i is None else self.table.row(i)
 
     def _snapshot_manifest(self) -> dict[str, Any]:
         return {
