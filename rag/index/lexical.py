@@ -223,17 +223,10 @@ class _Segment:
         that reads an old array and a new one in turn sees one segment either way."""
         if self.mapped:
             return
-        expected: dict[str, tuple[type[np.generic], int]] = {
-            "docs": (np.int32, self.docs.size),
-            "tf": (np.uint16, self.tf.size),
-            "pids": (np.int64, len(self.pids)),
-            "dl": (np.float32, len(self.dl)),
-        }
-        mapped = {
-            part: _load_array(directory / f"{self.name}.{part}.npy", dtype, length, mapped=True).view(np.ndarray)
-            for part, (dtype, length) in expected.items()
-        }
-        self.docs, self.tf, self.pids, self.dl = mapped["docs"], mapped["tf"], mapped["pids"], mapped["dl"]
+        for part in _MAPPED:  # each file checked against the array it replaces: same dtype, same length
+            array = getattr(self, part)
+            path = directory / f"{self.name}.{part}.npy"
+            setattr(self, part, _load_array(path, array.dtype.type, array.shape[0], mapped=True).view(np.ndarray))
         self._by_pid = None  # it may hold the array in memory
         self.mapped = True
 
