@@ -115,6 +115,38 @@ def bm25_tf(tf: npt.NDArray[Any], dl: npt.NDArray[Any], avgdl: float, k1: npt.ND
     return result
 
 
+def query_weights(query: str, params: BM25Params) -> dict[str, float]:
+    """A query's terms with their weights: exact terms (and their folded twins at `fold_blend`) when the query has
+    diacritics, folded terms otherwise. Shared by every backend that ranks with these terms (`rag.index.postgres`)."""
+    qt = query_terms(query)
+    weights: dict[str, float] = {}
+    if qt.accented:
+        for t in qt.exact:
+            weights[t] = weights.get(t, 0.0) + 1.0
+        if params.fold_blend > 0:
+            for t in qt.folded:
+                weights[t] = weights.get(t, 0.0) + params.fold_blend
+    else:
+        for t in qt.folded:
+            weights[t] = weights.get(t, 0.0) + 1.0
+    return weights
+
+
+def document_terms(text: str, title: str = "") -> tuple[dict[str, int], int]:
+    """A paragraph's exact terms with their frequencies (its title's counted `TITLE_WEIGHT` times) and its BM25
+    length, as `LexicalIndex.add` indexes them; folded twins are not included (`fold_term` gives them)."""
+    terms = tokenize(text)
+    length = len(terms)
+    if title:
+        title_terms = tokenize(title)
+        terms.extend(title_terms * TITLE_WEIGHT)
+        length += len(title_terms) * TITLE_WEIGHT
+    counts: dict[str, int] = {}
+    for t in terms:
+        counts[t] = counts.get(t, 0) + 1
+    return counts, length
+
+
 def kth_largest(values: npt.NDArray[Any], k: int) -> float:
     """The k-th largest of `values` (1 <= k <= values.size), exactly.
 
@@ -805,20 +837,7 @@ class LexicalIndex:
             return self._search_locked(weights, k, allowed, self._visible(level))
 
     def _query_weights(self, query: str) -> dict[str, float]:
-        """The query's terms with their weights: exact terms (and their folded twins at `fold_blend`) when the
-        query has diacritics, folded terms otherwise."""
-        qt = query_terms(query)
-        weights: dict[str, float] = {}
-        if qt.accented:
-            for t in qt.exact:
-                weights[t] = weights.get(t, 0.0) + 1.0
-            if self.params.fold_blend > 0:
-                for t in qt.folded:
-                    weights[t] = weights.get(t, 0.0) + self.params.fold_blend
-        else:
-            for t in qt.folded:
-                weights[t] = weights.get(t, 0.0) + 1.0
-        return weights
+        return query_weights(query, self.params)
 
     def scores(self, query: str, pids: Sequence[int] | Int64Array, level: int | None = None) -> dict[int, float]:
         """The BM25 score `search` gives each of `pids` for `query`, whatever its rank (0.0 for a paragraph that

@@ -537,6 +537,9 @@ def lexical_title(row: DocRow, headings: str) -> str:
     return " | ".join(parts)
 
 
+_INDEX_BEHIND_MESSAGE = "Chỉ mục đang được cập nhật; hãy thử lại sau giây lát."
+
+
 class IndexStore:
     """Catalog and the indexes derived from it (lexical, and vectors when there is an embedder), kept in step.
 
@@ -1312,6 +1315,23 @@ class IndexStore:
     def doc_row(self, doc_id: str) -> DocRow | None:
         i = self.table.index_of.get(doc_id)
         return None if i is None else self.table.row(i)
+
+    def indexed(self, doc_id: str) -> list[tuple[int, Paragraph, str]]:
+        """A document's paragraphs as the indexes hold them: (pid, paragraph, the context indexed beside it,
+        `lexical_title`), in order; [] for a document not in the index. For copying an index elsewhere
+        (`rag.index.postgres.copy_index`)."""
+        row = self.doc_row(doc_id)
+        if row is None:
+            return []
+        paragraphs = self.catalog.paragraphs(doc_id)
+        pids = self.pids_of([doc_id]).tolist()
+        if len(pids) != len(paragraphs):  # changed meanwhile: the next sync brings the index level with the catalog
+            raise StoreError(f"index and catalog disagree on {doc_id!r}", _INDEX_BEHIND_MESSAGE)
+        headings = _HeadingTracker()
+        return [
+            (pid, para, lexical_title(row, headings.context(doc_id, para.section, para.kind, para.text)))
+            for pid, para in zip(pids, paragraphs, strict=True)
+        ]
 
     def _snapshot_manifest(self) -> dict[str, Any]:
         return {
