@@ -53,6 +53,8 @@ INTERNAL_ALLOWED = {
     # It reads the hybrid retriever's candidate lists and the fusion functions, to compare fusions on one set of
     # lists exactly as the product computes them.
     "eval.tune_fusion": "rag.retrieve",
+    # The same lists with the candidates' vectors, to move the query vector and fuse again (feedback).
+    "eval.tune_prf": "rag.retrieve",
     # It rescores the multiple-choice chooser's own option function with other weights, on one reading.
     "eval.tune_mcq": "rag.",
 }

@@ -3,7 +3,7 @@
 For an archive that outgrows one machine, the serving state lives in one PostgreSQL primary (and its read
 replicas) that every API replica reads; this module is that store's core:
 
-* **Schema by versioned SQL** (`pg_migrations/NNNN_*.sql`): each file runs once, in a transaction, and its number
+* **Schema by versioned SQL** (`pg_migrations/NNNN_*.sql`): each file runs once, in one transaction, and its number
   is recorded in `vankien_schema`; `PgStore.migrate` applies the missing ones in order.
 * **BM25 with the product's own terms.** PostgreSQL's text parser splits "hoà/hòa" and "57-NQ/TW" and its
   ts_rank has no idf, so paragraphs are tokenised here (`rag.index.lexical.document_terms`: syllables, bigrams,
@@ -134,7 +134,8 @@ class PgStore:
     # -- schema ---------------------------------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
-        """Apply the migrations the database lacks, each in its own transaction; return their versions."""
+        """Apply the migrations the database lacks, in order and in one transaction (all or none); return their
+        versions."""
         with self._conn.transaction():
             self._conn.execute("CREATE TABLE IF NOT EXISTS vankien_schema (version INTEGER PRIMARY KEY)")
             # One migrator at a time: replicas starting together must not apply a file twice.
