@@ -87,10 +87,16 @@ def scores(
     qids: set[str],
 ) -> tuple[float, float]:
     """(Hit@1, MRR@10) over corpus entries for the questions in `qids`."""
+    return entry_metrics({qid: fusion(lists[qid], w) for qid in qids}, dataset, entry_of)
+
+
+def entry_metrics(ranked: dict[str, list[int]], dataset: BeirDataset, entry_of: dict[int, str]) -> tuple[float, float]:
+    """(Hit@1, MRR@10) over corpus entries of each question's ranked pids (a corpus entry split into several
+    paragraphs counts once, at its best paragraph)."""
     hit1 = mrr = 0.0
-    for qid in qids:
+    for qid, pids in ranked.items():
         entries: list[str] = []
-        for pid in fusion(lists[qid], w):
+        for pid in pids:
             entry = entry_of[pid]
             if entry not in entries:
                 entries.append(entry)
@@ -101,7 +107,7 @@ def scores(
         if rank is not None:
             hit1 += rank == 1
             mrr += 1.0 / rank
-    n = max(1, len(qids))
+    n = max(1, len(ranked))
     return hit1 / n, mrr / n
 
 

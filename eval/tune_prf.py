@@ -24,7 +24,7 @@ import numpy as np
 from eval import engine
 from eval.cli import index_name, load_run_configs, slug
 from eval.datasets import BeirDataset, load_beir
-from eval.tune_fusion import DEPTH, held_out_ids
+from eval.tune_fusion import entry_metrics, held_out_ids
 from rag.retrieve.fusion import z_convex
 from rag.retrieve.retrievers import CANDIDATES, LEXICAL_WEIGHT, Candidates, HybridRetriever
 
@@ -82,21 +82,7 @@ def scores(
     readings: dict[str, Reading], dataset: BeirDataset, entry_of: dict[int, str], qids: set[str], m: int, beta: float
 ) -> tuple[float, float]:
     """(Hit@1, MRR@10) over corpus entries for the questions in `qids`."""
-    hit1 = mrr = 0.0
-    for qid in qids:
-        entries: list[str] = []
-        for pid in ranked(readings[qid], m, beta):
-            if entry_of[pid] not in entries:
-                entries.append(entry_of[pid])
-            if len(entries) == DEPTH:
-                break
-        relevant = {c for c, r in dataset.qrels[qid].items() if r > 0}
-        rank = next((i for i, e in enumerate(entries, start=1) if e in relevant), None)
-        if rank is not None:
-            hit1 += rank == 1
-            mrr += 1.0 / rank
-    n = max(1, len(qids))
-    return hit1 / n, mrr / n
+    return entry_metrics({qid: ranked(readings[qid], m, beta) for qid in qids}, dataset, entry_of)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

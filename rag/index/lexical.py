@@ -34,7 +34,7 @@ import logging
 import os
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from hashlib import blake2b
@@ -132,19 +132,19 @@ def query_weights(query: str, params: BM25Params) -> dict[str, float]:
     return weights
 
 
-def document_terms(text: str, title: str = "") -> tuple[dict[str, int], int]:
-    """A paragraph's exact terms with their frequencies (its title's counted `TITLE_WEIGHT` times) and its BM25
-    length, as `LexicalIndex.add` indexes them; folded twins are not included (`fold_term` gives them)."""
+def weighted_terms(text: str, title: str | None = None) -> list[str]:
+    """A paragraph's exact terms as the index counts them: its own, then its title's (context) `TITLE_WEIGHT`
+    times; their number is the paragraph's BM25 length. Folded twins are not included (`fold_term` gives them)."""
     terms = tokenize(text)
-    length = len(terms)
     if title:
-        title_terms = tokenize(title)
-        terms.extend(title_terms * TITLE_WEIGHT)
-        length += len(title_terms) * TITLE_WEIGHT
-    counts: dict[str, int] = {}
-    for t in terms:
-        counts[t] = counts.get(t, 0) + 1
-    return counts, length
+        terms.extend(tokenize(title) * TITLE_WEIGHT)
+    return terms
+
+
+def document_terms(text: str, title: str = "") -> tuple[dict[str, int], int]:
+    """A paragraph's exact terms with their frequencies and its BM25 length (`weighted_terms`)."""
+    terms = weighted_terms(text, title)
+    return dict(Counter(terms)), len(terms)
 
 
 def kth_largest(values: npt.NDArray[Any], k: int) -> float:
@@ -408,13 +408,8 @@ def _tokenize_batch(texts: Sequence[str], titles: Sequence[str] | None) -> _Batc
         ids: list[int] = []
         counts: list[int] = []
         for i in range(start, stop):
-            terms = tokenize(texts[i])
-            length = len(terms)
-            if titles is not None and titles[i]:
-                title_terms = tokenize(titles[i])
-                terms.extend(title_terms * TITLE_WEIGHT)
-                length += len(title_terms) * TITLE_WEIGHT
-            lengths[i] = length
+            terms = weighted_terms(texts[i], titles[i] if titles is not None else None)
+            lengths[i] = len(terms)
             ids.extend(map(vocab.__getitem__, terms))
             counts.append(len(terms))
         local = np.repeat(np.arange(stop - start, dtype=np.int64), counts)

@@ -266,7 +266,8 @@ class PgStore:
                 # Folded twins share a row when two exact terms fold alike ("bàn", "bán"): their counts add up.
                 folded: dict[str, int] = {}
                 for term, tf in counts.items():
-                    folded[fold_term(term)] = folded.get(fold_term(term), 0) + tf
+                    twin = fold_term(term)
+                    folded[twin] = folded.get(twin, 0) + tf
                 postings.extend((term, pid, level, float(tf), float(length)) for term, tf in counts.items())
                 postings.extend((term, pid, level, float(tf), float(length)) for term, tf in folded.items())
             with cur.copy("COPY postings (term, pid, level, tf, length) FROM STDIN") as copy:
@@ -282,6 +283,10 @@ class PgStore:
                     [(pid, level, _vector_literal(v)) for pid, v in zip(pids, vectors, strict=True)],
                 )
         return "replaced" if old is not None else "ok"
+
+    def sources(self) -> dict[str, str]:
+        """source key -> sha256 of every document stored (all levels: the store's own view, not a caller's)."""
+        return {key: sha for key, sha in self._conn.execute("SELECT source_key, sha256 FROM documents")}
 
     def vacuum(self) -> None:
         """Refresh the planner's statistics and the visibility map after bulk writes (autovacuum does it too, later),
@@ -416,21 +421,22 @@ def copy_index(store: IndexStore, pg: PgStore, progress: Progress | None = None)
     documents = store.catalog.documents()
     if progress is not None:
         progress.start(len(documents), "Sao chép sang PostgreSQL")
+    stored = pg.sources()
     for info in documents:
-        doc = store.catalog.document(info.doc_id)
-        rows = store.indexed(info.doc_id)
-        paragraphs = [PgParagraph(para.paragraph_id, para.n, para.text, context) for _, para, context in rows]
-        matrix = vectors.vectors([pid for pid, _, _ in rows]) if vectors is not None and rows else None
-        status = pg.write_document(
-            doc.doc_id,
-            doc.source_key,
-            doc.sha256,
-            doc.title,
-            classification_rank(doc.classification),
-            paragraphs,
-            matrix,
-        )
-        counts[status] += 1
+        state = store.catalog.source_state(info.source_key)
+        if state is None:  # removed meanwhile
+            continue
+        if stored.get(info.source_key) == state.sha256:
+            # Known already: its paragraphs and vectors are not read again (a second run costs one query).
+            counts["unchanged"] += 1
+        else:
+            rows = store.indexed(info.doc_id)
+            paragraphs = [PgParagraph(para.paragraph_id, para.n, para.text, context) for _, para, context in rows]
+            matrix = vectors.vectors([pid for pid, _, _ in rows]) if vectors is not None and rows else None
+            level = classification_rank(info.classification)
+            counts[
+                pg.write_document(info.doc_id, info.source_key, state.sha256, info.title, level, paragraphs, matrix)
+            ] += 1
         if progress is not None:
             progress.advance(1)
     if progress is not None:

@@ -233,6 +233,12 @@ def test_a_single_machine_index_copies_over_with_the_same_rankings(dsn: str, tmp
                 assert [p for p, _ in pg.dense_search(vector, 5, clearance=0)] == dense_want, q
             assert secret_ids & {p for p, _ in pg.lexical_search("kho văn kiện số của Đảng bộ thành phố", 8, 2)}
 
+            # the restricted document changed and ingested again: the copy replaces it, and only it
+            secret.write_text(NEWS_SAMPLE + "\nĐoạn bổ sung về lưu trữ điện tử.\n", encoding="utf-8")
+            library.ingest([secret], classification="mat")
+            assert copy_index(store, pg) == {"ok": 0, "unchanged": len(sample_corpus_files()), "replaced": 1}
+            assert pg.lexical_search("lưu trữ điện tử", 1, clearance=2)[0][0].startswith(secret_doc)
+
 
 def _vankien(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "VANKIEN_PG_DSN"}
