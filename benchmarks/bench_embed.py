@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag import Library  # noqa: E402
+from rag.index.context import lexical_title  # noqa: E402
 from rag.index.embedders import make_embedder  # noqa: E402
-from rag.index.store import lexical_title  # noqa: E402
 
 QUESTIONS = [
     "Nghị quyết 57 đặt mục tiêu gì đến năm 2030?",

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rag.answer.mcq import choose_option
-    from rag.config import ENV_INDEX, default_index_dir
+    from rag.config import ENV_INDEX, ENV_STORE, default_index_dir, default_store
     from rag.errors import (
         ConfigError,
         EmbedderMismatch,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     )
     from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
     from rag.index.memory import release_free_memory
+    from rag.index.pg_catalog import pg_connect
     from rag.index.store import SharedLock, validate_filters
     from rag.ingest import supported_extensions
     from rag.ingest.lifetime import die_with_parent, yield_cpu
@@ -97,7 +98,8 @@ if TYPE_CHECKING:
 #: Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["choose_option"], "rag.answer.mcq"),
-    **dict.fromkeys(["ENV_INDEX", "default_index_dir"], "rag.config"),
+    **dict.fromkeys(["pg_connect"], "rag.index.pg_catalog"),
+    **dict.fromkeys(["ENV_INDEX", "ENV_STORE", "default_index_dir", "default_store"], "rag.config"),
     **dict.fromkeys(
         [
             "ConfigError",
@@ -179,6 +181,7 @@ __all__ = [
     "DOC_TYPES",
     "ENV_INDEX",
     "ENV_LLM_API_KEY",
+    "ENV_STORE",
     "MAX_QUERY_CHARS",
     "NO_EMBEDDER",
     "VALID_KEYS",
@@ -221,6 +224,7 @@ __all__ = [
     "collect_files",
     "config_from_mapping",
     "default_index_dir",
+    "default_store",
     "describe",
     "die_with_parent",
     "document_to_dict",
@@ -231,6 +235,7 @@ __all__ = [
     "match_form",
     "open_library",
     "paragraph_to_dict",
+    "pg_connect",
     "release_free_memory",
     "supported_extensions",
     "track",

@@ -9,9 +9,21 @@ ENV_INDEX = "VANKIEN_INDEX"
 DEFAULT_INDEX_DIR = "index"
 
 
+#: Where documents are stored: unset (or empty) for the catalog inside the index directory (SQLite, the default);
+#: a PostgreSQL URI (postgresql://user@host/db) for the scale-out store, shared by API replicas (docs/scale.md).
+ENV_STORE = "VANKIEN_STORE"
+#: A streaming replica of that database for the reads of an API replica (unset: the primary).
+ENV_STORE_READ = "VANKIEN_STORE_READ"
+
+
 def default_index_dir() -> Path:
     """The index directory used when none is given: `$VANKIEN_INDEX`, else `./index`."""
     return Path(os.environ.get(ENV_INDEX) or DEFAULT_INDEX_DIR)
+
+
+def default_store() -> tuple[str | None, str | None]:
+    """(store, read replica) when none is given: `$VANKIEN_STORE` and `$VANKIEN_STORE_READ` (None: unset)."""
+    return os.environ.get(ENV_STORE) or None, os.environ.get(ENV_STORE_READ) or None
 
 
 #: Files larger than this are rejected before parsing (bytes).

@@ -19,7 +19,7 @@ from service.conversations import ConversationStore
 from service.errors import install_error_handlers
 from service.jobs import JobManager
 from service.keys import KeyStore
-from service.limits import BodyLimitMiddleware, RateLimiter
+from service.limits import BUCKETS_SCHEMA, BodyLimitMiddleware, RateLimiter, SharedRateLimiter
 from service.routers import (
     admin,
     ask,
@@ -38,6 +38,7 @@ from service.routers import (
 from service.sessions import SessionStore
 from service.settings import Settings
 from service.state import ServiceState, check_startup
+from service.state_db import StateDb
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,13 @@ def open_state(settings: Settings) -> ServiceState:
     check_startup(settings, keys)
     config = settings.pipeline_config()
     library = open_library(
-        config, settings.index_dir, create=True, background_vectors=True, offload=settings.offload_indexing
+        config,
+        settings.index_dir,
+        create=True,
+        background_vectors=True,
+        offload=settings.offload_indexing,
+        store=settings.store,
+        read_store=settings.store_read,
     )
     jobs: JobManager | None = None
     try:
@@ -119,14 +126,16 @@ def open_state(settings: Settings) -> ServiceState:
             keys=keys,
             audit=AuditLog(settings.audit_path),
             feedback=JsonLines(settings.feedback_path),
-            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
-            auth_failures=RateLimiter(settings.auth_failures_per_minute),
-            sessions=SessionStore(settings.sessions_path, settings.session_hours * 3600),
-            conversations=ConversationStore(settings.conversations_path),
+            limiter=limiter(settings, "requests", settings.rate_limit_per_minute, settings.rate_limit_burst),
+            auth_failures=limiter(settings, "auth_failures", settings.auth_failures_per_minute),
+            sessions=SessionStore(settings.sessions_path, settings.session_hours * 3600, settings.store),
+            conversations=ConversationStore(settings.conversations_path, settings.store),
         )
         # Accepted uploads are durable: jobs a previous process left unfinished are taken up again.
         small = int(settings.small_upload_mb * 1024 * 1024)
-        state.jobs = jobs = JobManager(state.run_job, settings.jobs_path, small_bytes=small)
+        state.jobs = jobs = JobManager(
+            state.run_job, settings.jobs_path, small_bytes=small, store=settings.store, node=settings.node_name
+        )
         if jobs.recovered:
             logger.info("%d accepted uploads still to ingest (from before the restart)", jobs.recovered)
         state.pipeline(None)
@@ -136,6 +145,15 @@ def open_state(settings: Settings) -> ServiceState:
         library.close()
         raise
     return state
+
+
+def limiter(settings: Settings, name: str, per_minute: int, burst: int = 0) -> RateLimiter:
+    """A rate limiter in this process, or in the database API replicas share (`settings.store`): a caller's
+    requests are then counted once across replicas."""
+    if not settings.store:
+        return RateLimiter(per_minute, burst)
+    db = StateDb(settings.index_dir / "limits.sqlite", BUCKETS_SCHEMA, "bộ đếm giới hạn yêu cầu", settings.store)
+    return SharedRateLimiter(db, name, per_minute, burst)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

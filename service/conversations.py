@@ -1,4 +1,5 @@
-"""Saved conversations of the chat page, per user, in SQLite beside the key file.
+"""Saved conversations of the chat page, per user, in SQLite beside the key file (or in the PostgreSQL database
+API replicas share, `service.state_db`).
 
 The owner is the caller's key (its permanent id; "anonymous" in the local demo), so a conversation follows its
 cadre across browsers, reloads and restarts, and nobody else can list, read, rename or delete it (another owner's
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import CLASSIFICATIONS, InvalidRequest, NotFound
-from service.sessions import open_private_db
+from service.state_db import StateDb
 
 #: Bounds per owner and per conversation (a user cannot fill the disk through the history).
 MAX_CONVERSATIONS = 500
@@ -70,12 +71,17 @@ def title_from(question: str) -> str:
 
 
 class ConversationStore:
-    """Conversations and their turns (thread-safe; one SQLite connection behind a lock)."""
+    """Conversations and their turns (thread-safe; one connection behind a lock).
 
-    def __init__(self, path: Path) -> None:
+    Args:
+        path: the private SQLite file on one machine.
+        store: the PostgreSQL database shared by API replicas (`service.state_db`); None: `path`.
+    """
+
+    def __init__(self, path: Path, store: str | None = None) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._db = open_private_db(self.path, _SCHEMA, "kho lưu cuộc hội thoại")
+        self._db = StateDb(self.path, _SCHEMA, "kho lưu cuộc hội thoại", store)
 
     def close(self) -> None:
         with self._lock:
@@ -183,21 +189,16 @@ class ConversationStore:
             (last,) = self._db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM turns WHERE conversation = ?", (ident,)
             ).fetchone()
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
+            with self._db.transaction() as db:
+                db.execute(
                     "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?)",
                     (ident, last + 1, now, level, question, json.dumps(answer, ensure_ascii=False)),
                 )
-                self._db.execute("DELETE FROM turns WHERE conversation = ? AND seq <= ?", (ident, last + 1 - MAX_TURNS))
-                self._db.execute(
+                db.execute("DELETE FROM turns WHERE conversation = ? AND seq <= ?", (ident, last + 1 - MAX_TURNS))
+                db.execute(
                     "UPDATE conversations SET updated = ?, title = ? WHERE id = ?",
                     (now, title or title_from(question), ident),
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
 
 
 class ConversationLimit(InvalidRequest):

@@ -19,17 +19,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rag import Principal
+from service.state_db import StateDb
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     turn INTEGER NOT NULL DEFAULT 0,
     force INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL,
-    finished TEXT
+    finished TEXT,
+    node TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, turn, seq);
 """
@@ -74,7 +75,7 @@ JOBS_FILE = "jobs.sqlite"
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 
-def _select(db: sqlite3.Connection, owner: str | None, status: str | None, limit: int) -> list[Job]:
+def _select(db: Any, owner: str | None, status: str | None, limit: int) -> list[Job]:
     where: list[str] = []
     params: list[str | int] = []
     if owner is not None:
@@ -87,13 +88,23 @@ def _select(db: sqlite3.Connection, owner: str | None, status: str | None, limit
     return [_row_to_job(row) for row in db.execute(sql, (*params, max(0, limit))).fetchall()]
 
 
-def read_jobs(path: Path, owner: str | None = None, status: str | None = None, limit: int = 100) -> list[Job]:
+def read_jobs(
+    path: Path, owner: str | None = None, status: str | None = None, limit: int = 100, store: str | None = None
+) -> list[Job]:
     """The newest jobs of a service's job table, read-only (`vankien jobs`, beside a running service or not);
-    empty when the service never accepted an upload.
+    empty when the service never accepted an upload. `store`: the PostgreSQL database API replicas share (their
+    jobs are rows there, `service.state_db`), instead of the file at `path`.
 
     Raises:
         sqlite3.Error: the file is not a job table.
+        StoreError: the database cannot be read.
     """
+    if store:
+        shared = StateDb(path, _SCHEMA, "bảng tác vụ nạp", store)
+        try:
+            return _select(shared, owner, status, limit)
+        finally:
+            shared.close()
     if not path.is_file():
         return []
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -173,7 +184,7 @@ class Backlog:
     total_bytes: int
 
 
-def _row_to_job(row: sqlite3.Row) -> Job:
+def _row_to_job(row: Any) -> Job:
     return Job(
         job_id=row["job_id"],
         owner=row["owner"],
@@ -200,52 +211,49 @@ class JobManager:
     a large .jsonl alternates with the uploads that came after it. A second worker takes only small uploads
     (`small_bytes`), so one never waits behind a large document.
 
+    With several API replicas (`store`), the table is shared: every replica sees every job's status and counts
+    every job against the quotas, and each works the jobs of its own uploads (`node`), whose files are on its disk.
+
     Args:
         runner: ingests one job's file or next work unit (`JobOutcome`).
         path: the SQLite file (created 0600); None keeps the table in memory (tests of the worker only).
         small_bytes: uploads up to this size also have a worker of their own; 0: one worker for all.
+        store: the PostgreSQL database API replicas share (`service.state_db`); None: `path`.
+        node: this replica's name among those sharing the table ("" on one machine).
     """
 
-    def __init__(self, runner: Runner, path: Path | None = None, small_bytes: int = 0) -> None:
+    def __init__(
+        self, runner: Runner, path: Path | None = None, small_bytes: int = 0, store: str | None = None, node: str = ""
+    ) -> None:
         self._runner = runner
         self.path = path
         self.small_bytes = small_bytes
-        if path is not None:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not path.exists():
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self._db = sqlite3.connect(
-            str(path) if path is not None else ":memory:", isolation_level=None, check_same_thread=False
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a committed job row survives power loss, not only a kill
-        self._db.executescript(_SCHEMA)
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        self.node = node
+        self._db = StateDb(path, _SCHEMA, "bảng tác vụ nạp", store)
+        if not self._db.postgres:
+            self._db.execute("PRAGMA synchronous=FULL")  # a committed job row survives power loss, not only a kill
+        columns = self._db.columns("jobs")
         if "force" not in columns:  # a job table from before re-ingest
             self._db.execute("ALTER TABLE jobs ADD COLUMN force INTEGER NOT NULL DEFAULT 0")
+        if "node" not in columns:  # a job table from before replicas
+            self._db.execute("ALTER TABLE jobs ADD COLUMN node TEXT NOT NULL DEFAULT ''")
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._stopping = False
         self._threads: list[threading.Thread] = []
         self.recovered = self._recover()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[StateDb]:
+        return self._db.transaction()
 
     def _recover(self) -> int:
         """Queue again the jobs a previous process left running; fail those started `MAX_ATTEMPTS` times.
         Returns how many unfinished jobs there are now."""
         with self._lock, self._transaction() as db:
-            for row in db.execute("SELECT job_id, attempts FROM jobs WHERE status = 'running'").fetchall():
+            rows = db.execute(
+                "SELECT job_id, attempts FROM jobs WHERE status = 'running' AND node = ?", (self.node,)
+            ).fetchall()
+            for row in rows:
                 if row["attempts"] >= MAX_ATTEMPTS:
                     db.execute(
                         "UPDATE jobs SET status = 'failed', error = ?, finished = ? WHERE job_id = ?",
@@ -255,7 +263,9 @@ class JobManager:
                 else:
                     db.execute("UPDATE jobs SET status = 'queued' WHERE job_id = ?", (row["job_id"],))
                     logger.info("ingest job %s interrupted; queued again", row["job_id"])
-            queued: int = db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
+            queued: int = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND node = ?", (self.node,)
+            ).fetchone()[0]
         return queued
 
     # -- the worker ---------------------------------------------------------------------------------------
@@ -290,10 +300,10 @@ class JobManager:
         stop. `max_size`: only uploads up to that many bytes."""
         with self._wake:
             while not self._stopping:
+                size = "" if max_size is None else f" AND size <= {int(max_size)}"
                 row = self._db.execute(
-                    "SELECT * FROM jobs WHERE status = 'queued' AND (? IS NULL OR size <= ?) "
-                    "ORDER BY turn, seq LIMIT 1",
-                    (max_size, max_size),
+                    f"SELECT * FROM jobs WHERE status = 'queued' AND node = ?{size} ORDER BY turn, seq LIMIT 1",
+                    (self.node,),
                 ).fetchone()
                 if row is not None:
                     with self._transaction() as db:
@@ -333,7 +343,7 @@ class JobManager:
             logger.info("ingest job %s %s", job.job_id, status)
 
     @staticmethod
-    def _prune(db: sqlite3.Connection) -> None:
+    def _prune(db: StateDb) -> None:
         db.execute(
             "DELETE FROM jobs WHERE status IN ('done', 'failed') AND seq <= "
             "(SELECT seq FROM jobs WHERE status IN ('done', 'failed') ORDER BY seq DESC LIMIT 1 OFFSET ?)",
@@ -348,7 +358,7 @@ class JobManager:
             with self._transaction() as db:
                 db.execute(
                     "INSERT INTO jobs (job_id, owner, uploader, filename, path, classification, size, status, "
-                    "created, force, turn) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, "
+                    "created, force, node, turn) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, "
                     "(SELECT COALESCE(MAX(turn), 0) + 1 FROM jobs))",
                     (
                         job.job_id,
@@ -360,6 +370,7 @@ class JobManager:
                         job.size,
                         job.created,
                         int(job.force),
+                        self.node,
                     ),
                 )
             self._wake.notify_all()
@@ -379,7 +390,8 @@ class JobManager:
         """Unfinished jobs of `owner` and of everyone (bounds and quotas are checked against it)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes, COALESCE(SUM(owner = ?), 0) AS mine, "
+                "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes, "
+                "COALESCE(SUM(CASE WHEN owner = ? THEN 1 ELSE 0 END), 0) AS mine, "
                 "COALESCE(SUM(CASE WHEN owner = ? THEN size END), 0) AS my_bytes "
                 "FROM jobs WHERE status IN ('queued', 'running')",
                 (owner, owner),
@@ -392,7 +404,8 @@ class JobManager:
         not take it from a job that has yet to run."""
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM jobs WHERE path = ? AND status IN ('queued', 'running') AND job_id != ? LIMIT 1",
-                (str(path), other_than or ""),
+                "SELECT 1 FROM jobs WHERE path = ? AND node = ? AND status IN ('queued', 'running') AND job_id != ? "
+                "LIMIT 1",
+                (str(path), self.node, other_than or ""),
             ).fetchone()
         return row is not None

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.errors import ApiError, error_body
+from service.state_db import StateDb
 
 #: Callers whose buckets are remembered (least recently seen are forgotten first).
 MAX_TRACKED_CALLERS = 10_000
@@ -67,6 +68,82 @@ class RateLimiter:
     def check(self, caller: str) -> None:
         """Raise a 429 `ApiError` (with Retry-After) when `caller` is over the limit."""
         refuse_while(self.hit(caller), "rate_limited", f"Bạn đã gửi quá {self.per_minute} yêu cầu mỗi phút")
+
+
+#: The buckets of `SharedRateLimiter`, one row per limiter and caller.
+BUCKETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    limiter TEXT NOT NULL,
+    caller TEXT NOT NULL,
+    tokens REAL NOT NULL,
+    at REAL NOT NULL,
+    allowed INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (limiter, caller)
+);
+"""
+#: A shared limiter forgets buckets that have been full this long (one in this many hits looks for them).
+_PRUNE_EVERY = 1000
+
+
+class SharedRateLimiter(RateLimiter):
+    """The same token buckets kept in the PostgreSQL database that API replicas share (`service.state_db`), so a
+    caller's requests are counted once, whichever replica they reach: N replicas do not give a caller N times the
+    rate. One statement per request takes the token atomically (`INSERT ... ON CONFLICT DO UPDATE`); the clock is
+    the wall clock, common to the replicas' machines.
+
+    Args:
+        db: the shared database (its `rate_buckets` table is created when missing).
+        name: this limiter's name ("requests", "auth_failures"): several share the table.
+        per_minute, burst: as `RateLimiter`.
+    """
+
+    def __init__(
+        self, db: StateDb, name: str, per_minute: int, burst: int = 0, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(per_minute, burst, clock)
+        self.db = db
+        self.name = name
+        self._hits = 0
+
+    def hit(self, caller: str) -> float:
+        if self.per_minute <= 0:
+            return 0.0
+        now = self._clock()
+        refill = "least(?, b.tokens + (? - b.at) * ?)"
+        row = self.db.execute(
+            "INSERT INTO rate_buckets AS b (limiter, caller, tokens, at, allowed) VALUES (?, ?, ?, ?, 1) "
+            f"ON CONFLICT (limiter, caller) DO UPDATE SET "
+            f"tokens = CASE WHEN {refill} >= 1 THEN {refill} - 1 ELSE {refill} END, at = ?, "
+            f"allowed = CASE WHEN {refill} >= 1 THEN 1 ELSE 0 END "
+            "RETURNING tokens, allowed",
+            (
+                self.name,
+                caller,
+                self.capacity - 1.0,
+                now,
+                *(self.capacity, now, self._rate) * 3,
+                now,
+                *(self.capacity, now, self._rate),
+            ),
+        ).fetchone()
+        self._hits += 1
+        if self._hits % _PRUNE_EVERY == 0:
+            self.db.execute(
+                "DELETE FROM rate_buckets WHERE limiter = ? AND at < ?",
+                (self.name, now - self.capacity / max(self._rate, 1e-9)),
+            )
+        return 0.0 if row[1] else self._wait(float(row[0]))
+
+    def waiting(self, caller: str) -> float:
+        if self.per_minute <= 0:
+            return 0.0
+        now = self._clock()
+        row = self.db.execute(
+            "SELECT tokens, at FROM rate_buckets WHERE limiter = ? AND caller = ?", (self.name, caller)
+        ).fetchone()
+        if row is None:
+            return 0.0
+        return self._wait(min(self.capacity, float(row[0]) + (now - float(row[1])) * self._rate))
 
 
 def refuse_while(wait: float, code: str, why: str) -> None:

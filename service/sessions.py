@@ -4,7 +4,8 @@ A cadre signs in once with the key the unit issued (`vankien keys create`); afte
 secret (the cookie is HttpOnly: no script can read it). A session row keeps only the SHA-256 of its random
 token, the permanent id of the key it was opened with and its expiry. The caller is derived from that key on
 every request, so revoking the key (or lowering its clearance) ends or narrows its sessions at once. Rows live
-in SQLite beside the key file, so a signed-in cadre stays signed in across a restart of the service.
+in SQLite beside the key file (or in the PostgreSQL database API replicas share, `service.state_db`), so a
+signed-in cadre stays signed in across a restart of the service.
 
 Cross-site requests: the cookie is SameSite=Strict, and a request authenticated by it that changes anything must
 also carry the `X-Vankien-Csrf` header, which a page of another origin cannot add without a CORS preflight this
@@ -15,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
-from rag import StoreError
+from service.state_db import StateDb
 
 #: The session cookie's name.
 COOKIE = "vankien_session"
@@ -37,23 +37,6 @@ CREATE TABLE IF NOT EXISTS sessions (
 """
 
 
-def open_private_db(path: Path, schema: str, what: str) -> sqlite3.Connection:
-    """A SQLite file only the service user can read (0600), in WAL mode, with `schema` applied; `what` names it in
-    the Vietnamese error ("kho phiên đăng nhập")."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600, exist_ok=True)
-        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(schema)
-        return db
-    except (OSError, sqlite3.Error) as exc:
-        raise StoreError(
-            f"cannot open {path}: {exc}", f"Không mở được {what} (kiểm tra quyền ghi thư mục chỉ mục)."
-        ) from exc
-
-
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -64,15 +47,17 @@ class SessionStore:
     Args:
         path: the database file (created with its table on first use).
         lifetime_s: how long a session lasts after sign-in.
+        store: the PostgreSQL database shared by API replicas (`service.state_db`): a session opened through one
+            replica is valid on every other; None: `path`.
     """
 
-    def __init__(self, path: Path, lifetime_s: float) -> None:
+    def __init__(self, path: Path, lifetime_s: float, store: str | None = None) -> None:
         if lifetime_s <= 0:
             raise ValueError("a session must last a positive time")
         self.path = Path(path)
         self.lifetime_s = lifetime_s
         self._lock = threading.Lock()
-        self._db = open_private_db(self.path, _SCHEMA, "kho phiên đăng nhập")
+        self._db = StateDb(self.path, _SCHEMA, "kho phiên đăng nhập", store)
 
     def create(self, key_id: str) -> tuple[str, float]:
         """Open a session for the key with this id. Returns (token for the cookie, expiry as a Unix time)."""
@@ -98,7 +83,7 @@ class SessionStore:
         """End a session (sign-out). Returns whether one was open."""
         with self._lock:
             cursor = self._db.execute("DELETE FROM sessions WHERE digest = ?", (_digest(token),))
-        return cursor.rowcount > 0
+        return bool(cursor.rowcount > 0)
 
     def count(self) -> int:
         """Live sessions."""

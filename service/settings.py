@@ -28,6 +28,12 @@ class Settings(BaseSettings):
             the defaults.
         embedder: embedder spec to open the index with (None: the configuration's, else the one it was built
             with).
+        store: a PostgreSQL database holding the documents, shared by several API replicas (env `VANKIEN_STORE`,
+            a postgresql:// URI; docs/scale.md); None: the catalog inside `index_dir`. With a store, `index_dir`
+            holds this replica's search indexes (rebuilt from the database when missing) and its own files.
+        store_read: a streaming replica of that database for this replica's reads (env `VANKIEN_STORE_READ`).
+        node: this replica's name among those sharing `store` (env `VANKIEN_NODE`; default: host name and index
+            folder).
         llm_url, llm_model: an OpenAI-compatible LLM server and model to answer with (env `VANKIEN_LLM_URL`,
             `VANKIEN_LLM_MODEL`); they override the configuration file, and a URL selects the LLM generator.
         llm_api_key: that server's key (env `VANKIEN_LLM_API_KEY`); never logged.
@@ -74,6 +80,9 @@ class Settings(BaseSettings):
     port: int = 8000
     config: Path | None = None
     embedder: str | None = None
+    store: str | None = None
+    store_read: str | None = None
+    node: str | None = None
     llm_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
@@ -158,6 +167,16 @@ class Settings(BaseSettings):
     @property
     def feedback_path(self) -> Path:
         return self.feedback_log or self.index_dir / "feedback.jsonl"
+
+    @property
+    def node_name(self) -> str:
+        """This replica's name among the API replicas sharing `store` (the jobs of its uploads, whose files are on
+        its disk, are its own): `node`, else host name and index folder; "" without a shared store."""
+        if not self.store:
+            return ""
+        import socket
+
+        return self.node or f"{socket.gethostname()}:{self.index_dir.resolve()}"
 
     @property
     def jobs_path(self) -> Path:

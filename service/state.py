@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag import (
+    ENV_STORE,
     Library,
     PipelineConfig,
     Principal,
@@ -157,6 +158,8 @@ class ServiceState:
         if job.force:
             command.append("--force")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_ROOT, os.environ.get("PYTHONPATH"))))}
+        if self.settings.store:  # the child commits to the shared database (its primary), as this process reads
+            env[ENV_STORE] = self.settings.store
         try:
             done = subprocess.run(
                 command, capture_output=True, env=env, timeout=self.settings.ingest_timeout_s, check=False

@@ -20,6 +20,7 @@ from rag import (
     DEFAULT_CLASSIFICATION,
     ENV_INDEX,
     ENV_LLM_API_KEY,
+    ENV_STORE,
     Filters,
     Library,
     MissingDependency,
@@ -29,6 +30,7 @@ from rag import (
     answer_to_dict,
     build_pipeline,
     default_index_dir,
+    default_store,
     document_to_dict,
     hits_to_dicts,
     load_config,
@@ -64,7 +66,7 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
 
 
 def _open_library(args: argparse.Namespace, *, create: bool) -> Library:
-    return open_library(_config(args), args.index, create=create)
+    return open_library(_config(args), args.index, create=create, store=args.store)
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -193,7 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     config = _config(args)
-    with open_library(config, args.index, create=False) as library:
+    with open_library(config, args.index, create=False, store=args.store) as library:
         qa = build_pipeline(config, library)
         hits = qa.retriever.retrieve(args.query, args.k, _filters(args))
     if args.json:
@@ -213,7 +215,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     config = _config(args)
-    with open_library(config, args.index, create=False) as library:
+    with open_library(config, args.index, create=False, store=args.store) as library:
         answer = build_pipeline(config, library).ask(args.question, filters=_filters(args))
     if args.json:
         _print_json(answer_to_dict(answer))
@@ -293,6 +295,7 @@ def serve_settings(args: argparse.Namespace) -> Any:
         "llm_url": args.llm_url,
         "llm_model": args.llm_model,
         "llm_api_key": args.llm_key,
+        "store": args.store,
     }
     return Settings(**{k: v for k, v in given.items() if v is not None})
 
@@ -361,7 +364,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     names = {f"key:{key_id(k)}": k.name for k in _keystore(args).all()}
     try:
-        jobs = read_jobs(Path(args.index) / JOBS_FILE, None, args.status, 10_000 if args.key else args.limit)
+        store = args.store or default_store()[0]
+        jobs = read_jobs(
+            Path(args.index) / JOBS_FILE, None, args.status, 10_000 if args.key else args.limit, store=store
+        )
     except sqlite3.Error as exc:
         logger.debug("cannot read the job table", exc_info=True)
         message = f"Không đọc được bảng tác vụ nạp ({JOBS_FILE}) trong thư mục chỉ mục: {exc}."
@@ -428,7 +434,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     if args.rating:
         records = [r for r in records if r.get("rating") == args.rating]
     records = records[::-1][: args.limit]
-    library = Library(Path(args.index), create=False) if records else None
+    library = Library(Path(args.index), create=False, store=args.store) if records else None
     try:
         for record in records:
             cited = []
@@ -497,6 +503,13 @@ def _common_options(*, defaults: bool) -> _VietnameseArgumentParser:
         default=default(None),
         metavar="DIR",
         help=f"thư mục chỉ mục (mặc định: biến môi trường {ENV_INDEX}, nếu không có thì ./index)",
+    )
+    common.add_argument(
+        "--store",
+        default=default(None),
+        metavar="URI",
+        help=f"kho văn bản dùng chung PostgreSQL (postgresql://...; mặc định: biến môi trường {ENV_STORE}, nếu không "
+        "có thì danh mục cục bộ trong thư mục chỉ mục); thư mục chỉ mục khi đó chỉ giữ chỉ mục tìm kiếm của máy này",
     )
     common.add_argument("--json", action="store_true", default=default(False), help="in kết quả dạng JSON ra stdout")
     common.add_argument(

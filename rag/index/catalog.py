@@ -185,6 +185,11 @@ class Catalog:
     writers; readers see the last committed state thanks to WAL).
     """
 
+    #: A local catalog has no identity: the snapshots beside it are its own (`PgCatalog.identity` has one).
+    identity = ""
+    #: Vectors live in the index's own snapshot, not in the catalog (`PgCatalog` shares them between replicas).
+    shares_vectors = False
+
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         if not path.exists() and not create:

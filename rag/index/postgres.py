@@ -30,39 +30,43 @@ psycopg is imported lazily: `import rag` never needs it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from rag.errors import StoreError
-from rag.index.lexical import BM25Params, document_terms, query_weights
+from rag.index.lexical import BM25Params, query_weights
+from rag.index.pg_catalog import (
+    HNSW_EF_CONSTRUCTION,
+    HNSW_M,
+    READER_ROLE,
+    TOP_CLEARANCE,
+    WRITE_LOCK,
+    ensure_vectors,
+    has_vectors,
+    migrate,
+    paragraph_contexts,
+    pg_connect,
+    vector_literal,
+    write_rows,
+)
 from rag.index.store import IndexStore
 from rag.progress import Progress
-from rag.text.tokenize import BIGRAM_JOINER, fold_term
-from rag.types import classification_rank
+from rag.text.tokenize import BIGRAM_JOINER
+from rag.types import CLASSIFICATIONS, Paragraph, SourceDoc
 
-MIGRATIONS = Path(__file__).with_name("pg_migrations")
-READER_ROLE = "vankien_reader"
-#: The highest classification rank (tối mật): a search with no principal (local use) sees everything.
-TOP_CLEARANCE = 3
 #: Sort memory of a search (`work_mem`): a question's postings, tens of thousands of rows, sort without spilling.
 WORK_MEM = "64MB"
-#: The HNSW graph (pgvector's `m`, `ef_construction`) and the candidates a search reads (`hnsw.ef_search`). Measured
-#: on 85,847 e5 vectors and 258 questions, recall of the exact ten / search p50 (docs/scale.md,
-#: `benchmarks/bench_postgres.py --sweep`): pgvector's defaults (16, 64) with ef_search 100: 0.798 / 2.8 ms;
-#: (16, 200) with 200: 0.916 / 4.1 ms, with 400: 0.948 / 5.9 ms; (32, 200) with 400: 0.955 / 10.1 ms. e5's vectors
-#: crowd together (cosines 0.7-0.9), so the graph needs a wide search.
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
+#: The candidates an HNSW search reads (`hnsw.ef_search`) over the graph `rag.index.pg_catalog` builds (m 16,
+#: ef_construction 200). Measured on 85,847 e5 vectors and 258 questions, recall of the exact ten / search p50
+#: (docs/scale.md, `benchmarks/bench_postgres.py --sweep`): pgvector's defaults (16, 64) with ef_search 100:
+#: 0.798 / 2.8 ms; (16, 200) with 200: 0.916 / 4.1 ms, with 400: 0.948 / 5.9 ms; (32, 200) with 400: 0.955 /
+#: 10.1 ms. e5's vectors crowd together (cosines 0.7-0.9), so the graph needs a wide search.
 EF_SEARCH = 400
-
-_MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-_USER_MESSAGE = "Không kết nối được cơ sở dữ liệu PostgreSQL của kho văn bản; hãy kiểm tra địa chỉ và quyền truy cập."
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,43 +86,12 @@ class PgParagraph:
     context: str = ""
 
 
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise StoreError(
-            "psycopg is not installed (pip install 'vankien[pg]')",
-            "Chưa cài gói kết nối PostgreSQL; hãy cài bản có hỗ trợ PostgreSQL (vankien[pg]).",
-        ) from exc
-    return psycopg
-
-
-def _vector_literal(vector: npt.ArrayLike) -> str:
-    values = np.asarray(vector, dtype=np.float32).reshape(-1)
-    return "[" + ",".join(repr(float(v)) for v in values) + "]"
-
-
-def migrations() -> list[tuple[int, Path]]:
-    """The schema's migration files, (version, path), in order."""
-    found = []
-    for path in MIGRATIONS.iterdir():
-        m = _MIGRATION_RE.match(path.name)
-        if m:
-            found.append((int(m.group(1)), path))
-    return sorted(found)
-
-
 class PgStore:
     """The store in one PostgreSQL database (`dsn`, a libpq connection string or URI); applies the schema's
     missing migrations on opening. One connection; not for concurrent use from several threads."""
 
     def __init__(self, dsn: str, params: BM25Params | None = None) -> None:
-        psycopg = _psycopg()
-        try:
-            # Autocommit: every `transaction()` block is a real transaction, never a savepoint in an implicit one.
-            self._conn = psycopg.connect(dsn, autocommit=True)
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL: {exc}", _USER_MESSAGE) from exc
+        self._conn = pg_connect(dsn)
         self.params = params or BM25Params()
         self.migrate()
 
@@ -134,69 +107,20 @@ class PgStore:
     # -- schema ---------------------------------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
-        """Apply the migrations the database lacks, in order and in one transaction (all or none); return their
-        versions."""
-        with self._conn.transaction():
-            self._conn.execute("CREATE TABLE IF NOT EXISTS vankien_schema (version INTEGER PRIMARY KEY)")
-            # One migrator at a time: replicas starting together must not apply a file twice.
-            self._conn.execute("LOCK TABLE vankien_schema IN EXCLUSIVE MODE")
-            done = {row[0] for row in self._conn.execute("SELECT version FROM vankien_schema")}
-            applied = []
-            for version, path in migrations():
-                if version in done:
-                    continue
-                self._conn.execute(path.read_text(encoding="utf-8"))
-                self._conn.execute("INSERT INTO vankien_schema (version) VALUES (%s)", (version,))
-                applied.append(version)
-        return applied
+        """Apply the migrations the database lacks (`rag.index.pg_catalog.migrate`); return their versions."""
+        return migrate(self._conn)
 
     def schema_version(self) -> int:
         row = self._conn.execute("SELECT coalesce(max(version), 0) FROM vankien_schema").fetchone()
         return int(row[0])
 
     def ensure_vectors(self, embedder: str, dim: int) -> None:
-        """Create the vectors table and its HNSW index for `embedder` (`dim` dimensions) when missing.
+        """Create the vectors table and its HNSW index for `embedder` when missing (`pg_catalog.ensure_vectors`).
 
         Raises:
-            StoreError: the store holds another embedder's vectors.
+            StoreError: the store holds another embedder's vectors, or the server has no pgvector.
         """
-        with self._conn.transaction():
-            self._conn.execute("LOCK TABLE vankien_meta IN EXCLUSIVE MODE")
-            row = self._conn.execute("SELECT value FROM vankien_meta WHERE key = 'embedder'").fetchone()
-            if row is not None:
-                if row[0] != f"{embedder}:{dim}":
-                    raise StoreError(
-                        f"the store holds vectors of {row[0]}, not {embedder}:{dim}",
-                        "Kho văn bản đã có vectơ của mô hình nhúng khác; hãy dùng đúng mô hình hoặc tạo kho mới.",
-                    )
-                return
-            try:
-                with self._conn.transaction():  # a savepoint: the error below leaves the outer transaction usable
-                    self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            except _psycopg().Error as exc:
-                raise StoreError(
-                    f"pgvector is not available: {exc}",
-                    "Máy chủ PostgreSQL chưa có phần mở rộng pgvector; hãy cài pgvector cho máy chủ này.",
-                ) from exc
-            self._conn.execute(
-                f"""CREATE TABLE paragraph_vectors (
-                    pid BIGINT PRIMARY KEY REFERENCES paragraphs (pid) ON DELETE CASCADE,
-                    level SMALLINT NOT NULL,
-                    embedding vector({int(dim)}) NOT NULL)"""
-            )
-            self._conn.execute(
-                "CREATE INDEX paragraph_vectors_hnsw ON paragraph_vectors USING hnsw (embedding vector_ip_ops) "
-                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-            )
-            self._conn.execute("ALTER TABLE paragraph_vectors ENABLE ROW LEVEL SECURITY")
-            self._conn.execute(
-                "CREATE POLICY paragraph_vectors_read ON paragraph_vectors FOR SELECT TO vankien_reader "
-                "USING (level <= vankien_clearance())"
-            )
-            self._conn.execute("GRANT SELECT ON paragraph_vectors TO vankien_reader")
-            self._conn.execute(
-                "INSERT INTO vankien_meta (key, value) VALUES ('embedder', %s)", (f"{embedder}:{int(dim)}",)
-            )
+        ensure_vectors(self._conn, embedder, dim)
 
     def rebuild_vector_index(self, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION) -> None:
         """Build the HNSW graph again over the stored vectors with these parameters (measuring them; after a bulk
@@ -210,8 +134,7 @@ class PgStore:
             )
 
     def _has_vectors(self) -> bool:
-        row = self._conn.execute("SELECT to_regclass('paragraph_vectors') IS NOT NULL").fetchone()
-        return bool(row[0])
+        return has_vectors(self._conn)
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -236,53 +159,63 @@ class PgStore:
         """
         if not 0 <= level <= TOP_CLEARANCE:
             raise ValueError(f"level must be 0..{TOP_CLEARANCE}, got {level}")
+        # The document's text is its paragraphs joined by blank lines; each paragraph's span lies within it.
+        spans: list[tuple[int, int]] = []
+        at = 0
+        for p in paragraphs:
+            spans.append((at, at + len(p.text)))
+            at += len(p.text) + 2
+        doc = SourceDoc(
+            doc_id=doc_id,
+            source_key=source_key,
+            path=source_key,
+            fmt="text",
+            sha256=sha256,
+            title=title,
+            doc_type="văn bản",
+            number=None,
+            issuer=None,
+            issued=None,
+            place=None,
+            summary=None,
+            classification=CLASSIFICATIONS[level],
+            text="\n\n".join(p.text for p in paragraphs),
+        )
+        rows = [
+            Paragraph(p.paragraph_id, doc_id, p.n, p.text, section="", page=None, start=start, end=end)
+            for p, (start, end) in zip(paragraphs, spans, strict=True)
+        ]
+        return self.write_source(doc, rows, [p.context for p in paragraphs], vectors)
+
+    def write_source(
+        self,
+        doc: SourceDoc,
+        paragraphs: Sequence[Paragraph],
+        contexts: Sequence[str] | None = None,
+        vectors: npt.NDArray[np.float32] | None = None,
+    ) -> str:
+        """Write a whole document (the catalog's row, its paragraphs, postings and vectors) in one transaction, and
+        log the change for the replicas; `contexts`: what is indexed beside each paragraph (None: computed as
+        `IndexStore` computes it). Returns "ok", "unchanged" (same source and sha256: nothing written) or
+        "replaced".
+
+        Raises:
+            ValueError: `vectors` not one row per paragraph.
+            StoreError: vectors given before `ensure_vectors`.
+        """
         if vectors is not None and len(vectors) != len(paragraphs):
             raise ValueError(f"{len(vectors)} vectors for {len(paragraphs)} paragraphs")
+        if vectors is not None and not self._has_vectors():
+            raise StoreError("vectors written before ensure_vectors", "Kho văn bản chưa được tạo cho vectơ nhúng.")
+        contexts = list(contexts) if contexts is not None else paragraph_contexts(doc, paragraphs)
         with self._conn.transaction():
             cur = self._conn.cursor()
-            old = cur.execute(
-                "SELECT doc_id, sha256 FROM documents WHERE source_key = %s FOR UPDATE", (source_key,)
-            ).fetchone()
-            if old is not None and old[1] == sha256:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            old = cur.execute("SELECT sha256 FROM documents WHERE source_key = %s", (doc.source_key,)).fetchone()
+            if old is not None and old[0] == doc.sha256:
                 return "unchanged"
-            if old is not None:
-                cur.execute("DELETE FROM documents WHERE doc_id = %s", (old[0],))
-            cur.execute(
-                "INSERT INTO documents (doc_id, source_key, sha256, title, level, n_paragraphs) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                (doc_id, source_key, sha256, title, level, len(paragraphs)),
-            )
-            pids: list[int] = []
-            postings: list[tuple[str, int, int, float, float]] = []
-            for p in paragraphs:
-                counts, length = document_terms(p.text, p.context)
-                row = cur.execute(
-                    "INSERT INTO paragraphs (paragraph_id, doc_id, n, level, text, context, length) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING pid",
-                    (p.paragraph_id, doc_id, p.n, level, p.text, p.context, float(length)),
-                ).fetchone()
-                pid = int(row[0])
-                pids.append(pid)
-                # Folded twins share a row when two exact terms fold alike ("bàn", "bán"): their counts add up.
-                folded: dict[str, int] = {}
-                for term, tf in counts.items():
-                    twin = fold_term(term)
-                    folded[twin] = folded.get(twin, 0) + tf
-                postings.extend((term, pid, level, float(tf), float(length)) for term, tf in counts.items())
-                postings.extend((term, pid, level, float(tf), float(length)) for term, tf in folded.items())
-            with cur.copy("COPY postings (term, pid, level, tf, length) FROM STDIN") as copy:
-                for record in postings:
-                    copy.write_row(record)
-            if vectors is not None:
-                if not self._has_vectors():
-                    raise StoreError(
-                        "vectors written before ensure_vectors", "Kho văn bản chưa được tạo cho vectơ nhúng."
-                    )
-                cur.executemany(
-                    "INSERT INTO paragraph_vectors (pid, level, embedding) VALUES (%s, %s, %s::vector)",
-                    [(pid, level, _vector_literal(v)) for pid, v in zip(pids, vectors, strict=True)],
-                )
-        return "replaced" if old is not None else "ok"
+            status, _ = write_rows(cur, doc, paragraphs, contexts, vectors)
+        return status
 
     def sources(self) -> dict[str, str]:
         """source key -> sha256 of every document stored (all levels: the store's own view, not a caller's)."""
@@ -378,7 +311,7 @@ class PgStore:
             raise ValueError(f"k must be positive, got {k}")
         if not self._has_vectors():
             return []
-        literal = _vector_literal(vector)
+        literal = vector_literal(vector)
         with self._reader(clearance) as cur:
             # Row-level security filters after the index scan: iterate the scan until k visible rows are found.
             cur.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
@@ -431,12 +364,10 @@ def copy_index(store: IndexStore, pg: PgStore, progress: Progress | None = None)
             counts["unchanged"] += 1
         else:
             rows = store.indexed(info.doc_id)
-            paragraphs = [PgParagraph(para.paragraph_id, para.n, para.text, context) for _, para, context in rows]
+            doc = store.catalog.document(info.doc_id)
             matrix = vectors.vectors([pid for pid, _, _ in rows]) if vectors is not None and rows else None
-            level = classification_rank(info.classification)
-            counts[
-                pg.write_document(info.doc_id, info.source_key, state.sha256, info.title, level, paragraphs, matrix)
-            ] += 1
+            paragraphs = [para for _, para, _ in rows]
+            counts[pg.write_source(doc, paragraphs, [context for _, _, context in rows], matrix)] += 1
         if progress is not None:
             progress.advance(1)
     if progress is not None:

@@ -45,13 +45,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from rag.errors import EmbedderMismatch, IndexMismatch, InvalidRequest, StoreError
 from rag.index.catalog import Catalog, Change
+from rag.index.context import HeadingTracker, lexical_title
 from rag.index.durable import PRIVATE_FILE, fsync_dir, pause_point, private_dir, write_atomic
 from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
 from rag.index.memory import release_free_memory
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from rag.index.embedders import Embedder
     from rag.index.lexical import BM25Params, LexicalIndex
     from rag.index.offload import ForegroundGate, IndexingHelper
+    from rag.index.pg_catalog import PgCatalog
     from rag.index.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -233,11 +235,14 @@ class VectorPart:
 
     name = VECTORS_DIR
 
-    def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
+    def __init__(self, index: VectorIndex, embedder: Embedder, shared: PgCatalog | None = None) -> None:
         self.index = index
         self.embedder = embedder
         #: Embed documents in this helper process rather than here (`IndexStore.offload`); queries stay here.
         self.helper: IndexingHelper | None = None
+        #: A catalog that stores vectors for every replica: read from it what another process embedded already,
+        #: and store there what is embedded here (`rag.index.pg_catalog`).
+        self.shared = shared
 
     @property
     def generation(self) -> int:
@@ -245,6 +250,25 @@ class VectorPart:
 
     def prepare(self, batch: Batch) -> Any:
         texts = [f"{title}\n{text}" for title, text in zip(batch.titles, batch.texts, strict=True)]
+        if self.shared is None:
+            return self._embed(texts)
+        name, dim = self.embedder.name, self.embedder.dim
+        known = self.shared.stored_vectors(batch.pids, name, dim)
+        missing = [i for i, pid in enumerate(batch.pids) if pid not in known]
+        matrix = np.empty((len(batch.pids), dim), dtype=np.float32)
+        if missing:
+            computed = np.asarray(self._embed([texts[i] for i in missing]), dtype=np.float32)
+            levels = batch.levels or [0] * len(batch.pids)
+            self.shared.store_vectors(
+                [batch.pids[i] for i in missing], [levels[i] for i in missing], computed, name, dim
+            )
+            matrix[missing] = computed
+        for i, pid in enumerate(batch.pids):
+            if pid in known:
+                matrix[i] = known[pid]
+        return matrix
+
+    def _embed(self, texts: list[str]) -> Any:
         if self.helper is not None:
             return self.helper.embed_documents(texts)
         return self.embedder.embed_documents(texts)
@@ -527,17 +551,41 @@ def validate_filters(filters: Filters) -> Filters:
     return filters
 
 
-def lexical_title(row: DocRow, headings: str) -> str:
-    """The context indexed beside a paragraph: document title and number, and its section headings."""
-    parts = [row.title]
-    if row.number:
-        parts.append(row.number)
-    if headings:
-        parts.append(headings)
-    return " | ".join(parts)
-
-
 _INDEX_BEHIND_MESSAGE = "Chỉ mục đang được cập nhật; hãy thử lại sau giây lát."
+
+
+def resolve_embedder(catalog: Catalog | PgCatalog, spec: str | None) -> tuple[str, Embedder | None]:
+    """The embedder an index uses: (its spec, the embedder; None for "none"). `spec` None means the one the catalog
+    records, or `DEFAULT_EMBEDDER` for an empty catalog; the catalog records the one chosen.
+
+    Raises:
+        EmbedderMismatch: `spec` names another model than the catalog's documents were embedded with.
+    """
+    recorded = catalog.get_meta(_META_EMBEDDER)
+    empty = catalog.last_change() == 0
+    wanted = spec or recorded or DEFAULT_EMBEDDER
+    if spec is not None and recorded is not None and not empty:
+        from rag.index.embedders import same_model
+
+        if same_model(spec, recorded):
+            wanted = recorded
+    embedder: Embedder | None = None
+    if wanted != NO_EMBEDDER:
+        from rag.index.embedders import make_embedder
+
+        embedder = make_embedder(wanted)
+    name = embedder.name if embedder is not None else NO_EMBEDDER
+    if recorded is not None and recorded != name and not empty:
+        raise EmbedderMismatch(
+            f"index built with embedder {recorded!r}, asked for {name!r}",
+            f"Chỉ mục được tạo bằng bộ nhúng '{recorded}', nhưng đang dùng '{name}'; hãy dùng đúng bộ nhúng "
+            "hoặc xây lại chỉ mục vào một thư mục mới.",
+            built_with=recorded,
+            asked=name,
+        )
+    if recorded != name:
+        catalog.set_meta(_META_EMBEDDER, name)
+    return wanted, embedder
 
 
 class IndexStore:
@@ -564,11 +612,12 @@ class IndexStore:
         *,
         embedder: str | None = None,
         create: bool = True,
-        catalog: Catalog | None = None,
+        catalog: Catalog | PgCatalog | None = None,
         lexical_params: BM25Params | None = None,
     ) -> None:
         self.index_dir = index_dir
-        self.catalog = catalog or Catalog.open(index_dir, create=create)
+        self.catalog: Catalog | PgCatalog = catalog or Catalog.open(index_dir, create=create)
+        self._snapshots_usable = self._snapshots_match_catalog()
         self._lock = threading.RLock()  # one sync or save at a time
         self._vlock = threading.RLock()  # one vector sync at a time
         self._stop_vectors = threading.Event()
@@ -585,7 +634,7 @@ class IndexStore:
         self._rw = SharedLock()  # searches share it; applying changes to the in-memory indexes takes it alone
         self._gate: ForegroundGate | None = None  # pauses the indexing helpers during requests (`offload`)
         #: change seq -> (first pid still to embed, the headings read so far) of a run that yielded or stopped
-        self._vector_resume: dict[int, tuple[int, _HeadingTracker | None]] = {}
+        self._vector_resume: dict[int, tuple[int, HeadingTracker | None]] = {}
         #: The vector work read from the catalog and not yet behind the cursor (`_read_vector_changes`): the
         #: changes by seq, their seqs in catalog order, the work order ((order key, seq), sorted), the changes done
         #: ahead of the cursor, and the last change read.
@@ -603,7 +652,8 @@ class IndexStore:
         self._vector_part: VectorPart | None = None
         self.parts: list[DerivedIndex] = [self._lexical_part]
         if self.vectors is not None and self.embedder is not None:
-            self._vector_part = VectorPart(self.vectors, self.embedder)
+            shared = cast("PgCatalog", self.catalog) if getattr(self.catalog, "shares_vectors", False) else None
+            self._vector_part = VectorPart(self.vectors, self.embedder, shared)
             self.parts.append(self._vector_part)
         self.table = DocTable()
         self._headings_cache: dict[str, dict[str, str]] = {}
@@ -618,38 +668,14 @@ class IndexStore:
     # -- opening -----------------------------------------------------------------------------------
 
     def _resolve_embedder(self, spec: str | None) -> Embedder | None:
-        recorded = self.catalog.get_meta(_META_EMBEDDER)
-        empty = self.catalog.last_change() == 0
-        wanted = spec or recorded or DEFAULT_EMBEDDER
-        if spec is not None and recorded is not None and not empty:
-            from rag.index.embedders import same_model
-
-            if same_model(spec, recorded):
-                wanted = recorded
-        embedder: Embedder | None = None
-        self._embedder_spec = wanted
-        if wanted != NO_EMBEDDER:
-            from rag.index.embedders import make_embedder
-
-            embedder = make_embedder(wanted)
-        name = embedder.name if embedder is not None else NO_EMBEDDER
-        if recorded is not None and recorded != name and not empty:
-            raise EmbedderMismatch(
-                f"index built with embedder {recorded!r}, asked for {name!r}",
-                f"Chỉ mục được tạo bằng bộ nhúng '{recorded}', nhưng đang dùng '{name}'; hãy dùng đúng bộ nhúng "
-                "hoặc xây lại chỉ mục vào một thư mục mới.",
-                built_with=recorded,
-                asked=name,
-            )
-        if recorded != name:
-            self.catalog.set_meta(_META_EMBEDDER, name)
+        self._embedder_spec, embedder = resolve_embedder(self.catalog, spec)
         return embedder
 
     def _load_lexical(self, params: BM25Params | None) -> LexicalIndex:
         from rag.index.lexical import LexicalIndex
 
         directory = self.index_dir / LEXICAL_DIR
-        if (directory / "manifest.json").exists():
+        if self._snapshots_usable and (directory / "manifest.json").exists():
             try:
                 index = LexicalIndex.load(directory)
             except StoreError as exc:
@@ -672,7 +698,7 @@ class IndexStore:
         from rag.index.vectors import MANIFEST, VectorIndex
 
         directory = self.index_dir / VECTORS_DIR
-        if (directory / MANIFEST).exists():
+        if self._snapshots_usable and (directory / MANIFEST).exists():
             try:
                 index = VectorIndex.load(directory, self.embedder.name, self.embedder.dim)
             except EmbedderMismatch:
@@ -684,6 +710,24 @@ class IndexStore:
                     return index
                 logger.warning("vector snapshot is ahead of the catalog; rebuilding it")
         return VectorIndex(self.embedder.dim, self.embedder.name)
+
+    def _snapshots_match_catalog(self) -> bool:
+        """Whether the saved snapshots were built from this catalog. A catalog in a shared database has an identity
+        (`PgCatalog.identity`), recorded in the top-level manifest: a replica's folder of snapshots built from
+        another database (or with no manifest saying which) is rebuilt from this one, never loaded. A local
+        catalog has none: its snapshots live beside it."""
+        identity = self.catalog.identity
+        if not identity:
+            return True
+        try:
+            recorded = json.loads((self.index_dir / MANIFEST_FILE).read_text(encoding="utf-8")).get("store")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded != identity:
+            if (self.index_dir / LEXICAL_DIR).exists():
+                logger.warning("snapshots in %s belong to another store; rebuilding them", self.index_dir)
+            return False
+        return True
 
     def _fill_table(self) -> None:
         rows = {attributes[0]: DocRow(*attributes) for attributes in self.catalog.document_attributes()}
@@ -888,7 +932,7 @@ class IndexStore:
         ranges: list[tuple[int, int]],
         part: DerivedIndex,
         first: int = 0,
-        headings: _HeadingTracker | None = None,
+        headings: HeadingTracker | None = None,
     ) -> _PreparedAdds | None:
         """Read the paragraphs in `ranges` from the catalog and prepare `part`'s additions of those from pid
         `first` on (no lock held). The rows before `first` are read only for the section headings above.
@@ -901,7 +945,7 @@ class IndexStore:
             return None
         docs: dict[str, DocRow] = {}
         batch = Batch([], [], [])
-        headings = headings if headings is not None else _HeadingTracker()
+        headings = headings if headings is not None else HeadingTracker()
         per_doc: dict[str, list[int]] = {}
         for pid, doc_id, text, section, kind in rows:
             row = docs.get(doc_id)
@@ -1037,7 +1081,7 @@ class IndexStore:
                             # The headings above the batch's first paragraph are context: read from the change's
                             # start once, then carried from batch to batch (re-reading was quadratic in the size).
                             if headings is None:
-                                headings = _HeadingTracker()
+                                headings = HeadingTracker()
                                 prepared = self._prepare([(change.pid_min, end)], part, first=start, headings=headings)
                             else:
                                 prepared = self._prepare([(start, end)], part, first=start, headings=headings)
@@ -1330,7 +1374,7 @@ class IndexStore:
         pids = self.pids_of([doc_id]).tolist()
         if len(pids) != len(paragraphs):  # changed meanwhile: the next sync brings the index level with the catalog
             raise StoreError(f"index and catalog disagree on {doc_id!r}", _INDEX_BEHIND_MESSAGE)
-        headings = _HeadingTracker()
+        headings = HeadingTracker()
         return [
             (pid, para, lexical_title(row, headings.context(doc_id, para.section, para.kind, para.text)))
             for pid, para in zip(pids, paragraphs, strict=True)
@@ -1338,6 +1382,7 @@ class IndexStore:
 
     def _snapshot_manifest(self) -> dict[str, Any]:
         return {
+            **({"store": self.catalog.identity} if self.catalog.identity else {}),
             "version": MANIFEST_VERSION,
             "embedder": self.embedder.name if self.embedder else NO_EMBEDDER,
             "generation": self._applied,
@@ -1426,23 +1471,3 @@ def _make_hit(rank: int, score: float, paragraph: Paragraph, row: DocRow, headin
         classification=row.classification,
         headings=headings,
     )
-
-
-class _HeadingTracker:
-    """Section heading texts per document while paragraphs stream by in order (for the indexed context)."""
-
-    def __init__(self) -> None:
-        self._doc = ""
-        self._titles: dict[str, str] = {}
-
-    def context(self, doc_id: str, section: str, kind: str, text: str) -> str:
-        if doc_id != self._doc:
-            self._doc, self._titles = doc_id, {}
-        if kind == "heading" and section:
-            self._titles[section] = text if len(text) <= 200 else text[:200]
-            return ""
-        if not section:
-            return ""
-        parts = section.split(" > ")
-        chain = [self._titles.get(" > ".join(parts[: i + 1]), "") for i in range(len(parts))]
-        return " ; ".join(t for t in chain if t)

@@ -24,10 +24,13 @@ def open_library(
     create: bool = True,
     background_vectors: bool = False,
     offload: bool = False,
+    store: str | None = None,
+    read_store: str | None = None,
 ) -> Library:
     """The library in `index_dir` opened with the configuration's embedder and BM25 constants (vectors embedded
     by a background thread with `background_vectors`, tokenising and embedding in helper processes with `offload`:
-    the service)."""
+    the service); its documents in `store` (a postgresql:// URI, `read_store` a replica; None: `Library`'s
+    defaults, `$VANKIEN_STORE` or the local catalog)."""
     return Library(
         index_dir,
         create=create,
@@ -35,6 +38,8 @@ def open_library(
         lexical_params=config.bm25,
         background_vectors=background_vectors,
         offload=offload,
+        store=store,
+        read_store=read_store,
     )
 
 

@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.config import default_index_dir
+from rag.config import default_index_dir, default_store
 from rag.errors import InvalidRequest, ParseError, VanKienError
-from rag.index.catalog import CATALOG_FILE, Catalog
+from rag.index.catalog import CATALOG_FILE
 from rag.index.durable import pause_point
 from rag.index.embedders import NO_EMBEDDER
 from rag.index.lexical import BM25Params
+from rag.index.pg_catalog import open_catalog
 from rag.index.store import IndexStore, vectors_on_disk
 from rag.ingest import parse_file
 from rag.ingest.common import Unchanged
@@ -181,6 +182,10 @@ class Library:
             returns, with its own progress bar (the CLI).
         offload: tokenise and embed new paragraphs in helper processes at idle CPU priority (`IndexStore.offload`:
             the service, whose searches must not wait for an ingest); False: in this process.
+        store: where documents are stored: None for `$VANKIEN_STORE`, and when that is unset the catalog inside
+            `index_dir` (SQLite); a postgresql:// URI for a database shared by API replicas (docs/scale.md), the
+            index directory then holding this process's search indexes, rebuilt from the database when missing.
+        read_store: a streaming replica of that database for reads (None: `$VANKIEN_STORE_READ`, else the primary).
     """
 
     def __init__(
@@ -193,12 +198,17 @@ class Library:
         isolate: bool = True,
         background_vectors: bool = False,
         offload: bool = False,
+        store: str | None = None,
+        read_store: str | None = None,
     ) -> None:
         self.index_dir = index_dir or default_index_dir()
+        env_store, env_read = default_store()
+        self.store_url = store or env_store
+        self.read_store_url = (read_store or env_read) if self.store_url else None
         self.isolate = isolate
         self.background_vectors = background_vectors
         self.offload = offload
-        self.catalog = Catalog.open(self.index_dir, create=create)
+        self.catalog = open_catalog(self.index_dir, self.store_url, self.read_store_url, create=create)
         self._embedder = embedder
         self._lexical_params = lexical_params
         self._store: IndexStore | None = None

