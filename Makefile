@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q $(TORCH)
-	$(BIN)/pip install --disable-pip-version-check -q -e '.[service,ocr,st,llm,eval,peers,e5,pg,dev]'
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[service,ocr,st,llm,eval,peers,e5,pg,ray,dev]'
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -77,6 +77,16 @@ def _du_mb(path: Path) -> float:
     return round(sum(f.stat().st_size for f in files) / 1e6, 1)
 
 
+def timed_searches(library: Any, questions: list[str], k: int = 10) -> list[float]:
+    """Milliseconds of `library.search(q, k)` for each question, in order."""
+    ms = []
+    for q in questions:
+        started = time.perf_counter()
+        library.search(q, k=k)
+        ms.append((time.perf_counter() - started) * 1000)
+    return ms
+
+
 def _blocks(text: str) -> int:
     return sum(1 for b in text.split("\n\n") if b.strip())
 
@@ -182,17 +192,8 @@ def _search_step(index: Path, n_queries: int, adds: int) -> int:
     result["rss_after_reopen_mb"] = _rss_mb()
     result["paragraphs"] = library.catalog.counts()["paragraphs"]
     qs = real_questions(n_queries)
-
-    def timed() -> list[float]:
-        ms = []
-        for q in qs:
-            s = time.perf_counter()
-            library.search(q, k=10)
-            ms.append((time.perf_counter() - s) * 1000)
-        return ms
-
-    timed()  # the first pass touches the mapped pages the questions need
-    result["search_ms"] = _percentiles(timed())
+    timed_searches(library, qs)  # the first pass touches the mapped pages the questions need
+    result["search_ms"] = _percentiles(timed_searches(library, qs))
     result["rss_after_search_mb"] = _rss_mb()
     writer = Library(index, create=False, embedder="none")
     new = index.parent / "scale-new-doc.md"
@@ -227,8 +228,8 @@ def _search_step(index: Path, n_queries: int, adds: int) -> int:
             writer.ingest([doc])
         result["adds"] = {"n": adds, "wall_s": round(time.perf_counter() - t0, 1)}
         library.refresh()
-        timed()
-        result["search_after_adds_ms"] = _percentiles(timed())
+        timed_searches(library, qs)
+        result["search_after_adds_ms"] = _percentiles(timed_searches(library, qs))
         result["segments_after_adds"] = len(library.store.lexical._segments)
     result["peak_rss_mb"] = _peak_mb()
     print(json.dumps(result))

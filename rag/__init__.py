@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         load_config,
         open_library,
     )
+    from rag.pipeline.distributed import ingest_with_ray
     from rag.progress import NoProgress, Progress, TerminalProgress, track
     from rag.records import (
         answer_to_dict,
@@ -99,6 +100,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["choose_option"], "rag.answer.mcq"),
     **dict.fromkeys(["pg_connect"], "rag.index.pg_catalog"),
+    **dict.fromkeys(["ingest_with_ray"], "rag.pipeline.distributed"),
     **dict.fromkeys(["ENV_INDEX", "ENV_STORE", "default_index_dir", "default_store"], "rag.config"),
     **dict.fromkeys(
         [
@@ -231,6 +233,7 @@ __all__ = [
     "fold",
     "hit_to_dict",
     "hits_to_dicts",
+    "ingest_with_ray",
     "load_config",
     "match_form",
     "open_library",

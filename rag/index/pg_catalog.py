@@ -30,7 +30,7 @@ psycopg is imported lazily: `import rag` never needs it.
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -41,12 +41,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rag.config import ENV_POSTINGS
 from rag.errors import NotFound, StoreError
-from rag.index.catalog import Catalog, Change, SourceState
+from rag.index.catalog import DOC_COLUMNS, Catalog, CatalogReads, doc_values
 from rag.index.context import HeadingTracker, lexical_title
 from rag.index.lexical import document_terms
 from rag.text.tokenize import fold_term
-from rag.types import DocumentInfo, Paragraph, SourceDoc, classification_rank
+from rag.types import Paragraph, SourceDoc, classification_rank
 
 Int64Array = npt.NDArray[np.int64]
 #: A row of the postings table: (term, pid, level, tf, length).
@@ -69,13 +70,6 @@ USER_MESSAGE = "Không kết nối được cơ sở dữ liệu PostgreSQL củ
 #: Rows per `IN` list / `ANY` array when reading by id.
 _CHUNK = 5000
 
-_DOC_COLUMNS = (
-    "doc_id, source_key, path, fmt, sha256, title, doc_type, number, issuer, issued, place, summary, "
-    "classification, text, metadata, ingested_by"
-)
-_INFO_COLUMNS = "doc_id, title, number, doc_type, issuer, issued, classification, n_paragraphs, path, source_key"
-_PARA_COLUMNS = "pid, paragraph_id, doc_id, n, text, section, page, char_start, char_end, kind"
-
 
 def psycopg_module() -> Any:
     """psycopg, or a clear error when the `pg` extra is not installed."""
@@ -94,13 +88,41 @@ def is_postgres(store: str | None) -> bool:
     return bool(store) and str(store).split("://", 1)[0].lower() in ("postgres", "postgresql")
 
 
+class Row(tuple[Any, ...]):
+    """A result row readable by position and by column name, as `sqlite3.Row` is: the catalog's reads and the
+    service's state share their SQL with SQLite."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor: Any) -> Any:
+    names = {column.name: i for i, column in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
 def pg_connect(dsn: str) -> Any:
-    """An autocommit connection (every `transaction()` block is a real transaction, never a savepoint)."""
+    """An autocommit connection (every `transaction()` block is a real transaction, never a savepoint) whose rows
+    are `Row`s."""
     psycopg = psycopg_module()
     try:
-        return psycopg.connect(dsn, autocommit=True)
+        conn = psycopg.connect(dsn, autocommit=True)
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to PostgreSQL: {exc}", USER_MESSAGE) from exc
+    conn.row_factory = _row_factory
+    return conn
 
 
 def migrations() -> list[tuple[int, Path]]:
@@ -200,15 +222,34 @@ def postings_of(
     return float(length), rows
 
 
+def postings_enabled(conn: Any) -> bool:
+    """Whether this store keeps BM25 postings for search in SQL (`vankien_meta` "sql_postings"). Chosen once, when
+    the store is still empty, by `VANKIEN_PG_POSTINGS` (on by default; "off" when nothing queries the database
+    directly: the replicas search their own indexes, and postings are most of the store's size and writing time).
+    A store that already holds documents keeps what it has."""
+    row = conn.execute("SELECT value FROM vankien_meta WHERE key = 'sql_postings'").fetchone()
+    if row is None:
+        has_documents = conn.execute("SELECT EXISTS (SELECT 1 FROM documents)").fetchone()[0]
+        wanted = os.environ.get(ENV_POSTINGS, "on").strip().lower() not in ("off", "0", "false", "no")
+        value = "on" if has_documents or wanted else "off"
+        conn.execute(
+            "INSERT INTO vankien_meta (key, value) VALUES ('sql_postings', %s) ON CONFLICT (key) DO NOTHING", (value,)
+        )
+        row = conn.execute("SELECT value FROM vankien_meta WHERE key = 'sql_postings'").fetchone()
+    return str(row[0]) == "on"
+
+
 def write_rows(
     cur: Any,
     doc: SourceDoc,
     paragraphs: Sequence[Paragraph],
     contexts: Sequence[str],
     vectors: npt.NDArray[np.float32] | None = None,
+    postings: bool = True,
 ) -> tuple[str, list[int]]:
-    """Write a document, its paragraphs, postings and (when given) vectors, and log the change, inside the caller's
-    transaction; an earlier version of the same source is removed first (and logged). Takes the write lock.
+    """Write a document, its paragraphs, postings (unless `postings` is off: `postings_enabled`) and (when given)
+    vectors, and log the change, inside the caller's transaction; an earlier version of the same source is removed
+    first (and logged). Takes the write lock.
 
     Returns:
         ("ok" | "replaced", the new paragraphs' ids).
@@ -222,25 +263,10 @@ def write_rows(
         _delete(cur, old[0], seq)
     seq += 1
     cur.execute(
-        f"INSERT INTO documents ({_DOC_COLUMNS}, level, n_paragraphs, committed) "
+        f"INSERT INTO documents ({DOC_COLUMNS}, level, n_paragraphs, committed) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
-            doc.doc_id,
-            doc.source_key,
-            doc.path,
-            doc.fmt,
-            doc.sha256,
-            doc.title,
-            doc.doc_type,
-            doc.number,
-            doc.issuer,
-            doc.issued,
-            doc.place,
-            doc.summary,
-            doc.classification,
-            doc.text,
-            json.dumps(dict(doc.metadata), ensure_ascii=False, sort_keys=True),
-            doc.ingested_by,
+            *doc_values(doc),
             level,
             len(paragraphs),
             seq,
@@ -253,21 +279,24 @@ def write_rows(
         if len(paragraphs) > 1:
             cur.execute("SELECT setval('paragraphs_pid_seq', %s)", (first + len(paragraphs) - 1,))
         pids = list(range(first, first + len(paragraphs)))
-        postings: list[PostingRow] = []
+        rows_out: list[PostingRow] = []
         with cur.copy(
             "COPY paragraphs (pid, paragraph_id, doc_id, n, level, text, context, length, section, page, "
-            "char_start, char_end, kind) FROM STDIN"
+            'start, "end", kind) FROM STDIN'
         ) as copy:
             for pid, p, context in zip(pids, paragraphs, contexts, strict=True):
-                length, rows = postings_of(pid, level, p.text, context)
-                postings.extend(rows)
+                length = 0.0
+                if postings:
+                    length, rows = postings_of(pid, level, p.text, context)
+                    rows_out.extend(rows)
                 copy.write_row(
                     (pid, p.paragraph_id, doc.doc_id, p.n, level, p.text, context, length, p.section, p.page,
                      p.start, p.end, p.kind)
                 )  # fmt: skip
-        with cur.copy("COPY postings (term, pid, level, tf, length) FROM STDIN") as copy:
-            for record in postings:
-                copy.write_row(record)
+        if rows_out:
+            with cur.copy("COPY postings (term, pid, level, tf, length) FROM STDIN") as copy:
+                for record in rows_out:
+                    copy.write_row(record)
         if vectors is not None:
             _copy_vectors(cur, pids, [level] * len(pids), vectors)
     cur.execute(
@@ -302,50 +331,6 @@ def paragraph_contexts(doc: SourceDoc, paragraphs: Sequence[Paragraph]) -> list[
     return [lexical_title(doc, headings.context(doc.doc_id, p.section, p.kind, p.text)) for p in paragraphs]
 
 
-def _row_to_doc(row: Sequence[Any]) -> SourceDoc:
-    """A documents row of `_DOC_COLUMNS` and added_at."""
-    return SourceDoc(
-        doc_id=row[0],
-        source_key=row[1],
-        path=row[2],
-        fmt=row[3],
-        sha256=row[4],
-        title=row[5],
-        doc_type=row[6],
-        number=row[7],
-        issuer=row[8],
-        issued=row[9],
-        place=row[10],
-        summary=row[11],
-        classification=row[12],
-        text=row[13],
-        metadata=json.loads(row[14]),
-        ingested_by=row[15],
-        added_at=row[16].isoformat(timespec="seconds") if row[16] is not None else None,
-    )
-
-
-def _row_to_info(r: Sequence[Any]) -> DocumentInfo:
-    return DocumentInfo(
-        doc_id=r[0],
-        title=r[1],
-        number=r[2],
-        doc_type=r[3],
-        issuer=r[4],
-        issued=r[5],
-        classification=r[6],
-        paragraphs=r[7],
-        path=r[8],
-        source_key=r[9],
-    )
-
-
-def _row_to_paragraph(r: Sequence[Any]) -> Paragraph:
-    return Paragraph(
-        paragraph_id=r[1], doc_id=r[2], n=r[3], text=r[4], section=r[5], page=r[6], start=r[7], end=r[8], kind=r[9]
-    )
-
-
 class _Connection:
     """One connection used by the threads of a process (each use holds the lock), reopened after it breaks (a
     server restart, a replica promoted): the failing call raises a `StoreError`, the next one reconnects."""
@@ -364,7 +349,7 @@ class _Connection:
         self._conn.close()
 
 
-class PgCatalog:
+class PgCatalog(CatalogReads):
     """The catalog of `rag.index.catalog.Catalog` in a PostgreSQL database; applies the schema's missing migrations
     on opening.
 
@@ -376,6 +361,9 @@ class PgCatalog:
 
     #: `IndexStore` reads stored vectors from the catalog and stores the ones it computes (replicas share them).
     shares_vectors = True
+    _COMMIT_ORDER = "committed"
+    _BY_DOC = ""
+    _ID_ORDER = 'doc_id COLLATE "C"'
 
     def __init__(self, dsn: str, read_dsn: str | None = None) -> None:
         self._primary = _Connection(dsn)
@@ -383,6 +371,8 @@ class PgCatalog:
         self.dsn = dsn
         self._vectors_ready = False
         self._guarded(lambda conn: migrate(conn))
+        #: BM25 postings written with each document (`postings_enabled`).
+        self.postings = bool(self._guarded(postings_enabled))
         self.identity = str(self._scalar_meta("store_id") or "")
 
     def close(self) -> None:
@@ -416,19 +406,18 @@ class PgCatalog:
             except psycopg.Error as exc:
                 raise StoreError(f"PostgreSQL: {exc}", USER_MESSAGE) from exc
 
-    def _all(self, sql: str, params: Any = (), *, read: bool = True) -> list[tuple[Any, ...]]:
-        return list(self._guarded(lambda conn: conn.execute(sql, params).fetchall(), read=read))
+    def _all(self, sql: str, params: Sequence[object] = (), *, primary: bool = False) -> list[Any]:
+        """Rows of a query in the shared SQL of `CatalogReads` (`?` placeholders), from the read replica unless
+        `primary`."""
+        query = sql.replace("%", "%%").replace("?", "%s")
+        return list(self._guarded(lambda conn: conn.execute(query, params).fetchall(), read=not primary))
 
-    def _one(self, sql: str, params: Any = (), *, read: bool = True) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._guarded(lambda conn: conn.execute(sql, params).fetchone(), read=read)
-        return row
-
-    def _scalar(self, sql: str, params: Any = (), *, read: bool = True) -> int:
-        row = self._one(sql, params, read=read)
-        return int(row[0] or 0) if row is not None else 0
+    def _one(self, sql: str, params: Sequence[object] = (), *, primary: bool = False) -> Any:
+        rows = self._all(sql, params, primary=primary)
+        return rows[0] if rows else None
 
     def _scalar_meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM vankien_meta WHERE key = %s", (key,), read=False)
+        row = self._one("SELECT value FROM vankien_meta WHERE key = ?", (key,), primary=True)
         return None if row is None else str(row[0])
 
     @contextmanager
@@ -457,25 +446,6 @@ class PgCatalog:
 
     # -- writes ---------------------------------------------------------------------------------------------
 
-    def source_state(self, source_key: str) -> SourceState | None:
-        """The stored fingerprint of a source (from the primary), or None when it was never ingested."""
-        row = self._one(
-            "SELECT doc_id, sha256, classification FROM documents WHERE source_key = %s", (source_key,), read=False
-        )
-        return None if row is None else SourceState(row[0], row[1], row[2])
-
-    def free_doc_id(self, base: str, suffix: str = "") -> str:
-        """`base + suffix` if no document holds it, else the first free `base-2 + suffix`, ... (the primary's view;
-        `Catalog.free_doc_id`)."""
-        pattern = base.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
-        taken = {r[0] for r in self._all("SELECT doc_id FROM documents WHERE doc_id LIKE %s", (pattern,), read=False)}
-        if base + suffix not in taken:
-            return base + suffix
-        n = 2
-        while f"{base}-{n}{suffix}" in taken:
-            n += 1
-        return f"{base}-{n}{suffix}"
-
     def put_document(self, doc: SourceDoc, paragraphs: Sequence[Paragraph]) -> str:
         """Store a document with its paragraphs and postings in one transaction, replacing any earlier version of
         the same source (`Catalog.put_document`). Returns "ok" or "replaced"."""
@@ -484,7 +454,7 @@ class PgCatalog:
                 raise ValueError(f"paragraph {p.paragraph_id} does not match document {doc.doc_id}")
         contexts = paragraph_contexts(doc, paragraphs)
         with self._write() as cur:
-            status, _ = write_rows(cur, doc, paragraphs, contexts)
+            status, _ = write_rows(cur, doc, paragraphs, contexts, postings=self.postings)
         return status
 
     def remove_document(self, doc_id: str) -> None:
@@ -549,171 +519,18 @@ class PgCatalog:
         if not doc_ids:
             return []
         if not self._guarded(has_vectors):
-            sql = "SELECT pid, level, context, text FROM paragraphs WHERE doc_id = ANY(%s) ORDER BY pid"
+            sql = "SELECT pid, level, context, text FROM paragraphs WHERE doc_id = ANY(?) ORDER BY pid"
         else:
             sql = (
-                "SELECT p.pid, p.level, p.context, p.text FROM paragraphs p WHERE p.doc_id = ANY(%s) "
+                "SELECT p.pid, p.level, p.context, p.text FROM paragraphs p WHERE p.doc_id = ANY(?) "
                 "AND NOT EXISTS (SELECT 1 FROM paragraph_vectors v WHERE v.pid = p.pid) ORDER BY p.pid"
             )
-        rows = self._all(sql, (list(doc_ids),), read=False)
+        rows = self._all(sql, (list(doc_ids),), primary=True)
         return [(int(r[0]), int(r[1]), r[2], r[3]) for r in rows]
-
-    # -- reads ----------------------------------------------------------------------------------------------
-
-    def document(self, doc_id: str) -> SourceDoc:
-        """A whole document.
-
-        Raises:
-            NotFound: if there is no such document.
-        """
-        row = self._one(f"SELECT {_DOC_COLUMNS}, added_at FROM documents WHERE doc_id = %s", (doc_id,))
-        if row is None:
-            raise NotFound(f"no document {doc_id!r}", f"Không có tài liệu '{doc_id}'.")
-        return _row_to_doc(row)
-
-    def documents(self) -> list[DocumentInfo]:
-        """All documents, newest issue date first, then by id."""
-        rows = self._all(f"SELECT {_INFO_COLUMNS} FROM documents ORDER BY issued IS NULL, issued DESC, doc_id")
-        return [_row_to_info(r) for r in rows]
-
-    def earlier_with_number(self, number: str, doc_id: str) -> list[SourceDoc]:
-        """The documents committed before `doc_id` that carry the số/ký hiệu `number`, oldest first; without text."""
-        key = number.replace(" ", "").upper()
-        columns = _DOC_COLUMNS.replace("text, ", "''::text, ")
-        rows = self._all(
-            f"SELECT {columns}, added_at FROM documents "
-            "WHERE replace(upper(number), ' ', '') = %s "
-            "AND committed < (SELECT committed FROM documents WHERE doc_id = %s) ORDER BY committed",
-            (key, doc_id),
-        )
-        return [_row_to_doc(r) for r in rows]
-
-    def paragraphs(self, doc_id: str) -> list[Paragraph]:
-        rows = self._all(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc_id = %s ORDER BY n", (doc_id,))
-        return [_row_to_paragraph(r) for r in rows]
-
-    def headings(self, doc_id: str) -> list[tuple[str, str]]:
-        rows = self._all(
-            "SELECT section, text FROM paragraphs WHERE doc_id = %s AND kind = 'heading' ORDER BY n", (doc_id,)
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    def paragraph_count(self, doc_id: str) -> int:
-        return self._scalar("SELECT n_paragraphs FROM documents WHERE doc_id = %s", (doc_id,))
-
-    def paragraph(self, paragraph_id: str) -> Paragraph:
-        """One paragraph by id.
-
-        Raises:
-            NotFound: if there is no such paragraph.
-        """
-        row = self._one(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE paragraph_id = %s", (paragraph_id,))
-        if row is None:
-            raise NotFound(f"no paragraph {paragraph_id!r}", f"Không có đoạn '{paragraph_id}'.")
-        return _row_to_paragraph(row)
-
-    def paragraphs_by_pid(self, pids: Sequence[int]) -> dict[int, Paragraph]:
-        out: dict[int, Paragraph] = {}
-        for i in range(0, len(pids), _CHUNK):
-            chunk = [int(p) for p in pids[i : i + _CHUNK]]
-            for row in self._all(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE pid = ANY(%s)", (chunk,)):
-                out[int(row[0])] = _row_to_paragraph(row)
-        return out
-
-    def iter_paragraph_rows(self, pid_min: int, pid_max: int) -> list[tuple[int, str, str]]:
-        rows = self._all(
-            "SELECT pid, doc_id, text FROM paragraphs WHERE pid BETWEEN %s AND %s ORDER BY pid", (pid_min, pid_max)
-        )
-        return [(int(r[0]), r[1], r[2]) for r in rows]
-
-    def paragraph_texts(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self._all("SELECT paragraph_id, text FROM paragraphs ORDER BY pid")]
-
-    def pid_docs(self) -> list[tuple[int, str]]:
-        return [(int(r[0]), r[1]) for r in self._all("SELECT pid, doc_id FROM paragraphs ORDER BY pid")]
-
-    def document_attributes(self) -> list[tuple[str, str, str | None, str, str | None, str | None, str]]:
-        rows = self._all("SELECT doc_id, title, number, doc_type, issuer, issued, classification FROM documents")
-        return [(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
-
-    def doc_pids(self) -> list[tuple[str, Int64Array]]:
-        """(doc_id, its paragraph ids in increasing order) of every document that has paragraphs."""
-        out: list[tuple[str, Int64Array]] = []
-        scattered: list[str] = []
-        for doc_id, lo, hi, n in self._all(
-            "SELECT doc_id, min(pid), max(pid), count(*) FROM paragraphs GROUP BY doc_id"
-        ):
-            if hi - lo + 1 == n:
-                out.append((doc_id, np.arange(lo, hi + 1, dtype=np.int64)))
-            else:
-                scattered.append(doc_id)
-        for doc_id in scattered:
-            pids = self._all("SELECT pid FROM paragraphs WHERE doc_id = %s ORDER BY pid", (doc_id,))
-            out.append((doc_id, np.fromiter((r[0] for r in pids), dtype=np.int64, count=len(pids))))
-        return out
-
-    def paragraph_rows(self, ranges: Sequence[tuple[int, int]]) -> list[tuple[int, str, str, str, str]]:
-        out: list[tuple[int, str, str, str, str]] = []
-        for lo, hi in ranges:
-            rows = self._all(
-                "SELECT pid, doc_id, text, section, kind FROM paragraphs WHERE pid BETWEEN %s AND %s ORDER BY pid",
-                (lo, hi),
-            )
-            out.extend((int(r[0]), r[1], r[2], r[3], r[4]) for r in rows)
-        return out
-
-    def classifications(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for i in range(0, len(doc_ids), _CHUNK):
-            chunk = list(doc_ids[i : i + _CHUNK])
-            rows = self._all("SELECT doc_id, classification FROM documents WHERE doc_id = ANY(%s)", (chunk,))
-            out.update((r[0], r[1]) for r in rows)
-        return out
-
-    def document_info(self, doc_id: str) -> DocumentInfo | None:
-        r = self._one(f"SELECT {_INFO_COLUMNS} FROM documents WHERE doc_id = %s", (doc_id,))
-        return None if r is None else _row_to_info(r)
-
-    def all_pids(self) -> list[int]:
-        return [int(r[0]) for r in self._all("SELECT pid FROM paragraphs ORDER BY pid")]
-
-    def last_change(self) -> int:
-        return self._scalar("SELECT max(seq) FROM changes")
-
-    def changes_since(self, seq: int) -> list[Change]:
-        rows = self._all("SELECT seq, op, doc_id, pid_min, pid_max FROM changes WHERE seq > %s ORDER BY seq", (seq,))
-        return [Change(int(r[0]), r[1], r[2], r[3], r[4]) for r in rows]
-
-    def paragraphs_added_since(self, seq: int) -> int:
-        return self._scalar(
-            "SELECT coalesce(sum(pid_max - pid_min + 1), 0) FROM changes "
-            "WHERE seq > %s AND op = 'add' AND pid_min IS NOT NULL",
-            (seq,),
-        )
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "documents": self._scalar("SELECT count(*) FROM documents"),
-            "paragraphs": self._scalar("SELECT count(*) FROM paragraphs"),
-        }
 
     def integrity_problems(self) -> list[str]:
         """The catalog's own invariants checked in the database (empty = sound)."""
-        problems = [
-            f"paragraph count differs for {r[0]}"
-            for r in self._all(
-                "SELECT d.doc_id FROM documents d LEFT JOIN paragraphs p ON p.doc_id = d.doc_id "
-                "GROUP BY d.doc_id, d.n_paragraphs HAVING count(p.pid) != d.n_paragraphs"
-            )
-        ]
-        problems += [
-            f"span mismatch for {r[0]}"
-            for r in self._all(
-                "SELECT p.paragraph_id FROM paragraphs p JOIN documents d ON d.doc_id = p.doc_id "
-                "WHERE substr(d.text, p.char_start + 1, p.char_end - p.char_start) != p.text LIMIT 20"
-            )
-        ]
-        return problems
+        return self._invariant_problems()
 
 
 def open_catalog(

@@ -1,4 +1,4 @@
-"""Documents, paragraphs, BM25 postings and vectors in PostgreSQL + pgvector (issue 17, first part).
+"""Searches computed in PostgreSQL + pgvector over the store of `rag.index.pg_catalog` (issue 17).
 
 For an archive that outgrows one machine, the serving state lives in one PostgreSQL primary (and its read
 replicas) that every API replica reads; this module is that store's core:
@@ -21,8 +21,9 @@ replicas) that every API replica reads; this module is that store's core:
 * **Idempotent writes by (source, sha256)**: writing a document again with the same content is "unchanged"; with
   other content it replaces the old paragraphs in one transaction.
 
-Not done yet (issue 17): the `IndexStore` protocol that lets `Library` use this store (`store = "postgres://..."`),
-the Ray ingestion, stateless replicas' shared state (rate limits, jobs, conversations). docs/scale.md.
+The catalog these tables make (`rag.index.pg_catalog.PgCatalog`) is what `Library`, `vankien ingest` and the API
+replicas use (`--store`); this module adds searches computed in the database (for tools that query it directly,
+under row-level security) and `copy_index`, which moves an existing single-machine index in. docs/scale.md.
 
 psycopg is imported lazily: `import rag` never needs it.
 """
@@ -51,6 +52,7 @@ from rag.index.pg_catalog import (
     migrate,
     paragraph_contexts,
     pg_connect,
+    postings_enabled,
     vector_literal,
     write_rows,
 )
@@ -214,7 +216,7 @@ class PgStore:
             old = cur.execute("SELECT sha256 FROM documents WHERE source_key = %s", (doc.source_key,)).fetchone()
             if old is not None and old[0] == doc.sha256:
                 return "unchanged"
-            status, _ = write_rows(cur, doc, paragraphs, contexts, vectors)
+            status, _ = write_rows(cur, doc, paragraphs, contexts, vectors, postings=postings_enabled(self._conn))
         return status
 
     def sources(self) -> dict[str, str]:
@@ -260,6 +262,12 @@ class PgStore:
         lexical index keeps one per level), so scores may differ in the third decimal."""
         if k <= 0:
             raise ValueError(f"k must be positive, got {k}")
+        if not postings_enabled(self._conn):
+            raise StoreError(
+                "this store keeps no BM25 postings (VANKIEN_PG_POSTINGS=off when it was created)",
+                "Kho PostgreSQL này không lưu chỉ mục từ khóa (tạo với VANKIEN_PG_POSTINGS=off); hãy tìm qua dịch vụ "
+                "Văn Kiện thay vì truy vấn trực tiếp cơ sở dữ liệu.",
+            )
         weights = query_weights(query, self.params)
         if not weights:
             return []

@@ -746,6 +746,10 @@ class IndexStore:
 
     # -- keeping up with the catalog -----------------------------------------------------------------
 
+    def unsaved(self) -> bool:
+        """Whether the lexical index holds changes its saved snapshot lacks (the snapshot is behind the catalog)."""
+        return self._applied != self._lexical_part.generation
+
     @property
     def applied(self) -> int:
         """The last catalog change the lexical index (and what may be searched) includes."""

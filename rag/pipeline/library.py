@@ -22,7 +22,7 @@ from rag.index.durable import pause_point
 from rag.index.embedders import NO_EMBEDDER
 from rag.index.lexical import BM25Params
 from rag.index.pg_catalog import open_catalog
-from rag.index.store import IndexStore, vectors_on_disk
+from rag.index.store import LEXICAL_DIR, MANIFEST_FILE, IndexStore, vectors_on_disk
 from rag.ingest import parse_file
 from rag.ingest.common import Unchanged
 from rag.ingest.isolate import parse_file_isolated
@@ -91,8 +91,9 @@ def collect_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Iterato
 
 
 def _is_index(folder: Path) -> bool:
-    """Whether `folder` holds a Văn Kiện index (its catalog)."""
-    return (folder / CATALOG_FILE).is_file()
+    """Whether `folder` holds a Văn Kiện index: its catalog, or the search indexes of a replica whose catalog is in
+    PostgreSQL."""
+    return (folder / CATALOG_FILE).is_file() or ((folder / MANIFEST_FILE).is_file() and (folder / LEXICAL_DIR).is_dir())
 
 
 def _units(path: Path) -> int:
@@ -302,6 +303,8 @@ class Library:
         store = self.store
         last_change = store.catalog.last_change()
         if last_change == store.applied and (store.vectors is None or last_change == store.vectors_applied):
+            if store.unsaved():  # built or caught up while opening (a new replica's first start): kept for the next
+                store.save(vectors=not self.background_vectors)
             return
         bar = progress or NoProgress()
         if last_change != store.applied:

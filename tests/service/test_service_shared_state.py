@@ -5,7 +5,6 @@ buckets, each opened twice on one database as two replicas open them, against a 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,11 @@ from service.jobs import Job, JobManager, JobOutcome, read_jobs
 from service.limits import BUCKETS_SCHEMA, RateLimiter, SharedRateLimiter
 from service.sessions import SessionStore
 from service.state_db import StateDb
-from tools.local_pg import LocalPostgres, start
 
 
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPostgres]:
-    local = start(tmp_path_factory.mktemp("pg"))
-    yield local
-    local.stop()
-
-
-@pytest.fixture
-def db(pg: LocalPostgres) -> str:
-    return pg.uri(pg.create_database())
-
-
-def test_a_conversation_started_on_one_replica_continues_on_another(db: str, tmp_path: Path) -> None:
-    one = ConversationStore(tmp_path / "a.sqlite", db)
-    two = ConversationStore(tmp_path / "b.sqlite", db)
+def test_a_conversation_started_on_one_replica_continues_on_another(pg_db: str, tmp_path: Path) -> None:
+    one = ConversationStore(tmp_path / "a.sqlite", pg_db)
+    two = ConversationStore(tmp_path / "b.sqlite", pg_db)
     conversation = one.create("key:1")
     one.append("key:1", conversation.id, "Nghị quyết 57 về vấn đề gì?", {"answer": "Về khoa học, công nghệ."}, 0)
     two.append("key:1", conversation.id, "Còn mục tiêu về y tế thì sao?", {"answer": "Bảo hiểm y tế toàn dân."}, 2)
@@ -49,9 +35,9 @@ def test_a_conversation_started_on_one_replica_continues_on_another(db: str, tmp
         store.close()
 
 
-def test_a_sign_in_on_one_replica_is_valid_on_another(db: str, tmp_path: Path) -> None:
-    one = SessionStore(tmp_path / "a.sqlite", 3600, db)
-    two = SessionStore(tmp_path / "b.sqlite", 3600, db)
+def test_a_sign_in_on_one_replica_is_valid_on_another(pg_db: str, tmp_path: Path) -> None:
+    one = SessionStore(tmp_path / "a.sqlite", 3600, pg_db)
+    two = SessionStore(tmp_path / "b.sqlite", 3600, pg_db)
     token, _ = one.create("key-id-1")
     found = two.lookup(token)
     assert found is not None and found[0] == "key-id-1"
@@ -60,7 +46,7 @@ def test_a_sign_in_on_one_replica_is_valid_on_another(db: str, tmp_path: Path) -
         store.close()
 
 
-def test_jobs_are_seen_by_every_replica_and_worked_by_their_own(db: str, tmp_path: Path) -> None:
+def test_jobs_are_seen_by_every_replica_and_worked_by_their_own(pg_db: str, tmp_path: Path) -> None:
     """A job accepted by one replica is listed (and counted against quotas) by every replica; only the replica
     whose disk holds the upload runs it; a restart requeues only its own interrupted jobs."""
     ran: dict[str, list[str]] = {"a": [], "b": []}
@@ -74,8 +60,8 @@ def test_jobs_are_seen_by_every_replica_and_worked_by_their_own(db: str, tmp_pat
 
         return run
 
-    a = JobManager(runner_of("a"), tmp_path / "a.sqlite", store=db, node="a")  # type: ignore[arg-type]
-    b = JobManager(runner_of("b"), tmp_path / "b.sqlite", store=db, node="b")  # type: ignore[arg-type]
+    a = JobManager(runner_of("a"), tmp_path / "a.sqlite", store=pg_db, node="a")  # type: ignore[arg-type]
+    b = JobManager(runner_of("b"), tmp_path / "b.sqlite", store=pg_db, node="b")  # type: ignore[arg-type]
     job = a.submit(Job("j1", "key:1", "nq.md", tmp_path / "up" / "j1.md", "cong-khai", size=100))
     assert b.get("j1") is not None and b.get("j1").status == "queued"  # type: ignore[union-attr]
     assert b.backlog("key:1").owner_jobs == 1 and b.backlog("key:2").total_bytes == 100
@@ -87,18 +73,18 @@ def test_jobs_are_seen_by_every_replica_and_worked_by_their_own(db: str, tmp_pat
         manager.stop()
     assert ran == {"a": [job.job_id], "b": []}
     assert b.get("j1").status == "done"  # type: ignore[union-attr]
-    assert [j.job_id for j in read_jobs(tmp_path / "none.sqlite", store=db)] == ["j1"]
+    assert [j.job_id for j in read_jobs(tmp_path / "none.sqlite", store=pg_db)] == ["j1"]
     for manager in (a, b):
         manager.close()
 
 
-def test_a_callers_rate_is_counted_once_across_replicas(db: str, tmp_path: Path) -> None:
+def test_a_callers_rate_is_counted_once_across_replicas(pg_db: str, tmp_path: Path) -> None:
     """Two replicas' limiters on one database: a caller allowed 4 requests at once gets 4 in all, not 4 each; the
     wait they report is the shared bucket's; another caller is not affected; a local limiter would allow 8."""
     now = [1000.0]
     limiters = [
         SharedRateLimiter(
-            StateDb(tmp_path / f"{n}.sqlite", BUCKETS_SCHEMA, "bộ đếm", db), "requests", 60, 4, lambda: now[0]
+            StateDb(tmp_path / f"{n}.sqlite", BUCKETS_SCHEMA, "bộ đếm", pg_db), "requests", 60, 4, lambda: now[0]
         )
         for n in ("a", "b")
     ]

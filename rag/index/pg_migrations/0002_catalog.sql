@@ -23,9 +23,9 @@ CREATE INDEX documents_number ON documents (replace(upper(number), ' ', '')) WHE
 ALTER TABLE paragraphs
     ADD COLUMN section TEXT NOT NULL DEFAULT '',
     ADD COLUMN page INTEGER,
-    -- the paragraph's span in its document's text ("end" is a reserved word)
-    ADD COLUMN char_start INTEGER NOT NULL DEFAULT 0,
-    ADD COLUMN char_end INTEGER NOT NULL DEFAULT 0,
+    -- the paragraph's span in its document's text ("end" is a reserved word: quoted, also by the shared queries)
+    ADD COLUMN start INTEGER NOT NULL DEFAULT 0,
+    ADD COLUMN "end" INTEGER NOT NULL DEFAULT 0,
     ADD COLUMN kind TEXT NOT NULL DEFAULT 'body';
 
 -- One row per write: paragraphs pid_min..pid_max of doc_id added or removed. Writers hold one advisory lock from
@@ -41,7 +41,7 @@ CREATE TABLE changes (
 
 -- Documents written before this migration (by PgStore.write_document, which stored paragraphs alone): their text
 -- is their paragraphs joined by blank lines, each paragraph's span within it, and one logged addition each.
-UPDATE paragraphs p SET char_start = s.start, char_end = s.start + length(p.text)
+UPDATE paragraphs p SET start = s.start, "end" = s.start + length(p.text)
 FROM (SELECT pid, sum(length(text) + 2) OVER (PARTITION BY doc_id ORDER BY n) - length(text) - 2 AS start
       FROM paragraphs) s
 WHERE s.pid = p.pid;
