@@ -93,12 +93,14 @@ class LocalPostgres:
         import psycopg
 
         with psycopg.connect(self.uri(), autocommit=True) as primary:
-            lsn = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+            row = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        assert row is not None
+        lsn = row[0]
         deadline = time.monotonic() + timeout
         with psycopg.connect(self.replica_uri("postgres"), autocommit=True) as replica:
             while True:
-                done = replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()[0]
-                if done:
+                done = replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)).fetchone()
+                if done is not None and done[0]:
                     return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"replica did not replay {lsn} within {timeout} s")
