@@ -18,6 +18,7 @@ Steps, each in a process of its own (its peak memory is its own):
 
 Usage:
     .venv/bin/python benchmarks/bench_scale_out.py --paragraphs 1000000 --work /tmp/vk-scale-out
+    .venv/bin/python benchmarks/bench_scale_out.py --work /tmp/vk-scale-out --search-again     # quiet re-timing
     .venv/bin/python benchmarks/bench_scale_out.py --paragraphs 100000 --work /tmp/vk-scale-out-100k --sql 20
 
 Prints one JSON object; figures go to docs/scale.md ("Measured at a million paragraphs").
@@ -123,6 +124,33 @@ def _replica_step(folder: Path, store: str, n_queries: int) -> dict[str, Any]:
     return result
 
 
+def _search_again(work: Path, n_queries: int) -> dict[str, Any]:
+    """After a run: the replica reopened from its snapshot, the questions once to warm up, then twice timed (the
+    figures of a quiet machine when the run shared it)."""
+    import psycopg
+
+    from rag.pipeline import Library
+    from tools.local_pg import start
+
+    pg = start(work / "pg", keep=True)
+    try:
+        with psycopg.connect(pg.uri(), autocommit=True) as conn:
+            row = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'vk_%' ORDER BY oid DESC").fetchone()
+        assert row is not None, "no store in this work folder"
+        started = time.perf_counter()
+        library = Library(work / "replica-1", store=pg.uri(row[0]), embedder="none")
+        _ = library.store
+        result: dict[str, Any] = {"warm_start_s": round(time.perf_counter() - started, 2), "rss_mb": _rss_mb()}
+        qs = real_questions(n_queries)
+        timed_searches(library, qs)
+        result["search_ms"] = [_percentiles(timed_searches(library, qs)) for _ in range(2)]
+        result["segments"] = len(library.store.lexical._segments)
+        library.close()
+    finally:
+        pg.stop()
+    return result
+
+
 def _sql_step(store: str, n_queries: int) -> dict[str, Any]:
     from rag.index.postgres import PgStore
 
@@ -165,7 +193,13 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/vk-scale-out"))
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--sql", type=int, default=50, help="questions for BM25 in SQL (0: skip)")
+    parser.add_argument(
+        "--search-again", action="store_true", help="after a run: reopen its replica and time the questions again"
+    )
     args = parser.parse_args()
+    if args.search_again:
+        print(json.dumps(_search_again(args.work, args.queries), indent=1))
+        return 0
     from tools.local_pg import start
 
     corpus = args.work / "corpus"

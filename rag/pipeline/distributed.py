@@ -178,6 +178,7 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     else:
         ray.init(
+            address="local",  # a cluster of this process's own, never one that happens to run on this machine
             num_cpus=num_cpus or os.cpu_count() or 1,
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
