@@ -332,13 +332,6 @@ class CatalogReads:
                 out[int(row["pid"])] = _row_to_paragraph(row)
         return out
 
-    def iter_paragraph_rows(self, pid_min: int, pid_max: int) -> list[tuple[int, str, str]]:
-        """(pid, doc_id, text) of the paragraphs whose pid lies in [pid_min, pid_max], in pid order."""
-        rows = self._all(
-            "SELECT pid, doc_id, text FROM paragraphs WHERE pid BETWEEN ? AND ? ORDER BY pid", (pid_min, pid_max)
-        )
-        return [(int(r["pid"]), r["doc_id"], r["text"]) for r in rows]
-
     def paragraph_texts(self) -> list[tuple[str, str]]:
         """(paragraph_id, text) of every paragraph, in pid order."""
         return [(r[0], r[1]) for r in self._all("SELECT paragraph_id, text FROM paragraphs ORDER BY pid")]

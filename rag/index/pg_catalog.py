@@ -386,14 +386,6 @@ class PgCatalog(CatalogReads):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def describe(self) -> str:
-        """Where the catalog is, without credentials (for logs and `vankien docs`)."""
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.dsn)
-        host = parts.hostname or "localhost"
-        return f"postgresql://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
-
     # -- plumbing -------------------------------------------------------------------------------------------
 
     def _guarded(self, work: Any, *, read: bool = False) -> Any:
