@@ -8,7 +8,15 @@ index built like `vankien eval retrieval` builds it), completes each candidate's
   default of issue 12's first part);
 * `rrf`: reciprocal rank fusion (`rrf`);
 * `z`: convex combination of standardised scores over the union, every candidate scored by both (`z_convex`, the
-  default now).
+  default now);
+* `z-loglex`: the same over log(1 + BM25), which tames BM25's long upper tail;
+* `z-robust`: the same standardised by median and MAD instead of mean and standard deviation;
+* `z-margin`: `z` with a weight per question, moved toward the retriever whose first candidate stands further
+  above its second (w + 0.05 x (margin_lexical - margin_dense), margins in standard deviations): a query
+  performance predictor of the simplest kind.
+
+A last row, `oracle`, gives the share of questions for which some lexical weight in 0..1 (steps of 0.025) puts a
+relevant entry first: the ceiling of any per-question choice of weight over these two lists.
 
 Rows give Hit@1 / MRR@10 per corpus entry on the tuning questions (those outside `--held-out`'s qrels file) and on
 the held-out ones; with `--check DATASET` the same rows on a second data set never tuned on. The weight is the
@@ -22,6 +30,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,7 +62,46 @@ def _z(found: Candidates, w: float) -> list[int]:
     return [pid for pid, _ in z_convex(found.lexical_scores, found.dense_scores, w)]
 
 
-FUSIONS: dict[str, Fusion] = {"minmax": _minmax, "rrf": _rrf, "z": _z}
+def _z_loglex(found: Candidates, w: float) -> list[int]:
+    logged = {pid: math.log1p(max(0.0, s)) for pid, s in found.lexical_scores.items()}
+    return [pid for pid, _ in z_convex(logged, found.dense_scores, w)]
+
+
+def _robust(scores: dict[int, float]) -> dict[int, float]:
+    values = sorted(scores.values())
+    median = statistics.median(values) if values else 0.0
+    mad = 1.4826 * statistics.median([abs(v - median) for v in values]) if values else 0.0
+    return {pid: (s - median) / (mad or 1.0) for pid, s in scores.items()}
+
+
+def _z_robust(found: Candidates, w: float) -> list[int]:
+    lexical, dense = _robust(found.lexical_scores), _robust(found.dense_scores)
+    fused = {pid: w * z + (1 - w) * dense.get(pid, z) for pid, z in lexical.items()}
+    return sorted(fused, key=lambda pid: -fused[pid])
+
+
+def _margin(scores: dict[int, float]) -> float:
+    """How far the best score stands above the second, in standard deviations of the list."""
+    values = sorted(scores.values(), reverse=True)
+    if len(values) < 3:
+        return 0.0
+    return (values[0] - values[1]) / (statistics.pstdev(values) or 1.0)
+
+
+def _z_margin(found: Candidates, w: float) -> list[int]:
+    shift = MARGIN_STEP * (_margin(found.lexical_scores) - _margin(found.dense_scores))
+    return _z(found, min(0.9, max(0.1, w + shift)))
+
+
+MARGIN_STEP = 0.05
+FUSIONS: dict[str, Fusion] = {
+    "minmax": _minmax,
+    "rrf": _rrf,
+    "z": _z,
+    "z-loglex": _z_loglex,
+    "z-robust": _z_robust,
+    "z-margin": _z_margin,
+}
 
 
 def read_lists(dataset: BeirDataset, work: Path) -> tuple[dict[str, Candidates], dict[int, str]]:
@@ -111,6 +160,15 @@ def entry_metrics(ranked: dict[str, list[int]], dataset: BeirDataset, entry_of: 
     return hit1 / n, mrr / n
 
 
+def oracle(lists: dict[str, Candidates], dataset: BeirDataset, entry_of: dict[int, str], qids: set[str]) -> float:
+    """Share of `qids` for which some lexical weight puts a relevant corpus entry first (`z` fusion)."""
+    found = 0
+    for qid in qids:
+        relevant = {c for c, r in dataset.qrels[qid].items() if r > 0}
+        found += any(entry_of[_z(lists[qid], i / 40)[0]] in relevant for i in range(41) if lists[qid].lexical_scores)
+    return found / max(1, len(qids))
+
+
 def held_out_ids(folder: Path, split: str | None) -> set[str]:
     """Query ids of the qrels file `split` (none: no held-out questions)."""
     if split is None:
@@ -133,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check is not None:
         check_set = load_beir(args.check, "all")
         check = (check_set, *read_lists(check_set, args.work))
-    header = f"{'fusion':8} {'w':>5}  tune ({len(tune)})      held-out ({len(held)})"
+    header = f"{'fusion':9} {'w':>5}  tune ({len(tune)})      held-out ({len(held)})"
     if check is not None:
         header += f"  {check[0].name} ({len(check[0].queries)})"
     print(header)
@@ -143,7 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             cells.append(scores(lists, dataset, entry_of, fusion, w, held) if held else (float("nan"),) * 2)
             if check is not None:
                 cells.append(scores(check[1], check[0], check[2], fusion, w, set(check[0].queries)))
-            print(f"{name:8} {w:5.2f}  " + "  ".join(f"{h:.3f} / {m:.3f}" for h, m in cells))
+            print(f"{name:9} {w:5.2f}  " + "  ".join(f"{h:.3f} / {m:.3f}" for h, m in cells))
+    ceilings = [oracle(lists, dataset, entry_of, tune)]
+    ceilings.append(oracle(lists, dataset, entry_of, held) if held else float("nan"))
+    if check is not None:
+        ceilings.append(oracle(check[1], check[0], check[2], set(check[0].queries)))
+    print(f"{'oracle':9} {'-':>5}  " + "  ".join(f"{h:.3f}        " for h in ceilings))
     return 0
 
 
