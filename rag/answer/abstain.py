@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -71,7 +71,9 @@ def features(
 ) -> dict[str, float]:
     """The evidence features of a question against its retrieved paragraphs (`semantic`: the best cosine of the
     question to the first paragraphs, None when unknown)."""
-    scored = score_candidates(info, hits, question) if hits and info.terms else []
+    # Evidence for the whole question: a purpose clause it sets aside to choose a sentence (`QuestionInfo.aside`)
+    # still has to be found in the documents, as the model was fitted.
+    scored = score_candidates(replace(info, aside=()), hits, question) if hits and info.terms else []
     named = bool(question and asked_refs(question))
     found = any(e.named for e in scored)
     feats = {

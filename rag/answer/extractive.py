@@ -167,6 +167,9 @@ def _weight(term: str) -> float:
 #: the candidate itself: context tells where a sentence sits, not what it says, and every sentence under a
 #: heading shares it.
 CONTEXT_CREDIT = 1.0
+#: Weight of a question word said only in a purpose clause it does not ask about (`QuestionInfo.aside`), against
+#: the words of what it asks: the clause says why, a sentence repeating it need not say what.
+ASIDE_WEIGHT = 0.25
 
 
 def _share(
@@ -235,8 +238,20 @@ def kind_match(info: QuestionInfo, text: str, header_line: bool) -> bool:
     if kind == KIND_WHO:
         return bool(_BODY_RE.search(text))
     if kind == KIND_WHAT and info.subject:
-        return bool(_statement_of(info.subject).search(" ".join(_WORDS_RE.findall(fold(text).lower()))))
+        return states_subject(info.subject, text)
     return False
+
+
+def states_subject(subject: tuple[str, ...], text: str) -> bool:
+    """Whether `text` says what `subject` is or what role it has ("Kinh tế nhà nước giữ vai trò chủ đạo")."""
+    words = " ".join(_WORD_OR_MARK_RE.findall(fold(text).lower()))
+    return bool(subject) and bool(_statement_of(subject).search(words))
+
+
+#: Words and the punctuation between them: a statement does not run across a ";" or a sentence end ("... hưởng
+#: thụ văn hóa; Nhà nước giữ vai trò kiến tạo" says nothing of what văn hóa is), while a subject may hold commas
+#: ("phát triển khoa học, công nghệ, đổi mới sáng tạo").
+_WORD_OR_MARK_RE = re.compile(r"\w+|[^\w\s]")
 
 
 _WORDS_RE = re.compile(r"\w+")
@@ -295,8 +310,14 @@ def _counted(unit: str) -> re.Pattern[str]:
 def _statement_of(subject: tuple[str, ...]) -> re.Pattern[str]:
     """What says what `subject` is or what role it has ("văn hóa là nền tảng ...", "kinh tế nhà nước giữ vai trò
     chủ đạo"), in folded words; up to two words may come between ("văn hóa thực sự là")."""
-    name = " ".join(fold(s) for s in subject)
-    return re.compile(rf"\b{re.escape(name)} (?:\w+ ){{0,2}}?(?:la|(?:giu|co|dong) vai tro)\b")
+    words = [fold(s) for s in subject]
+    # "vai trò của kinh tế tư nhân trong nền kinh tế": a document may say what the thing is without where its
+    # role holds ("Kinh tế tư nhân là một động lực quan trọng nhất"), so the words before "trong" / "đối với"
+    # (two at least) name it too.
+    where = next((i for i in range(2, len(words)) if words[i] == "trong" or words[i : i + 2] == ["doi", "voi"]), None)
+    names = [words] if where is None else [words, words[:where]]
+    name = "|".join(r"(?: [^\w\s])* ".join(re.escape(w) for w in n) for n in names)
+    return re.compile(rf"\b(?:{name}) (?:[*_\"“”'] )*(?:\w+ ){{0,2}}?(?:la|(?:giu|co|dong) vai tro)\b")
 
 
 def _header_candidates(text: str) -> list[tuple[Span, str | None]]:
@@ -415,6 +436,12 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
             uni, bi = _terms(span.text, folded)
             rows.append((i, hit, span, role, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
     weights = _rarity(q_uni, [r[4] for r in rows])
+    aside = {fold(t) for t in info.aside} if folded else set(info.aside)
+    for term in aside & weights.keys():
+        weights[term] *= ASIDE_WEIGHT
+    # A bigram of the purpose clause weighs as its words do; the others 1.
+    bigram_weight = {b: ASIDE_WEIGHT if set(b.split(BIGRAM_JOINER)) <= aside else 1.0 for b in q_bi}
+    bigram_total = sum(bigram_weight.values())
     scored: list[Evidence] = []
     for i, hit, span, role, uni, bi, ctx_uni, ctx_bi, identity in rows:
         header_line = role is not None
@@ -425,7 +452,8 @@ def score_candidates(info: QuestionInfo, hits: Sequence[Hit], question: str = ""
         cov_all = _share(q_uni, uni | identity, weights, ctx_uni)
         own_bi = bi | identity
         cov_bi = (
-            sum(1.0 if b in own_bi else CONTEXT_CREDIT if b in ctx_bi else 0.0 for b in q_bi) / len(q_bi)
+            sum(bigram_weight[b] * (1.0 if b in own_bi else CONTEXT_CREDIT if b in ctx_bi else 0.0) for b in q_bi)
+            / bigram_total
             if q_bi
             else cov_all
         )

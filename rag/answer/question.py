@@ -156,6 +156,8 @@ class QuestionInfo:
             nghiệp"); "" when it names none (`asked_unit`).
         person: the question asks for a person by name ("Bí thư Tỉnh ủy tên là gì?", "Ai là Chủ tịch ...?"):
             kind `KIND_WHO`, answered by a person's name, not by the body they belong to (`asks_person`).
+        aside: content syllables said only in a purpose clause the question does not ask about ("cần xóa bỏ tư
+            duy nào để thúc đẩy đổi mới sáng tạo?": "thúc", "đẩy", ...), in `terms`' form (`purpose_aside`).
     """
 
     kind: str
@@ -165,6 +167,7 @@ class QuestionInfo:
     subject: tuple[str, ...] = ()
     unit: str = ""
     person: bool = False
+    aside: tuple[str, ...] = ()
 
 
 def is_stopword(syllable: str, accented: bool) -> bool:
@@ -191,12 +194,15 @@ _LIST_RE = re.compile(r"\b(?:nhung|cac)\s+(?:\S+\s+){0,4}nao\b|^(?:nhung|cac)\s+
 
 # What a document says something is, or what role it gives it (folded, punctuation removed): "[Nghị quyết 80
 # xác định] văn hóa là gì", "[... xác định] vai trò của kinh tế tư nhân như thế nào", "X có vai trò gì". The
-# framing verb is the document's act, not a word the answer repeats.
+# framing verb is the document's act, not a word the answer repeats. The place a document gives a thing is asked
+# in several words besides "vai trò" ("vị trí", "tầm quan trọng", "ý nghĩa"): all are answered by what the
+# document says the thing is ("Phát triển khoa học ... là đột phá quan trọng hàng đầu").
 _FRAMING = r"(?:xac dinh|khang dinh|nhan dinh|dinh nghia|danh gia|coi)"
 _HOW = r"(?:nhu the nao|the nao|ra sao)"
+_PLACE_GIVEN = r"(?:vi tri va vai tro|vi tri vai tro|vai tro|vi tri|tam quan trong|y nghia)"
 _DEFINED_RE = re.compile(
     rf"^(?:(?P<pre>.*?)\b(?P<frame>{_FRAMING}) )?"
-    rf"(?:vai tro (?:cua )?(?P<role>.+?)(?: (?:{_HOW}|la gi|gi))?"
+    rf"(?:{_PLACE_GIVEN} (?:cua )?(?:viec |su )?(?P<role>.+?)(?: (?:{_HOW}|la gi|gi))?"
     rf"|(?P<what>.+?) (?:la gi|la the nao|duoc hieu (?:{_HOW}|la gi)|(?:co|giu|dong) vai tro (?:gi|nao|{_HOW})))$"
 )
 # A document named at the start of the defined thing ("nghị quyết 80 văn hóa là gì"): not part of it.
@@ -316,4 +322,49 @@ def analyse_question(question: str) -> QuestionInfo:
                 bigram = a + BIGRAM_JOINER + b
                 if bigram not in bigrams:
                     bigrams.append(bigram)
-    return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit, person)
+    aside = tuple(t for t in purpose_aside(question) if t in terms)
+    return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit, person, aside)
+
+
+#: Words that open a purpose clause ("để", "nhằm"); typed without accents only "nham" is unambiguous ("de" is
+#: also "đề", "dễ").
+_PURPOSE_ACCENTED = frozenset({"để", "nhằm"})
+_PURPOSE_FOLDED = frozenset({"nham"})
+#: The words that ask ("nào", "gì", "ai", "đâu", "sao", "bao nhiêu").
+_ASKING_ACCENTED = frozenset({"nào", "gì", "ai", "đâu", "sao", "nhiêu"})
+_ASKING_FOLDED = frozenset({"nao", "gi", "dau", "nhieu"})
+
+
+def purpose_aside(question: str) -> list[str]:
+    """The syllables of a purpose clause that frames the question rather than being asked, not said elsewhere in it.
+
+    "Cần xóa bỏ tư duy nào để thúc đẩy đổi mới sáng tạo, tạo điều kiện cho phát triển?" asks for a way of thinking;
+    the clause after "để" says why, and a sentence that repeats it ("... tạo điều kiện thuận lợi nhất cho phát
+    triển") does not name the way of thinking. A clause that opens the question runs to its first comma ("Để thúc
+    đẩy nghiên cứu, Nghị quyết 57 đưa ra yêu cầu gì?"); one after the asking word runs to the end. A purpose that
+    is itself asked ("để làm gì", "nhằm mục đích gì") is no aside.
+    """
+    norm = match_form(question)
+    accented = fold(norm) != norm
+    tokens = [(i, s) for i, phrase in enumerate(phrases(question)) for s in phrase]
+
+    def opens(s: str) -> bool:
+        return s in _PURPOSE_ACCENTED if accented else fold(s) in _PURPOSE_FOLDED
+
+    def asks(s: str) -> bool:
+        return s in _ASKING_ACCENTED if accented else fold(s) in _ASKING_FOLDED
+
+    start = next((j for j, (_, s) in enumerate(tokens) if opens(s)), None)
+    asking = next((j for j, (_, s) in enumerate(tokens) if asks(s)), None)
+    if start is None or asking is None:
+        return []
+    if asking < start:
+        clause = range(start + 1, len(tokens))
+    else:
+        phrase = tokens[start][0]
+        if tokens[asking][0] == phrase:
+            return []
+        clause = range(start + 1, next(j for j, (i, _) in enumerate(tokens) if j > start and i != phrase))
+    inside = {tokens[j][1] for j in clause}
+    outside = {s for j, (_, s) in enumerate(tokens) if j not in clause}
+    return [s for s in dict.fromkeys(tokens[j][1] for j in clause) if s in inside - outside]

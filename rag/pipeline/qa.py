@@ -31,10 +31,11 @@ from rag.answer.extractive import (
     list_anchor,
     pick_best,
     score_candidates,
+    states_subject,
     whole_document,
 )
 from rag.answer.generate import Draft, ExtractiveGenerator, Generator
-from rag.answer.question import KIND_ABOUT, KIND_LIST, KIND_SUMMARY, QuestionInfo, analyse_question
+from rag.answer.question import KIND_ABOUT, KIND_LIST, KIND_SUMMARY, KIND_WHAT, QuestionInfo, analyse_question
 from rag.answer.sentences import split_sentences
 from rag.errors import InvalidRequest
 from rag.pipeline.library import Library
@@ -54,6 +55,8 @@ ABSTAIN_TEXT = "Không tìm thấy thông tin trả lời câu hỏi này trong 
 DEFAULT_ANSWER_K = 8
 #: Paragraphs fetched per paragraph kept: headings and bare questions are dropped before the generator.
 FETCH_FACTOR = 3
+#: Most paragraphs stating what a question's subject is that are added to its evidence (`QAPipeline._statements`).
+MAX_STATEMENTS = 3
 _QUESTION_ONLY_RE = re.compile(r"\?\s*[\"”']?\s*$")
 
 
@@ -257,6 +260,8 @@ class QAPipeline:
             target = hits[0].doc_id
             doc = document_hits(self.library.store, target, filters, principal)
             extra = outline(doc) if info.kind == KIND_SUMMARY else purpose(doc)
+        elif info.kind == KIND_WHAT and info.subject:
+            extra = self._statements(info, question, hits, filters, principal)
         else:
             scored = score_candidates(info, hits, question)
             if not scored:
@@ -274,6 +279,28 @@ class QAPipeline:
                     if not extra and before is not None and is_intro(before):
                         extra = [before, *items_after(doc, before)]  # an item of an announced list
         return _first(extra, hits) if extra else hits
+
+    def _statements(
+        self,
+        info: QuestionInfo,
+        question: str,
+        hits: Sequence[Hit],
+        filters: Filters | None,
+        principal: Principal | None,
+    ) -> list[Hit]:
+        """The paragraphs of the document asked about that say what the question's subject is or what role it has
+        ("Nghị quyết 57 xác định tầm quan trọng của việc phát triển khoa học ... như thế nào?": "Phát triển khoa
+        học ... là đột phá quan trọng hàng đầu"), in document order, at most `MAX_STATEMENTS`.
+
+        A search ranks such a sentence low when the subject's words are in every paragraph of the document (they
+        weigh little) and the question's other words ("tầm quan trọng") are not the sentence's. The document is
+        the one the question names by number, else the best match's.
+        """
+        named = referenced_docs(question, self.library.store.numbered_docs(principal))
+        target = named[0] if named else hits[0].doc_id
+        doc = document_hits(self.library.store, target, filters, principal)
+        found = [h for h in doc if h.paragraph.kind == "body" and states_subject(info.subject, h.paragraph.text)]
+        return found[:MAX_STATEMENTS]
 
     def _with_context(
         self, history: Sequence[Mapping[str, Any]], filters: Filters | None, principal: Principal | None
