@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from rag.answer.extractive import score_candidates
+from rag.answer.extractive import FITTED_CONTEXT_CREDIT, score_candidates
 from rag.answer.question import KIND_DOCNUMBER, KIND_NUMBER, KIND_WHEN, KIND_WHERE, KIND_WHO, QuestionInfo
 from rag.retrieve.query import asked_refs
 from rag.types import Hit
@@ -71,9 +71,10 @@ def features(
 ) -> dict[str, float]:
     """The evidence features of a question against its retrieved paragraphs (`semantic`: the best cosine of the
     question to the first paragraphs, None when unknown)."""
-    # Evidence for the whole question: a purpose clause it sets aside to choose a sentence (`QuestionInfo.aside`)
-    # still has to be found in the documents, as the model was fitted.
-    scored = score_candidates(replace(info, aside=()), hits, question) if hits and info.terms else []
+    # Evidence as the model was fitted: the whole question (a purpose clause set aside to choose a sentence,
+    # `QuestionInfo.aside`, still has to be found in the documents), headings credited in full.
+    whole = replace(info, aside=())
+    scored = score_candidates(whole, hits, question, FITTED_CONTEXT_CREDIT) if hits and info.terms else []
     named = bool(question and asked_refs(question))
     found = any(e.named for e in scored)
     feats = {

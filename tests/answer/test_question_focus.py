@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from rag import QAPipeline
-from rag.answer.extractive import states_subject
+from rag.answer.extractive import FITTED_CONTEXT_CREDIT, score_candidates, states_subject
 from rag.answer.question import analyse_question, defined_subject, purpose_aside
+from rag.types import Hit, Paragraph
 from tests.samples import library_of
 
 NQ91 = """BAN CHẤP HÀNH TRUNG ƯƠNG
@@ -119,3 +120,32 @@ def test_a_sentence_repeating_the_purpose_does_not_answer_what_is_asked(library_
     answer = _qa(library_dir, 8).ask(MINDSET)
     assert not answer.abstained
     assert "không quản được thì cấm" in answer.citations[0].quote
+
+
+def _hit(n: int, text: str, headings: str) -> Hit:
+    paragraph = Paragraph(f"nq-92-2026/p{n:04d}", "nq-92-2026", n, text, "II", None, 0, len(text))
+    return Hit(
+        n,
+        1.0,
+        paragraph,
+        "Nghị quyết thử",
+        "92-NQ/TW",
+        "2026-03-09",
+        "nghị quyết",
+        "Bộ Chính trị",
+        "cong-khai",
+        headings,
+    )
+
+
+def test_a_heading_that_repeats_the_question_counts_less_than_the_sentence_saying_it() -> None:
+    # Every item under "... xoá bỏ mọi tư tưởng, rào cản ..." shares the heading; the sentence that says "loại bỏ
+    # tư duy" itself names what is asked.
+    info = analyse_question("Cần xóa bỏ tư duy nào trong các cơ quan đảng?")
+    under = _hit(1, "Rà soát các quy định chồng chéo trong các cơ quan đảng.", "II. NHIỆM VỤ > 1. Xoá bỏ tư duy cũ")
+    says = _hit(2, "Xoá bỏ tư duy cũ trong các cơ quan đảng.", "I. QUAN ĐIỂM")
+    scored = {e.hit_index: e for e in score_candidates(info, [under, says])}
+    assert scored[0].cov_focus < scored[1].cov_focus
+    # The abstention reads the evidence as it was fitted: a heading's words count in full there.
+    fitted = {e.hit_index: e for e in score_candidates(info, [under, says], "", FITTED_CONTEXT_CREDIT)}
+    assert fitted[0].cov_focus == fitted[1].cov_focus
