@@ -260,8 +260,12 @@ class QAPipeline:
             target = hits[0].doc_id
             doc = document_hits(self.library.store, target, filters, principal)
             extra = outline(doc) if info.kind == KIND_SUMMARY else purpose(doc)
-        elif info.kind == KIND_WHAT and info.subject:
-            extra = self._statements(info, question, hits, filters, principal)
+        elif (
+            info.kind == KIND_WHAT
+            and info.subject
+            and (found := self._statements(info, question, hits, filters, principal))
+        ):
+            extra = found
         else:
             scored = score_candidates(info, hits, question)
             if not scored:
