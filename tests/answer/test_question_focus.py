@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import QAPipeline
+from rag import Library, QAPipeline
 from rag.answer.extractive import FITTED_CONTEXT_CREDIT, score_candidates, states_subject
 from rag.answer.question import analyse_question, defined_subject, purpose_aside
 from rag.types import Hit, Paragraph
@@ -45,8 +45,6 @@ def library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _qa(root: Path, k: int) -> QAPipeline:
-    from rag import Library
-
     return QAPipeline(Library(root / "ix", embedder="none"), k=k)
 
 
