@@ -80,6 +80,10 @@ def rewrite(question: str, history: Sequence[Mapping[str, Any]] | None) -> str:
         previous = str(turn.get("question") or "").strip()
         if refs or previous:
             context = " ".join(dict.fromkeys(refs))
+            if context and has_anaphora(question) and new_subject_words(question, previous):
+                # "Chương trình đó bao giờ sơ kết?": the document is the previous one, the subject is new; the
+                # previous question's words would pull its own paragraphs back.
+                return f"{question} ({context})"
             return f"{question} ({context}; {previous})" if context else f"{question} ({previous})"
     return question
 

@@ -325,6 +325,27 @@ def _statement_of(subject: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"\b(?:{name}) (?:[*_\"“”'] )*(?:\w+ ){{0,2}}?(?:la|(?:giu|co|dong) vai tro)\b")
 
 
+#: A question about the role or place a document gives a thing ("vai trò", "vị trí", "tầm quan trọng" of X) is
+#: answered by the statement naming a role ("X là động lực quan trọng ..."), before one saying who carries X out
+#: ("X là sự nghiệp của toàn dân"); folded.
+_ROLE_ASKED_RE = re.compile(r"\b(?:vai tro|vi tri|tam quan trong)\b")
+_ROLE_WORDS_RE = re.compile(
+    r"\b(?:vai tro|dong luc|nen tang|tru cot|then chot|chu dao|chu luc|dot pha|hang dau|quan trong|trung tam|"
+    r"trong tam|nong cot|tien phong|dan dat|dau tau)\b"
+)
+#: Bonus for such a statement.
+ROLE_BONUS = 0.2
+
+
+def names_role(info: QuestionInfo, question: str, text: str) -> bool:
+    """Whether `text` states what role the thing a role question asks about has (`_ROLE_ASKED_RE`)."""
+    if not info.subject or not _ROLE_ASKED_RE.search(fold(question).lower()):
+        return False
+    words = " ".join(_WORD_OR_MARK_RE.findall(fold(text).lower()))
+    found = _statement_of(info.subject).search(words)
+    return found is not None and bool(_ROLE_WORDS_RE.search(words, found.end() - len("la")))
+
+
 def _header_candidates(text: str) -> list[tuple[Span, str | None]]:
     """Quotable lines of a header: the number, place-and-date and subject lines, a news headline; a subject
     continued on the next lines is one span. Letterhead and banner lines are not quotable."""
@@ -480,6 +501,8 @@ def score_candidates(
             score += NAMED_DOC_BONUS
         if issue_date and header_line and _PLACE_DATE_LINE_RE.search(span.text):
             score += ISSUE_DATE_BONUS
+        if matched and info.kind == KIND_WHAT and question and names_role(info, question, span.text):
+            score += ROLE_BONUS
         if matched and info.kind in (KIND_ABOUT, KIND_SUMMARY):
             score += SUBJECT_BONUS
         scored.append(Evidence(i, span, score, cov_focus, cov_all, cov_bi, matched, named, role))
@@ -724,15 +747,20 @@ def list_anchor(scored: Sequence[Evidence]) -> Evidence:
 #: A list question is answered by one sentence when that sentence covers the question this well and every other
 #: candidate scores below this share of it ("Thể chế, nhân lực, ... là những nội dung trọng tâm, cốt lõi").
 WHOLE_LIST_FOCUS, WHOLE_LIST_SHARE = 0.7, 0.8
+#: ... or, however much of the question it covers, when every other candidate scores below this share of it: "ưu
+#: tiên vốn đầu tư công cho những nơi nào?" asks for the places one task names, not for every task of the section
+#: ("Ưu tiên vốn đầu tư công cho trường học ở khu vực biên giới và trạm y tế xã" says neither "yêu cầu" nor "nơi").
+DOMINANT_SHARE = 0.65
 
 
 def _states_whole_list(lead: Evidence, scored: Sequence[Evidence], hits: Sequence[Hit]) -> bool:
     """Whether one sentence states the whole list the question asks for, far better than any other candidate."""
-    if lead.cov_focus < WHOLE_LIST_FOCUS:
-        return False
     others = (e for e in scored if e.hit_index != lead.hit_index and not _duplicate(e, [lead], hits))
     runner_up = next(others, None)
-    return runner_up is None or runner_up.score < WHOLE_LIST_SHARE * lead.score
+    if runner_up is None:
+        return lead.cov_focus >= WHOLE_LIST_FOCUS
+    share = runner_up.score / lead.score
+    return share < DOMINANT_SHARE or (lead.cov_focus >= WHOLE_LIST_FOCUS and share < WHOLE_LIST_SHARE)
 
 
 def ends_intro(ev: Evidence, hits: Sequence[Hit]) -> bool:

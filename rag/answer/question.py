@@ -137,6 +137,17 @@ _STOPWORD_TEXT = (
 )
 STOPWORDS_ACCENTED = frozenset(match_form(w) for w in _STOPWORD_TEXT.split())
 STOPWORDS = frozenset(fold(w) for w in STOPWORDS_ACCENTED)
+#: Words in which a framing syllable is part of the content ("thế" in "thế giới", "chỉ" in "chỉ tiêu", "điều" in
+#: "điều hành"): a question about "500 doanh nghiệp lớn nhất thế giới" asks about the world, not "giới". "Điều
+#: kiện" is not one of them: "tạo điều kiện" is the stock phrase of Party prose that frames a purpose.
+_COMPOUND_TEXT = (
+    "thế giới, thế hệ, thế mạnh, thế kỷ, thế kỉ, lợi thế, vị thế, xu thế, tư thế, việc làm, điều hành, "
+    "điều chỉnh, điều tiết, điều tra, điều phối, điều lệ, điều động, điều ước, điều khoản, chỉ tiêu, chỉ đạo, "
+    "chỉ thị, chỉ số, chỉ huy, không gian, không khí, hàng không, cần thiết, số hóa, số lượng, dân số, đổi số, "
+    "tế số"
+)
+COMPOUNDS_ACCENTED = frozenset(tuple(match_form(w).split()) for w in _COMPOUND_TEXT.split(", "))
+COMPOUNDS = frozenset(tuple(fold(s) for s in pair) for pair in COMPOUNDS_ACCENTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,14 +322,19 @@ def analyse_question(question: str) -> QuestionInfo:
     def content(syllable: str) -> bool:
         return not is_stopword(syllable, accented) and syllable not in framing and fold(syllable) not in kind_words
 
+    compounds = COMPOUNDS_ACCENTED if accented else COMPOUNDS
     terms: list[str] = []
     bigrams: list[str] = []
     for phrase in phrases(question):
-        for syllable in filter(content, phrase):
-            if syllable not in terms:
+        kept = [content(s) for s in phrase]
+        for j, pair in enumerate(itertools.pairwise(phrase)):
+            if (pair if accented else tuple(fold(s) for s in pair)) in compounds:
+                kept[j] = kept[j + 1] = True
+        for syllable, keep in zip(phrase, kept, strict=True):
+            if keep and syllable not in terms:
                 terms.append(syllable)
-        for a, b in itertools.pairwise(phrase):
-            if content(a) and content(b):
+        for (a, b), keep_a, keep_b in zip(itertools.pairwise(phrase), kept, kept[1:], strict=False):
+            if keep_a and keep_b:
                 bigram = a + BIGRAM_JOINER + b
                 if bigram not in bigrams:
                     bigrams.append(bigram)

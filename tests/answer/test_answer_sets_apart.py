@@ -1,0 +1,98 @@
+"""What sets the answering sentence apart from its neighbours: a word whose framing syllable is content ("thế giới",
+"chỉ tiêu"), the role a role question asks for, one sentence that holds a whole asked list, and a follow-up that
+points back at the document but asks something new. Over tiny documents written for these tests (not official
+texts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag import Library, QAPipeline
+from rag.answer.conversation import rewrite
+from rag.answer.question import analyse_question
+from tests.samples import library_of
+
+NQ93 = """BAN CHẤP HÀNH TRUNG ƯƠNG
+Số 93-NQ/TW
+Hà Nội, ngày 9 tháng 3 năm 2026
+NGHỊ QUYẾT
+CỦA BỘ CHÍNH TRỊ
+về hợp tác xã kiểu mới
+Tài liệu thử nghiệm, không phải văn bản chính thức.
+I. QUAN ĐIỂM
+1. Hợp tác xã kiểu mới là sự nghiệp của toàn dân, của cả hệ thống chính trị, dưới sự lãnh đạo của Đảng.
+2. Hợp tác xã kiểu mới là động lực quan trọng để phát triển nông nghiệp, nông thôn bền vững.
+II. MỤC TIÊU
+1. Mục tiêu đến năm 2030
+a) Phấn đấu có 100 hợp tác xã thuộc nhóm 500 doanh nghiệp lớn nhất khu vực Đông Nam Á.
+b) Có từ 2 đến 4 hợp tác xã thuộc nhóm 500 doanh nghiệp lớn nhất thế giới.
+III. NHIỆM VỤ, GIẢI PHÁP
+1. Hoàn thiện thể chế
+a) Sửa đổi Luật Hợp tác xã theo hướng giao quyền tự chủ đầy đủ cho hợp tác xã.
+2. Bảo đảm nguồn lực
+a) Bố trí đủ kinh phí đào tạo cán bộ quản lý hợp tác xã theo tỉ lệ đã xác định.
+b) Ưu tiên vốn tín dụng ưu đãi cho hợp tác xã ở vùng đồng bào dân tộc thiểu số và vùng bãi ngang ven biển.
+IV. TỔ CHỨC THỰC HIỆN
+1. Các tỉnh uỷ, thành uỷ xây dựng chương trình hành động trong quý II năm 2026.
+2. Năm 2028 tổ chức sơ kết 2 năm thực hiện Nghị quyết; năm 2030 tổng kết.
+"""
+
+
+@pytest.fixture(scope="module")
+def library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("apart")
+    library_of(root, {"nq93.txt": NQ93}, embedder="none").close()
+    return root / "ix"
+
+
+@pytest.fixture(scope="module")
+def qa(library_dir: Path) -> QAPipeline:
+    return QAPipeline(Library(library_dir, embedder="none"), k=8)
+
+
+def test_a_framing_syllable_inside_a_word_is_content() -> None:
+    info = analyse_question("Có bao nhiêu hợp tác xã thuộc nhóm 500 doanh nghiệp lớn nhất thế giới?")
+    assert {"thế", "giới"} <= set(info.terms) and "thế_giới" in info.bigrams
+    assert {"chi", "tieu", "viec", "lam"} <= set(analyse_question("chi tieu ve viec lam la gi?").terms)
+    # Alone, the syllable still only frames the question.
+    assert "thế" not in analyse_question("Hợp tác xã kiểu mới phát triển như thế nào?").terms
+
+
+def test_the_word_that_differs_decides_between_two_targets(qa: QAPipeline) -> None:
+    answer = qa.ask("Nghị quyết 93 phấn đấu có bao nhiêu hợp tác xã thuộc nhóm 500 doanh nghiệp lớn nhất thế giới?")
+    assert not answer.abstained
+    assert "từ 2 đến 4 hợp tác xã" in answer.citations[0].quote
+
+
+def test_a_role_question_is_answered_by_the_statement_naming_a_role(qa: QAPipeline) -> None:
+    answer = qa.ask("Nghị quyết 93 xác định vai trò của hợp tác xã kiểu mới như thế nào?")
+    assert not answer.abstained
+    assert answer.citations[0].quote.startswith("Hợp tác xã kiểu mới là động lực quan trọng")
+
+
+def test_a_list_held_by_one_sentence_is_that_sentence(qa: QAPipeline) -> None:
+    # "những địa bàn nào" asks for the places one task names, not for every task of the section, though the
+    # sentence says neither "yêu cầu" nor "địa bàn".
+    answer = qa.ask("Nghị quyết 93 yêu cầu ưu tiên vốn tín dụng ưu đãi cho những địa bàn nào?")
+    assert not answer.abstained
+    assert len(answer.citations) == 1
+    assert "vùng bãi ngang ven biển" in answer.citations[0].quote
+
+
+def test_a_follow_up_about_the_same_document_retrieves_what_it_asks_now() -> None:
+    history = [{"question": "Nghị quyết 93-NQ/TW đặt mục tiêu gì về hợp tác xã lớn nhất thế giới?"}]
+    # The document comes from the previous turn; its question's words would pull back the targets.
+    assert rewrite("Nghị quyết đó bao giờ sơ kết?", history) == "Nghị quyết đó bao giờ sơ kết? (93-NQ/TW)"
+    # A follow-up that brings nothing new still carries the previous question.
+    assert "lớn nhất thế giới" in rewrite("Còn nghị quyết đó thì sao?", history)
+
+
+def test_a_follow_up_pointing_back_is_answered_from_the_same_document(library_dir: Path) -> None:
+    # Two paragraphs only: the previous question's words would fill them with the targets.
+    qa = QAPipeline(Library(library_dir, embedder="none"), k=2)
+    history = [{"question": "Nghị quyết 93-NQ/TW đặt mục tiêu gì về hợp tác xã lớn nhất thế giới?"}]
+    answer = qa.ask("Nghị quyết đó bao giờ sơ kết?", history)
+    assert not answer.abstained
+    assert "Năm 2028 tổ chức sơ kết" in answer.citations[0].quote
