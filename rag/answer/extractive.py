@@ -719,6 +719,9 @@ def _list(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -
         members.discard(anchor_index)  # for a list question the items answer; their introduction announces them
     if len(members) < 2:
         return _near_best(scored, hits)
+    groups = _task_groups(members, hits)
+    if groups:
+        return groups
     first: dict[int, Evidence] = {}
     for ev in scored:
         if ev.hit_index in members and ev.hit_index not in first:
@@ -736,6 +739,21 @@ def _list(info: QuestionInfo, scored: Sequence[Evidence], hits: Sequence[Hit]) -
     if len({c.label for c in chosen}) == 1:
         chosen = [replace(c, label="") for c in chosen]
     return chosen
+
+
+def _task_groups(members: set[int], hits: Sequence[Hit]) -> list[Evidence]:
+    """The headings of the task groups the members fall under, quoted as the list's items, when the pipeline gave
+    them (`rag.retrieve.scope.task_groups`: a list question on a task section as a whole); empty otherwise."""
+    docs = {hits[i].doc_id for i in members}
+    chosen: list[Evidence] = []
+    for i, hit in enumerate(hits):
+        text = hit.paragraph.text
+        if hit.paragraph.kind != "heading" or hit.doc_id not in docs:
+            continue
+        span = trim_marker(Span(0, len(text), text))
+        if not any(_norm(span.text) == _norm(c.span.text) for c in chosen):
+            chosen.append(Evidence(i, span, 0.0, 0.0, 0.0, 0.0, True, False))
+    return chosen if len(chosen) >= 2 else []
 
 
 def list_anchor(scored: Sequence[Evidence]) -> Evidence:

@@ -41,7 +41,16 @@ from rag.errors import InvalidRequest
 from rag.pipeline.library import Library
 from rag.retrieve.query import check_query, doc_refs, referenced_docs
 from rag.retrieve.retrievers import Retriever, make_retriever
-from rag.retrieve.scope import document_hits, is_intro, items_after, list_section, outline, purpose, signature_block
+from rag.retrieve.scope import (
+    document_hits,
+    is_intro,
+    items_after,
+    list_section,
+    outline,
+    purpose,
+    signature_block,
+    task_groups,
+)
 from rag.text.accents import restore_accents
 from rag.text.layout import is_layout, is_table_header
 from rag.text.normalize import fold
@@ -279,6 +288,7 @@ class QAPipeline:
                     extra = [same, *items_after(doc, same)]
                 elif same is not None:
                     extra = list_section(doc, same, info.terms)
+                    extra = [*task_groups(doc, extra), *extra]
                     before = next((h for h in doc if h.paragraph.n == same.paragraph.n - 1), None)
                     if not extra and before is not None and is_intro(before):
                         extra = [before, *items_after(doc, before)]  # an item of an announced list

@@ -81,6 +81,35 @@ def list_section(doc: Sequence[Hit], anchor: Hit, question_terms: Sequence[str])
     return items[:MAX_SECTION_ITEMS]
 
 
+#: Cues of a section heading that assigns tasks ("IV. NHIỆM VỤ, GIẢI PHÁP ĐỘT PHÁ"), folded.
+_TASK_CUES = ("nhiem vu", "giai phap")
+
+
+def task_groups(doc: Sequence[Hit], items: Sequence[Hit]) -> list[Hit]:
+    """The sub-headings of the task section that `items` (a `list_section`) belong to, in document order, when the
+    items span at least two of them: "Nêu các nhiệm vụ, giải pháp của Nghị quyết 57" asks for the groups of tasks
+    ("1. Nâng cao nhận thức, đổi mới tư duy", "2. Hoàn thiện thể chế", ...), which the document states as those
+    headings. Empty for any other section ("III. MỤC TIÊU" with "2. Đến năm 2030": its items are the targets)."""
+    headings = _heading_sections(doc)
+    groups = list(dict.fromkeys(group_of(h, headings) for h in items))
+    parents = {" > ".join(g.split(" > ")[:-1]) for g in groups if " > " in g}
+    if len(parents) != 1:
+        return []
+    parent = parents.pop()
+    subs = [g for g in groups if g != parent and g.startswith(parent + " > ")]
+    if len(subs) < 2 or parent not in headings or not any(c in fold(headings[parent]).lower() for c in _TASK_CUES):
+        return []
+    # Every group of the section, also those whose items fall beyond `MAX_SECTION_ITEMS`.
+    depth = parent.count(" > ") + 1
+    return [
+        h
+        for h in doc
+        if h.paragraph.kind == "heading"
+        and h.paragraph.section.startswith(parent + " > ")
+        and h.paragraph.section.count(" > ") == depth
+    ]
+
+
 _ITEM_RE = re.compile(r"^\s*(?:[-–•+*]|\d{1,2}[.)]|[a-zđ]\))\s")
 
 

@@ -1,6 +1,6 @@
 """What sets the answering sentence apart from its neighbours: a word whose framing syllable is content ("thế giới",
-"chỉ tiêu"), the role a role question asks for, one sentence that holds a whole asked list, and a follow-up that
-points back at the document but asks something new. Over tiny documents written for these tests (not official
+"chỉ tiêu"), the role a role question asks for, one sentence that holds a whole asked list, the groups of a task
+section, and a follow-up that points back at the document but asks something new. Over tiny documents written for these tests (not official
 texts)."""
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ II. MỤC TIÊU
 1. Mục tiêu đến năm 2030
 a) Phấn đấu có 100 hợp tác xã thuộc nhóm 500 doanh nghiệp lớn nhất khu vực Đông Nam Á.
 b) Có từ 2 đến 4 hợp tác xã thuộc nhóm 500 doanh nghiệp lớn nhất thế giới.
+2. Tầm nhìn đến năm 2045
+Kinh tế hợp tác trở thành trụ cột của nông nghiệp hiện đại, có sức cạnh tranh quốc tế.
 III. NHIỆM VỤ, GIẢI PHÁP
 1. Hoàn thiện thể chế
 a) Sửa đổi Luật Hợp tác xã theo hướng giao quyền tự chủ đầy đủ cho hợp tác xã.
@@ -79,6 +81,22 @@ def test_a_list_held_by_one_sentence_is_that_sentence(qa: QAPipeline) -> None:
     assert not answer.abstained
     assert len(answer.citations) == 1
     assert "vùng bãi ngang ven biển" in answer.citations[0].quote
+
+
+def test_the_tasks_of_a_document_are_its_task_groups(qa: QAPipeline) -> None:
+    answer = qa.ask("Nêu các nhiệm vụ, giải pháp của Nghị quyết 93")
+    assert not answer.abstained
+    assert [c.quote for c in answer.citations] == ["Hoàn thiện thể chế", "Bảo đảm nguồn lực"]
+    assert answer.text.splitlines()[0].startswith("- Hoàn thiện thể chế [1]")
+
+
+def test_the_targets_of_a_document_are_not_its_date_headings(qa: QAPipeline) -> None:
+    # "2. Tầm nhìn đến năm 2045" labels targets; it is not one.
+    answer = qa.ask("Nêu các mục tiêu của Nghị quyết 93")
+    assert not answer.abstained
+    quotes = [c.quote for c in answer.citations]
+    assert any("từ 2 đến 4 hợp tác xã" in q for q in quotes)
+    assert all("Tầm nhìn" not in q for q in quotes)
 
 
 def test_a_follow_up_about_the_same_document_retrieves_what_it_asks_now() -> None:
