@@ -466,6 +466,11 @@ def score_candidates(
             rows.append((i, hit, span, role, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
     weights = _rarity(q_uni, [r[4] for r in rows])
     aside = {fold(t) for t in info.aside} if folded else set(info.aside)
+    named_words = set().union(*(r[8] for r in rows)) if rows else set()
+    if not any(t in r[4] for t in q_uni if t not in aside and t not in named_words for r in rows):
+        # What is asked names nothing the candidates say ("cần thực hiện những công việc nào?"): the purpose clause
+        # is what places the answer, and weighs in full.
+        aside = set()
     for term in aside & weights.keys():
         weights[term] *= ASIDE_WEIGHT
     # A bigram of the purpose clause weighs as its words do; the others 1.

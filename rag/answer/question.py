@@ -307,6 +307,23 @@ def asks_person(question: str) -> bool:
     )
 
 
+#: "(cần) thực hiện những công việc nào", "làm những việc gì": asks for tasks without naming any; the verb and
+#: "công việc" frame the question as "như thế nào" does (folded; "nhiệm vụ", "giải pháp" stay content: sections
+#: are named by them).
+_ASKED_TASKS_RE = re.compile(r"\b(?:thuc hien|tien hanh|lam) (?:(?:nhung|cac) )?(?:cong )?viec (?:nao|gi)\b")
+
+
+def _asked_tasks(phrase: list[str]) -> list[int]:
+    """Positions in `phrase` of the words of an asking phrase that only asks for tasks (`_ASKED_TASKS_RE`)."""
+    words = [fold(s) for s in phrase]
+    text = " ".join(words)
+    out: list[int] = []
+    for m in _ASKED_TASKS_RE.finditer(text):
+        first = len(text[: m.start()].split())
+        out.extend(range(first, first + len(m.group(0).split())))
+    return out
+
+
 def analyse_question(question: str) -> QuestionInfo:
     """Kind and content terms of a question (a "what is X" question's framing verb is not a content term)."""
     norm = match_form(question)
@@ -330,6 +347,8 @@ def analyse_question(question: str) -> QuestionInfo:
         for j, pair in enumerate(itertools.pairwise(phrase)):
             if (pair if accented else tuple(fold(s) for s in pair)) in compounds:
                 kept[j] = kept[j + 1] = True
+        for j in _asked_tasks(phrase):
+            kept[j] = False
         for syllable, keep in zip(phrase, kept, strict=True):
             if keep and syllable not in terms:
                 terms.append(syllable)
@@ -362,7 +381,11 @@ def purpose_aside(question: str) -> list[str]:
     """
     norm = match_form(question)
     accented = fold(norm) != norm
-    tokens = [(i, s) for i, phrase in enumerate(phrases(question)) for s in phrase]
+    split = phrases(question)
+    tokens = [(i, s) for i, phrase in enumerate(split) for s in phrase]
+    # The words of "thực hiện những công việc nào" ask for tasks; the clause's "công" is not said again by them.
+    offsets = list(itertools.accumulate((len(p) for p in split), initial=0))
+    framing = {offsets[i] + j for i, phrase in enumerate(split) for j in _asked_tasks(phrase)}
 
     def opens(s: str) -> bool:
         return s in _PURPOSE_ACCENTED if accented else fold(s) in _PURPOSE_FOLDED
@@ -382,5 +405,5 @@ def purpose_aside(question: str) -> list[str]:
             return []
         clause = range(start + 1, next(j for j, (i, _) in enumerate(tokens) if j > start and i != phrase))
     inside = {tokens[j][1] for j in clause}
-    outside = {s for j, (_, s) in enumerate(tokens) if j not in clause}
+    outside = {s for j, (_, s) in enumerate(tokens) if j not in clause and j not in framing}
     return [s for s in dict.fromkeys(tokens[j][1] for j in clause) if s in inside - outside]

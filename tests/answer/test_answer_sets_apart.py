@@ -33,11 +33,12 @@ Kinh tế hợp tác trở thành trụ cột của nông nghiệp hiện đại
 III. NHIỆM VỤ, GIẢI PHÁP
 1. Hoàn thiện thể chế
 a) Sửa đổi Luật Hợp tác xã theo hướng giao quyền tự chủ đầy đủ cho hợp tác xã.
+b) Sáp nhập, hợp nhất các hợp tác xã quy mô nhỏ, hoạt động kém hiệu quả để nâng cao năng lực cạnh tranh.
 2. Bảo đảm nguồn lực
 a) Bố trí đủ kinh phí đào tạo cán bộ quản lý hợp tác xã theo tỉ lệ đã xác định.
 b) Ưu tiên vốn tín dụng ưu đãi cho hợp tác xã ở vùng đồng bào dân tộc thiểu số và vùng bãi ngang ven biển.
 IV. TỔ CHỨC THỰC HIỆN
-1. Các tỉnh uỷ, thành uỷ xây dựng chương trình hành động trong quý II năm 2026.
+1. Các tỉnh uỷ, thành uỷ xây dựng chương trình hành động thực hiện Nghị quyết trong quý II năm 2026.
 2. Năm 2028 tổ chức sơ kết 2 năm thực hiện Nghị quyết; năm 2030 tổng kết.
 """
 
@@ -97,6 +98,20 @@ def test_the_targets_of_a_document_are_not_its_date_headings(qa: QAPipeline) -> 
     quotes = [c.quote for c in answer.citations]
     assert any("từ 2 đến 4 hợp tác xã" in q for q in quotes)
     assert all("Tầm nhìn" not in q for q in quotes)
+
+
+def test_a_purpose_is_the_topic_when_what_is_asked_names_nothing(qa: QAPipeline) -> None:
+    # "cần thực hiện những công việc nào" asks for tasks without naming any: the purpose clause places the answer,
+    # not a sentence that says "thực hiện".
+    info = analyse_question("Theo Nghị quyết 93, để nâng cao năng lực cạnh tranh, cần thực hiện những công việc nào?")
+    assert not {"thực", "hiện", "việc"} & set(info.terms)
+    answer = qa.ask(
+        "Theo Nghị quyết 93, để nâng cao năng lực cạnh tranh của hợp tác xã, cần thực hiện những công việc nào?"
+    )
+    assert not answer.abstained
+    quotes = [c.quote for c in answer.citations]
+    assert any(q.startswith("Sáp nhập, hợp nhất các hợp tác xã") for q in quotes[:3])
+    assert not any("chương trình hành động" in q for q in quotes)
 
 
 def test_a_follow_up_about_the_same_document_retrieves_what_it_asks_now() -> None:
