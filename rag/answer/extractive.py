@@ -466,7 +466,12 @@ def score_candidates(
             rows.append((i, hit, span, role, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
     weights = _rarity(q_uni, [r[4] for r in rows])
     aside = {fold(t) for t in info.aside} if folded else set(info.aside)
-    named_words = set().union(*(r[8] for r in rows)) if rows else set()
+    # The words naming a document the question names ("Nghị quyết 57") are not what it asks.
+    named_words: set[str] = set()
+    for r in rows:
+        key = number_key(r[1].number) if r[1].number else None
+        if key is not None and any(matches(ref, key) for ref in refs):
+            named_words |= r[8]
     if not any(t in r[4] for t in q_uni if t not in aside and t not in named_words for r in rows):
         # What is asked names nothing the candidates say ("cần thực hiện những công việc nào?"): the purpose clause
         # is what places the answer, and weighs in full.
