@@ -72,8 +72,9 @@ def features(
     """The evidence features of a question against its retrieved paragraphs (`semantic`: the best cosine of the
     question to the first paragraphs, None when unknown)."""
     # Evidence as the model was fitted: the whole question (a purpose clause set aside to choose a sentence,
-    # `QuestionInfo.aside`, still has to be found in the documents), headings credited in full.
-    whole = replace(info, aside=())
+    # `QuestionInfo.aside`, still has to be found in the documents; a topic, `QuestionInfo.topic`, counts as any
+    # word), headings credited in full.
+    whole = replace(info, aside=(), topic=())
     scored = score_candidates(whole, hits, question, FITTED_CONTEXT_CREDIT) if hits and info.terms else []
     named = bool(question and asked_refs(question))
     found = any(e.named for e in scored)

@@ -15,6 +15,7 @@ from typing import Any
 from rag.retrieve.query import doc_refs
 from rag.text.doctypes import label, type_for_prefix
 from rag.text.normalize import fold
+from rag.text.places import regional_measure
 from rag.types import OTHER_DOC_TYPE
 
 # Folded cues that a question leans on the previous turn.
@@ -167,9 +168,16 @@ def switch_question(question: str, previous: str) -> str:
     "Còn cho giáo dục thì sao?" after "Nghị quyết 80 yêu cầu chi ngân sách cho văn hóa tối thiểu bao nhiêu?"
     -> "yêu cầu chi ngân sách cho giáo dục tối thiểu bao nhiêu?": the previous document is dropped (retrieval
     finds the document of the new subject), the subject phrase introduced by the same preposition is replaced;
-    without one, the new subject is put before the previous frame.
+    without one, the new subject is put before the previous frame. A province asked after the country ("Thế còn Hà
+    Nội?") is measured in GRDP where the previous question said GDP, and the country after a province in GDP
+    (`rag.text.places.regional_measure`).
     """
     core = _FRAMING_RE.sub(" ", " " + question + " ").strip(" ,?")
+    return regional_measure(_switched(core, previous), core)
+
+
+def _switched(core: str, previous: str) -> str:
+    """`switch_question` without the measure: `core` is the follow-up without its framing ("Còn ... thì sao?")."""
     base = _strip_doc_refs(previous)
     if not core:
         return base

@@ -58,6 +58,7 @@ from rag.text.layout import (
     is_table_header,
 )
 from rag.text.normalize import fold, folded_words
+from rag.text.places import names_local, names_province
 from rag.text.tokenize import BIGRAM_JOINER, phrases
 from rag.types import Hit
 
@@ -481,13 +482,18 @@ def score_candidates(
     # A bigram of the purpose clause weighs as its words do; the others 1.
     bigram_weight = {b: ASIDE_WEIGHT if set(b.split(BIGRAM_JOINER)) <= aside else 1.0 for b in q_bi}
     bigram_total = sum(bigram_weight.values())
+    topic = {fold(t) for t in info.topic} if folded else set(info.topic)
+    # A province's own documents call it "tỉnh", "thành phố", "Thủ đô": such a sentence speaks of the province.
+    local = bool(topic) and names_province(" ".join(info.topic))
     scored: list[Evidence] = []
     for i, hit, span, role, uni, bi, ctx_uni, ctx_bi, identity in rows:
         header_line = role is not None
         # The thing a "what is X" question asks about stays in focus even where the title names it ("Nghị quyết về
-        # phát triển văn hóa": "văn hóa là gì?").
-        focus = [t for t in q_uni if t not in identity or t in subject] or q_uni
-        cov_focus = _share(focus, uni, weights, ctx_uni, context_credit)
+        # phát triển văn hóa": "văn hóa là gì?"), and so does a topic ("Hà Nội: ..."), which the sentence itself
+        # must say: a headline naming it places a sentence, it does not make the sentence about it.
+        focus = [t for t in q_uni if t not in identity or t in subject or t in topic] or q_uni
+        said = uni | topic if local and topic <= identity and names_local(span.text) else uni
+        cov_focus = _share(focus, said, weights, ctx_uni - topic, context_credit)
         cov_all = _share(q_uni, uni | identity, weights, ctx_uni, context_credit)
         own_bi = bi | identity
         cov_bi = (

@@ -167,6 +167,9 @@ class QuestionInfo:
             nghiệp"); "" when it names none (`asked_unit`).
         person: the question asks for a person by name ("Bí thư Tỉnh ủy tên là gì?", "Ai là Chủ tịch ...?"):
             kind `KIND_WHO`, answered by a person's name, not by the body they belong to (`asks_person`).
+        topic: the syllables of a topic set before the question ("Hà Nội: đặt mục tiêu ... bao nhiêu phần trăm
+            GRDP?", as a follow-up that changes the subject is rewritten), in `terms`' form (`topic_of`): the answer
+            must speak of it itself, not only sit in a document about it.
         aside: content syllables said only in a purpose clause the question does not ask about ("cần xóa bỏ tư
             duy nào để thúc đẩy đổi mới sáng tạo?": "thúc", "đẩy", ...), in `terms`' form (`purpose_aside`).
     """
@@ -179,6 +182,7 @@ class QuestionInfo:
     unit: str = ""
     person: bool = False
     aside: tuple[str, ...] = ()
+    topic: tuple[str, ...] = ()
 
 
 def is_stopword(syllable: str, accented: bool) -> bool:
@@ -358,7 +362,21 @@ def analyse_question(question: str) -> QuestionInfo:
                 if bigram not in bigrams:
                     bigrams.append(bigram)
     aside = tuple(t for t in purpose_aside(question) if t in terms)
-    return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit, person, aside)
+    topic = tuple(t for t in topic_of(question) if t in terms)
+    return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit, person, aside, topic)
+
+
+#: At most this many words before the colon of a topic ("Thành phố Hồ Chí Minh: ...").
+TOPIC_MAX_WORDS = 6
+
+
+def topic_of(question: str) -> list[str]:
+    """The syllables of a topic the question is set under ("Hà Nội: đặt mục tiêu ..." -> ["hà", "nội"]), in
+    matching form; empty when it has none (no colon, a longer head, or a number in it: "Câu 3: ...")."""
+    head, colon, rest = question.partition(":")
+    if not colon or not rest.strip() or len(head.split()) > TOPIC_MAX_WORDS or any(ch.isdigit() for ch in head):
+        return []
+    return [s for phrase in phrases(head) for s in phrase]
 
 
 #: Words that open a purpose clause ("để", "nhằm"); typed without accents only "nham" is unambiguous ("de" is

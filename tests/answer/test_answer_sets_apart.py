@@ -1,6 +1,7 @@
 """What sets the answering sentence apart from its neighbours: a word whose framing syllable is content ("thế giới",
 "chỉ tiêu"), the role a role question asks for, one sentence that holds a whole asked list, the groups of a task
-section, and a follow-up that points back at the document but asks something new. Over tiny documents written for these tests (not official
+section, a follow-up that points back at the document but asks something new, and one that moves a national
+question to a province (measured in GRDP there). Over tiny documents written for these tests (not official
 texts)."""
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from rag import Library, QAPipeline
-from rag.answer.conversation import rewrite
+from rag.answer.conversation import rewrite, switch_question
+from rag.answer.extractive import score_candidates
 from rag.answer.question import analyse_question
+from rag.text.places import names_province
+from rag.types import Hit, Paragraph
 from tests.samples import library_of
 
 NQ93 = """BAN CHẤP HÀNH TRUNG ƯƠNG
@@ -129,3 +133,87 @@ def test_a_follow_up_pointing_back_is_answered_from_the_same_document(library_di
     answer = qa.ask("Nghị quyết đó bao giờ sơ kết?", history)
     assert not answer.abstained
     assert "Năm 2028 tổ chức sơ kết" in answer.citations[0].quote
+
+
+NATIONAL = """BAN CHẤP HÀNH TRUNG ƯƠNG
+Số 94-NQ/TW
+Hà Nội, ngày 12 tháng 3 năm 2026
+NGHỊ QUYẾT
+CỦA BỘ CHÍNH TRỊ
+về phát triển kinh tế biển
+Tài liệu thử nghiệm, không phải văn bản chính thức.
+I. MỤC TIÊU
+1. Kinh tế biển đóng góp khoảng 10% GDP vào năm 2030.
+"""
+
+PROVINCE = """Thái Bình quán triệt Nghị quyết về phát triển kinh tế biển
+12/03/2026 09:00
+Tài liệu thử nghiệm, không phải văn bản chính thức.
+Tại hội nghị, báo cáo viên nhắc lại Nghị quyết đặt mục tiêu kinh tế biển đóng góp khoảng 10% GDP vào năm 2030.
+Tỉnh đặt mục tiêu đến năm 2030 kinh tế biển đóng góp khoảng 30% GRDP của tỉnh.
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "previous", "rewritten"),
+    [
+        (
+            "Thế còn Thái Bình?",
+            "Nghị quyết 94 đặt mục tiêu kinh tế biển đóng góp bao nhiêu phần trăm GDP?",
+            "Thái Bình: đặt mục tiêu kinh tế biển đóng góp bao nhiêu phần trăm GRDP?",
+        ),
+        (
+            "Còn cả nước thì sao?",
+            "Thái Bình đặt mục tiêu kinh tế biển đóng góp bao nhiêu phần trăm GRDP?",
+            "cả nước: thái Bình đặt mục tiêu kinh tế biển đóng góp bao nhiêu phần trăm GDP?",
+        ),
+        (
+            "Còn cho giáo dục thì sao?",
+            "Nghị quyết 80 yêu cầu chi ngân sách cho văn hóa tối thiểu bao nhiêu phần trăm GDP?",
+            "yêu cầu chi ngân sách cho giáo dục tối thiểu bao nhiêu phần trăm GDP?",
+        ),
+    ],
+)
+def test_a_province_is_measured_in_grdp(question: str, previous: str, rewritten: str) -> None:
+    assert switch_question(question, previous) == rewritten
+
+
+def test_province_names_with_and_without_accents() -> None:
+    assert names_province("Còn ở Nghệ An thì sao?") and names_province("con tinh nghe an thi sao")
+    assert names_province("Thủ đô") and not names_province("Còn cho giáo dục thì sao?")
+
+
+def test_a_province_after_the_country_is_answered_with_its_own_share(tmp_path: Path) -> None:
+    library_of(tmp_path, {"nq94.txt": NATIONAL, "tin-thai-binh.txt": PROVINCE}, embedder="none").close()
+    qa = QAPipeline(Library(tmp_path / "ix", embedder="none"), k=8)
+    history = [{"question": "Nghị quyết 94 đặt mục tiêu kinh tế biển đóng góp bao nhiêu phần trăm GDP?"}]
+    answer = qa.ask("Thế còn Thái Bình?", history)
+    assert not answer.abstained
+    # The province's own sentence says "Tỉnh", not its name; the national target it quotes is not its answer.
+    assert "30% GRDP" in answer.citations[0].quote
+
+
+def test_a_topic_set_before_the_question_is_kept() -> None:
+    assert analyse_question("Hà Nội: đặt mục tiêu kinh tế biển đóng góp bao nhiêu phần trăm GRDP?").topic == (
+        "hà",
+        "nội",
+    )
+    assert analyse_question("Câu 3: Nghị quyết 94 đặt mục tiêu gì?").topic == ()
+
+
+def _news(n: int, text: str) -> Hit:
+    paragraph = Paragraph(f"tin-ha-noi/p{n:04d}", "tin-ha-noi", n, text, "", None, 0, len(text))
+    title = "Hà Nội quán triệt Nghị quyết về phát triển văn hóa"
+    return Hit(n, 1.0, paragraph, title, None, "2026-03-12", "tin", "Báo điện tử", "cong-khai", "")
+
+
+def test_a_topic_is_said_by_the_sentence_not_by_its_headline() -> None:
+    info = analyse_question("Hà Nội: công nghiệp văn hóa đóng góp bao nhiêu phần trăm?")
+    hits = [
+        _news(1, "Công nghiệp văn hóa đóng góp khoảng 7%."),
+        _news(2, "Hà Nội phấn đấu công nghiệp văn hóa đóng góp khoảng 8%."),
+        _news(3, "Thủ đô phấn đấu công nghiệp văn hóa đóng góp khoảng 8%."),
+    ]
+    focus = {e.hit_index: e.cov_focus for e in score_candidates(info, hits)}
+    # The headline names Hà Nội for all three; the national figure does not speak of it, "Thủ đô" does.
+    assert focus[1] == focus[2] > focus[0]
