@@ -338,12 +338,15 @@ _ROLE_WORDS_RE = re.compile(
 ROLE_BONUS = 0.2
 
 
-def names_role(info: QuestionInfo, question: str, text: str) -> bool:
-    """Whether `text` states what role the thing a role question asks about has (`_ROLE_ASKED_RE`)."""
-    if not info.subject or not _ROLE_ASKED_RE.search(fold(question).lower()):
-        return False
+def asks_role(info: QuestionInfo, question: str) -> bool:
+    """Whether the question asks the role or place a document gives its subject (`_ROLE_ASKED_RE`)."""
+    return info.kind == KIND_WHAT and bool(info.subject) and bool(_ROLE_ASKED_RE.search(fold(question).lower()))
+
+
+def names_role(subject: tuple[str, ...], text: str) -> bool:
+    """Whether `text` states what role `subject` has ("X là động lực quan trọng"), not only what it is."""
     words = " ".join(_WORD_OR_MARK_RE.findall(fold(text).lower()))
-    found = _statement_of(info.subject).search(words)
+    found = _statement_of(subject).search(words)
     return found is not None and bool(_ROLE_WORDS_RE.search(words, found.end() - len("la")))
 
 
@@ -447,10 +450,16 @@ def score_candidates(
     refs = asked_refs(question) if question else []
     issue_date = _asks_issue_date(info, question) if question else False
     signed = info.kind == KIND_WHO and asks_signer(question)
-    rows: list[tuple[int, Hit, Span, str | None, set[str], set[str], set[str], set[str], set[str]]] = []
+    role_asked = asks_role(info, question)
+    rows: list[tuple[int, Span, str | None, set[str], set[str], set[str], set[str], set[str]]] = []
     limit = MAX_SCOPED_PARAGRAPHS if info.kind in _SCOPED_KINDS else MAX_PARAGRAPHS
     # A table's row of column names is never quoted, but it is the context of the rows below it, as a heading is.
     columns = {(h.doc_id, h.paragraph.section): h.paragraph.text for h in hits if is_table_header(h.paragraph.text)}
+    # Whether each paragraph comes from a document the question names by number.
+    named_hit = [
+        key is not None and any(matches(r, key) for r in refs)
+        for key in (number_key(h.number) if h.number else None for h in hits[:limit])
+    ]
     for i, hit in enumerate(hits[:limit]):
         id_uni, id_bi = _terms(identity_text(hit), folded)
         context = hit.headings
@@ -464,16 +473,12 @@ def score_candidates(
             if not _role_fits(role, info.kind, span.text):
                 continue
             uni, bi = _terms(span.text, folded)
-            rows.append((i, hit, span, role, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
-    weights = _rarity(q_uni, [r[4] for r in rows])
+            rows.append((i, span, role, uni, bi, ctx_uni, ctx_bi, id_uni | id_bi))
+    weights = _rarity(q_uni, [r[3] for r in rows])
     aside = {fold(t) for t in info.aside} if folded else set(info.aside)
     # The words naming a document the question names ("Nghị quyết 57") are not what it asks.
-    named_words: set[str] = set()
-    for r in rows:
-        key = number_key(r[1].number) if r[1].number else None
-        if key is not None and any(matches(ref, key) for ref in refs):
-            named_words |= r[8]
-    if not any(t in r[4] for t in q_uni if t not in aside and t not in named_words for r in rows):
+    named_words = set().union(*(r[7] for r in rows if named_hit[r[0]]))
+    if not any(t in r[3] for t in q_uni if t not in aside and t not in named_words for r in rows):
         # What is asked names nothing the candidates say ("cần thực hiện những công việc nào?"): the purpose clause
         # is what places the answer, and weighs in full.
         aside = set()
@@ -486,7 +491,7 @@ def score_candidates(
     # A province's own documents call it "tỉnh", "thành phố", "Thủ đô": such a sentence speaks of the province.
     local = bool(topic) and names_province(" ".join(info.topic))
     scored: list[Evidence] = []
-    for i, hit, span, role, uni, bi, ctx_uni, ctx_bi, identity in rows:
+    for i, span, role, uni, bi, ctx_uni, ctx_bi, identity in rows:
         header_line = role is not None
         # The thing a "what is X" question asks about stays in focus even where the title names it ("Nghị quyết về
         # phát triển văn hóa": "văn hóa là gì?"), and so does a topic ("Hà Nội: ..."), which the sentence itself
@@ -505,8 +510,7 @@ def score_candidates(
         matched = kind_match(info, span.text, header_line) or (
             info.kind in (KIND_ABOUT, KIND_SUMMARY) and role in (ROLE_SUBJECT, ROLE_TITLE)
         )
-        key = number_key(hit.number) if hit.number else None
-        named = key is not None and any(matches(r, key) for r in refs)
+        named = named_hit[i]
         # Words of the question said by the candidate itself, not only by its document's title or headings: when
         # the title already says everything (a news item's headline), the sentence that restates the event wins.
         cov_own = _share(q_uni, uni, weights)
@@ -517,7 +521,7 @@ def score_candidates(
             score += NAMED_DOC_BONUS
         if issue_date and header_line and _PLACE_DATE_LINE_RE.search(span.text):
             score += ISSUE_DATE_BONUS
-        if matched and info.kind == KIND_WHAT and question and names_role(info, question, span.text):
+        if matched and role_asked and names_role(info.subject, span.text):
             score += ROLE_BONUS
         if matched and info.kind in (KIND_ABOUT, KIND_SUMMARY):
             score += SUBJECT_BONUS

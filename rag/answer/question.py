@@ -323,8 +323,7 @@ def _asked_tasks(phrase: list[str]) -> list[int]:
     text = " ".join(words)
     out: list[int] = []
     for m in _ASKED_TASKS_RE.finditer(text):
-        first = len(text[: m.start()].split())
-        out.extend(range(first, first + len(m.group(0).split())))
+        out.extend(range(_words_before(text, m.start()), _words_before(text, m.end())))
     return out
 
 
