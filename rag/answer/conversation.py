@@ -14,7 +14,7 @@ from typing import Any
 
 from rag.retrieve.query import doc_refs
 from rag.text.doctypes import label, type_for_prefix
-from rag.text.normalize import fold
+from rag.text.normalize import fold, has_diacritics
 from rag.text.places import regional_measure
 from rag.types import OTHER_DOC_TYPE
 
@@ -95,7 +95,19 @@ def rewrite(question: str, history: Sequence[Mapping[str, Any]] | None) -> str:
 _ANAPHORA_RE = re.compile(r"\b(do|nay|tren|ay|no|van ban do|van ban nay)\b")
 # A contrast opener: the follow-up asks the same about something else ("Còn ... thì sao?", "Thế còn ...?").
 _CONTRAST_RE = re.compile(r"^(?:(?:va|vay|the|the thi|con)\s+)*con\b|\bthi sao\b|\bthi the nao\b|\bthi ra sao\b")
-_FRAMING_RE = re.compile(
+
+
+def _accented_and_folded(source: str, flags: int = 0) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A pattern written with accents, and the same folded for text typed without them ("thế còn" / "the con"):
+    folded words would match other words in accented text ("còn" / "côn"), so each text gets its own."""
+    return re.compile(source, flags), re.compile(fold(source), flags)
+
+
+def _for(patterns: tuple[re.Pattern[str], re.Pattern[str]], text: str) -> re.Pattern[str]:
+    return patterns[0] if has_diacritics(text) else patterns[1]
+
+
+_FRAMING_RE = _accented_and_folded(
     r"^\s*(?:(?:và|vậy|thế|thế thì)\s+)?còn\s+"
     r"|\s*(?:thì\s+(?:sao|thế nào|ra sao|như thế nào))?\s*(?:nữa)?\s*[?.!]*\s*$",
     re.IGNORECASE,
@@ -117,8 +129,16 @@ _PREPOSITIONS: tuple[tuple[str, ...], ...] = (
     ("cho", "với", "đối với"),
     ("của", "ở", "tại"),
 )
+
+
+def _preposition(group: tuple[str, ...], text: str) -> re.Pattern[str]:
+    """One of `group`'s prepositions between spaces, as `text` is typed (with accents or without)."""
+    words = group if has_diacritics(text) else tuple(fold(w) for w in group)
+    return re.compile(rf"(?:^|\s)(?:{'|'.join(sorted(words, key=len, reverse=True))})\s")
+
+
 # Where a subject phrase in the previous question ends: at a question word or a verb of the frame.
-_SUBJECT_END_RE = re.compile(
+_SUBJECT_END_RE = _accented_and_folded(
     r"\s+(?:tối thiểu|tối đa|ít nhất|bao nhiêu|là|đạt|ban hành|có|được|đến năm|vào năm|như thế nào|thế nào|theo|"
     r"ra sao|gì|nào|khi nào|chiếm|đóng góp|phải|cần)\b|[?.!]",
     re.IGNORECASE,
@@ -150,12 +170,12 @@ def contrasts(question: str) -> bool:
 
 def _strip_doc_refs(text: str) -> str:
     out = re.sub(r"^\s*theo\s+", "", text, flags=re.IGNORECASE)
-    out = re.sub(_DOC_NAME_RE, " ", out)
+    out = _for(_DOC_NAME_RE, out).sub(" ", out)
     out = re.sub(_NUMBER_TEXT_RE, " ", out)
     return " ".join(out.replace(" ,", ",").split()).strip(" ,")
 
 
-_DOC_NAME_RE = re.compile(
+_DOC_NAME_RE = _accented_and_folded(
     r"(?i)(?:\btheo\s+)?\b"
     r"(?:nghị quyết|chỉ thị|kết luận|chương trình(?: hành động)?|kế hoạch|quyết định|thông báo|NQ|CT|KL|CTr|KH)"
     r"(?:\s+số)?\s+\d{1,5}(?:\s*[-/]\s*[A-ZĐ][\w/]*)?(?:\s*,\s*\d{1,5}(?!\d))*\s*,?"
@@ -172,7 +192,7 @@ def switch_question(question: str, previous: str) -> str:
     Nội?") is measured in GRDP where the previous question said GDP, and the country after a province in GDP
     (`rag.text.places.regional_measure`).
     """
-    core = _FRAMING_RE.sub(" ", " " + question + " ").strip(" ,?")
+    core = _for(_FRAMING_RE, question).sub(" ", " " + question + " ").strip(" ,?")
     return regional_measure(_switched(core, previous), core)
 
 
@@ -183,15 +203,14 @@ def _switched(core: str, previous: str) -> str:
         return base
     lower_core = core.lower()
     for group in _PREPOSITIONS:
-        alternatives = "|".join(sorted(group, key=len, reverse=True))
-        m_core = re.search(rf"(?:^|\s)(?:{alternatives})\s", lower_core + " ")
-        m_base = re.search(rf"(?:^|\s)(?:{alternatives})\s", base.lower())
+        m_core = _preposition(group, core).search(lower_core + " ")
+        m_base = _preposition(group, base).search(base.lower())
         if not m_core or not m_base:
             continue
         head = core[: m_core.start()].strip()
         tail = core[m_core.start() :].strip()
         p_start = m_base.start() + (1 if base[m_base.start()].isspace() else 0)
-        end = _SUBJECT_END_RE.search(base, m_base.end())
+        end = _for(_SUBJECT_END_RE, base).search(base, m_base.end())
         p_end = end.start() if end else len(base)
         rebuilt = f"{base[:p_start]}{tail}{base[p_end:]}"
         if head and not set(fold(head).lower().split()) <= set(fold(base).lower().split()):

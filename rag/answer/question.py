@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from rag.text.normalize import fold, folded_words, match_form
+from rag.text.places import names_province
 from rag.text.tokenize import BIGRAM_JOINER, phrases
 
 KIND_WHEN = "when"
@@ -343,10 +344,13 @@ def analyse_question(question: str) -> QuestionInfo:
         return not is_stopword(syllable, accented) and syllable not in framing and fold(syllable) not in kind_words
 
     compounds = COMPOUNDS_ACCENTED if accented else COMPOUNDS
+    head = topic_of(question)
+    # A place set as the topic is a name: typed without accents, "ha noi" is not "hà" and "nói".
+    place = head if names_province(" ".join(head)) else []
     terms: list[str] = []
     bigrams: list[str] = []
-    for phrase in phrases(question):
-        kept = [content(s) for s in phrase]
+    for n, phrase in enumerate(phrases(question)):
+        kept = [content(s) or (n == 0 and phrase == place) for s in phrase]
         for j, pair in enumerate(itertools.pairwise(phrase)):
             if (pair if accented else tuple(fold(s) for s in pair)) in compounds:
                 kept[j] = kept[j + 1] = True
@@ -361,7 +365,7 @@ def analyse_question(question: str) -> QuestionInfo:
                 if bigram not in bigrams:
                     bigrams.append(bigram)
     aside = tuple(t for t in purpose_aside(question) if t in terms)
-    topic = tuple(t for t in topic_of(question) if t in terms)
+    topic = tuple(t for t in head if t in terms)
     return QuestionInfo(kind, tuple(terms), tuple(bigrams), accented, tuple(subject), unit, person, aside, topic)
 
 

@@ -178,6 +178,28 @@ def test_a_province_is_measured_in_grdp(question: str, previous: str, rewritten:
     assert switch_question(question, previous) == rewritten
 
 
+@pytest.mark.parametrize(
+    ("question", "previous", "rewritten"),
+    [
+        # Typed without accents, the follow-up is read as with them: framing, document name and subject's end.
+        (
+            "the con thai binh?",
+            "nghi quyet 94 dat muc tieu kinh te bien dong gop bao nhieu phan tram GDP?",
+            "thai binh: dat muc tieu kinh te bien dong gop bao nhieu phan tram GRDP?",
+        ),
+        (
+            "con cho giao duc thi sao?",
+            "NQ 80 yeu cau chi ngan sach cho van hoa toi thieu bao nhieu?",
+            "yeu cau chi ngan sach cho giao duc toi thieu bao nhieu?",
+        ),
+        # With accents, folded words are not read into other words: "Côn Đảo" is not "còn".
+        ("Còn Côn Đảo thì sao?", "Nghị quyết 80 đặt mục tiêu gì?", "Côn Đảo: đặt mục tiêu gì?"),
+    ],
+)
+def test_a_switch_typed_without_accents_is_read_as_with_them(question: str, previous: str, rewritten: str) -> None:
+    assert switch_question(question, previous) == rewritten
+
+
 def test_province_names_with_and_without_accents() -> None:
     assert names_province("Còn ở Nghệ An thì sao?") and names_province("con tinh nghe an thi sao")
     assert names_province("Thủ đô") and not names_province("Còn cho giáo dục thì sao?")
@@ -199,6 +221,11 @@ def test_a_topic_set_before_the_question_is_kept() -> None:
         "nội",
     )
     assert analyse_question("Câu 3: Nghị quyết 94 đặt mục tiêu gì?").topic == ()
+    # A place is a name: without accents "noi" is not the framing word "nói".
+    assert analyse_question("ha noi: dat muc tieu kinh te bien dong gop bao nhieu phan tram GRDP?").topic == (
+        "ha",
+        "noi",
+    )
 
 
 def _news(n: int, text: str) -> Hit:
