@@ -10,7 +10,9 @@ which retrieval has already matched. Its score combines
 * a bonus when it holds the kind of thing asked for and the question does not already say it (a date for
   "khi nào", a number for "bao nhiêu", a place for "ở đâu", a body for "ai/cơ quan nào", the "Số ..."
   line for "số hiệu");
-* the rank of its paragraph.
+* the rank of its paragraph;
+* for "what" and list questions, when the index has an embedder, how close in meaning the candidate itself is
+  to the question (among the best candidates by the above).
 
 Who/what/when/how-many questions get the best candidate, preferring the shortest of those nearly as good;
 list and "tóm tắt" questions gather several. Headings are context, never quotes (except the header lines
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
@@ -45,6 +47,7 @@ from rag.answer.question import (
 from rag.answer.sentences import Span, split_clauses, split_sentences, trim_marker
 from rag.retrieve.query import asked_refs, matches, number_key
 from rag.retrieve.scope import is_intro
+from rag.text.accents import restore_accents
 from rag.text.doctypes import label as type_label
 from rag.text.layout import (
     ROLE_DATE,
@@ -64,6 +67,22 @@ from rag.types import Hit
 
 #: Weights of focus coverage, overall coverage, bigram coverage and the retrieval-rank prior.
 W_FOCUS, W_ALL, W_BIGRAM, W_RANK = 0.45, 0.15, 0.25, 0.15
+
+#: The cosine of a question's embedding to each of some texts' (`IndexStore.text_similarity`); None without an
+#: embedder.
+Similarity = Callable[[str, Sequence[str]], Sequence[float] | None]
+#: Weight of a candidate's closeness in meaning to the question, scaled over the `SEMANTIC_TOP` best candidates
+#: (the closest gets it all, the farthest none). Word counts cannot tell which of two sentences that share the
+#: question's words is about what it asks, and the rank prior is the retriever's judgement of a whole paragraph
+#: (its headings included): a long paragraph of several measures ranks below a short one under a heading that
+#: repeats the question's words. The embedder reads the sentence itself. 0.15 and 0.2 gave the same answers on
+#: the team's sets and nq57; 0.1 too little, 0.3 lost first citations (docs/answers.md).
+W_SEMANTIC = 0.2
+#: Ten lost an nq57 first citation; each candidate costs an embedding (~10 ms on two cores, kept for the question).
+SEMANTIC_TOP = 20
+#: The kinds whose answer is a statement: a number, a date, a name or a document number is found by its form
+#: (`kind_match`), and a short line like "Số 05-CTr/TU" embeds poorly.
+SEMANTIC_KINDS = (KIND_WHAT, KIND_LIST)
 #: Weight of the share of the question's words the candidate states itself (a tie-breaker between sentences of
 #: one document whose title covers the question).
 W_OWN = 0.1
@@ -434,7 +453,11 @@ def _asks_issue_date(info: QuestionInfo, question: str) -> bool:
 
 
 def score_candidates(
-    info: QuestionInfo, hits: Sequence[Hit], question: str = "", context_credit: float = CONTEXT_CREDIT
+    info: QuestionInfo,
+    hits: Sequence[Hit],
+    question: str = "",
+    context_credit: float = CONTEXT_CREDIT,
+    semantic: Similarity | None = None,
 ) -> list[Evidence]:
     """All candidate quotes of the top paragraphs with their scores, best first.
 
@@ -443,6 +466,7 @@ def score_candidates(
         hits: retrieved paragraphs, best first.
         question: the question text (to read the documents it names and whether it asks an issue date).
         context_credit: credit for a question word found only in a candidate's headings (`CONTEXT_CREDIT`).
+        semantic: the closeness in meaning of the question to a text (`W_SEMANTIC`); None: words only.
     """
     q_uni, q_bi = _question_sets(info)
     folded = not info.accented
@@ -527,7 +551,26 @@ def score_candidates(
             score += SUBJECT_BONUS
         scored.append(Evidence(i, span, score, cov_focus, cov_all, cov_bi, matched, named, role))
     scored.sort(key=lambda e: (-e.score, e.hit_index, e.span.start))
+    if semantic is not None and question and info.kind in SEMANTIC_KINDS:
+        # An accent-less question is embedded as the paragraphs would write it.
+        asked = restore_accents(question, [h.paragraph.text for h in hits[:limit]])
+        return _closer_in_meaning(scored, semantic, asked)
     return scored
+
+
+def _closer_in_meaning(scored: list[Evidence], semantic: Similarity, question: str) -> list[Evidence]:
+    """The candidates with the best `SEMANTIC_TOP` rescored by their closeness in meaning to the question."""
+    top = scored[:SEMANTIC_TOP]
+    texts = list(dict.fromkeys(e.span.text for e in top))
+    cosines = semantic(question, texts)
+    if cosines is None or len(texts) < 2:
+        return scored
+    cosine = dict(zip(texts, cosines, strict=True))
+    low, high = min(cosines), max(cosines)
+    if high - low <= 1e-9:
+        return scored
+    rescored = [replace(e, score=e.score + W_SEMANTIC * (cosine[e.span.text] - low) / (high - low)) for e in top]
+    return sorted([*rescored, *scored[SEMANTIC_TOP:]], key=lambda e: (-e.score, e.hit_index, e.span.start))
 
 
 def effective(info: QuestionInfo, question: str, hits: Sequence[Hit]) -> QuestionInfo:
@@ -553,10 +596,13 @@ def asks_signer(question: str) -> bool:
     return bool(_SIGNED_RE.search(fold(question).lower()))
 
 
-def choose_evidence(info: QuestionInfo, hits: Sequence[Hit], question: str = "") -> list[Evidence]:
-    """Pick the quotes that answer the question (empty when there is nothing to quote)."""
+def choose_evidence(
+    info: QuestionInfo, hits: Sequence[Hit], question: str = "", semantic: Similarity | None = None
+) -> list[Evidence]:
+    """Pick the quotes that answer the question (empty when there is nothing to quote; `semantic` as in
+    `score_candidates`)."""
     info = effective(info, question, hits)
-    scored = score_candidates(info, hits, question)
+    scored = score_candidates(info, hits, question, semantic=semantic)
     if not scored:
         return []
     if info.kind in (KIND_ABOUT, KIND_SUMMARY):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from rag.answer.extractive import choose_evidence, effective
+from rag.answer.extractive import Similarity, choose_evidence, effective
 from rag.answer.question import KIND_ABOUT, KIND_LIST, KIND_SUMMARY, analyse_question
 from rag.answer.sentences import Span
 from rag.types import Hit
@@ -42,13 +42,21 @@ class Generator(Protocol):
 
 
 class ExtractiveGenerator:
-    """The default, model-free generator: quotes the sentences that answer (`rag.answer.extractive`)."""
+    """The default, model-free generator: quotes the sentences that answer (`rag.answer.extractive`).
+
+    Args:
+        semantic: the closeness in meaning of a question to a sentence, from the index's embedder
+            (`IndexStore.text_similarity`); None: the sentences are chosen by their words alone.
+    """
 
     name = "extractive"
 
+    def __init__(self, semantic: Similarity | None = None) -> None:
+        self.semantic = semantic
+
     def generate(self, question: str, hits: Sequence[Hit]) -> Draft:
         info = effective(analyse_question(question), question, hits)
-        evidence = choose_evidence(info, hits, question)
+        evidence = choose_evidence(info, hits, question, self.semantic)
         if not evidence:
             return Draft("")
         quotes: dict[int, Span] = {}

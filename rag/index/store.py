@@ -56,6 +56,7 @@ from rag.index.context import HeadingTracker, lexical_title
 from rag.index.durable import PRIVATE_FILE, fsync_dir, pause_point, private_dir, write_atomic
 from rag.index.embedders import DEFAULT_EMBEDDER, NO_EMBEDDER
 from rag.index.memory import release_free_memory
+from rag.index.text_similarity import TextSimilarity
 from rag.types import CLASSIFICATIONS, DOC_TYPES, Filters, Hit, Paragraph, Principal, classification_rank
 
 if TYPE_CHECKING:
@@ -657,6 +658,7 @@ class IndexStore:
             self.parts.append(self._vector_part)
         self.table = DocTable()
         self._headings_cache: dict[str, dict[str, str]] = {}
+        self._text_similarity = TextSimilarity()
         self._applied = self._lexical_part.generation
         self._vectors_applied = self._vector_part.generation if self._vector_part is not None else 0
         self._fill_table()
@@ -1333,6 +1335,14 @@ class IndexStore:
         """(doc_id, ký hiệu) of every live document that has a number and that `principal` may see (None: all)."""
         top = level_of(principal)
         return [(doc_id, number) for doc_id, number, rank in self.table.numbered() if rank <= top]
+
+    def text_similarity(self, query: str, texts: Sequence[str]) -> list[float] | None:
+        """Cosine similarity of the query's embedding to each text's, embedded now (recent ones are kept): how
+        close in meaning a sentence that may be quoted is to the question. None when the index has no embedder."""
+        embedder = self.embedder
+        if embedder is None:
+            return None
+        return self._text_similarity.cosines(embedder, query, texts)
 
     def similarity(self, query: str, paragraphs: Sequence[Paragraph]) -> list[float | None]:
         """Cosine similarity of the query's embedding to each paragraph's stored vector (None where the index has

@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from rag.answer.extractive import Similarity
 from rag.answer.generate import ExtractiveGenerator, Generator
 from rag.errors import ConfigError
 from rag.index.store import IndexStore
@@ -52,16 +53,16 @@ def build_retriever(config: PipelineConfig, store: IndexStore) -> Retriever:
     )
 
 
-def build_generator(config: PipelineConfig) -> Generator:
+def build_generator(config: PipelineConfig, semantic: Similarity | None = None) -> Generator:
     """The configured generator: extractive, or an OpenAI-compatible LLM (with the extractive fallback unless
-    `llm_fallback` is off).
+    `llm_fallback` is off). `semantic` lets the extractive one weigh meaning (`ExtractiveGenerator`).
 
     Raises:
         ConfigError: generator "llm" without `llm_url` and `llm_model`.
         MissingDependency: the LLM packages are not installed.
     """
     if config.generator != "llm":
-        return ExtractiveGenerator()
+        return ExtractiveGenerator(semantic)
     if not config.llm_url or not config.llm_model:
         raise ConfigError(
             "generator 'llm' needs llm_url and llm_model",
@@ -72,13 +73,16 @@ def build_generator(config: PipelineConfig) -> Generator:
     from rag.answer.llm import FallbackGenerator, make_llm_generator
 
     llm = make_llm_generator(config.llm_url, config.llm_model, config.llm_api_key, timeout=config.llm_timeout)
-    return FallbackGenerator(llm) if config.llm_fallback else llm
+    return FallbackGenerator(llm, ExtractiveGenerator(semantic)) if config.llm_fallback else llm
 
 
 def build_pipeline(config: PipelineConfig, library: Library) -> QAPipeline:
     """The question-answering pipeline `config` describes, over `library`."""
     return QAPipeline(
-        library, retriever=build_retriever(config, library.store), generator=build_generator(config), k=config.k
+        library,
+        retriever=build_retriever(config, library.store),
+        generator=build_generator(config, library.store.text_similarity),
+        k=config.k,
     )
 
 

@@ -42,10 +42,13 @@ from rag.pipeline.library import Library
 from rag.retrieve.query import check_query, doc_refs, referenced_docs
 from rag.retrieve.retrievers import Retriever, make_retriever
 from rag.retrieve.scope import (
+    around,
     document_hits,
     is_intro,
+    is_quiz_option,
     items_after,
     list_section,
+    looks_like_option,
     outline,
     purpose,
     signature_block,
@@ -66,6 +69,9 @@ DEFAULT_ANSWER_K = 8
 FETCH_FACTOR = 3
 #: Most paragraphs stating what a question's subject is that are added to its evidence (`QAPipeline._statements`).
 MAX_STATEMENTS = 3
+#: Paragraphs read before and after a short line to tell whether it is a quiz option: the options before it, the
+#: question and its number line; the options after it.
+QUIZ_BEFORE, QUIZ_AFTER = 8, 5
 _QUESTION_ONLY_RE = re.compile(r"\?\s*[\"”']?\s*$")
 
 
@@ -131,7 +137,7 @@ class QAPipeline:
     ) -> None:
         self.library = library
         self.retriever = retriever or make_retriever("hybrid", library.store)
-        self.generator = generator or ExtractiveGenerator()
+        self.generator = generator or ExtractiveGenerator(library.store.text_similarity)
         self.k = k
         self.abstention = abstention or default_model()
 
@@ -161,6 +167,7 @@ class QAPipeline:
             focused = focus(plain, history)
         focused = expand_acronyms(focused)
         retrieved = self.retriever.retrieve(with_acronyms(rewritten), self.k * FETCH_FACTOR, filters, principal)
+        retrieved = self._without_quiz_options(retrieved, filters, principal)
         hits = answerable_hits(retrieved, self.k, keep_layout=asks_signer(focused))
         info = analyse_question(focused)
         named = self._named_evidence(info, focused, filters, principal)
@@ -179,6 +186,19 @@ class QAPipeline:
         if decision.answer:
             hits = self._widen(info, focused, hits, filters, principal)
         return Prepared(text, rewritten, focused, hits, decision)
+
+    def _without_quiz_options(self, hits: list[Hit], filters: Filters | None, principal: Principal | None) -> list[Hit]:
+        """The hits less a quiz page's answer options (`is_quiz_option`): three of four are false, and a search
+        ranks them high because they repeat the question's words. The search itself still shows them."""
+        store = self.library.store
+        return [
+            h
+            for h in hits
+            if not (
+                looks_like_option(h.paragraph.text)
+                and is_quiz_option(h, around(store, h, QUIZ_BEFORE, QUIZ_AFTER, filters, principal))
+            )
+        ]
 
     def _semantic(self, question: str, hits: Sequence[Hit]) -> float | None:
         """The best cosine of the question to the first three paragraphs, when the abstention model was fitted
@@ -276,7 +296,7 @@ class QAPipeline:
         ):
             extra = found
         else:
-            scored = score_candidates(info, hits, question)
+            scored = score_candidates(info, hits, question, semantic=self.library.store.text_similarity)
             if not scored:
                 return hits
             lead = list_anchor(scored) if info.kind == KIND_LIST else pick_best(scored)

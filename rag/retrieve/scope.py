@@ -42,6 +42,73 @@ def document_hits(
         return store.hits([(int(pid), 0.0) for pid in np.sort(pids)])
 
 
+def around(
+    store: IndexStore,
+    hit: Hit,
+    before: int,
+    after: int,
+    filters: Filters | None = None,
+    principal: Principal | None = None,
+) -> list[Hit]:
+    """The paragraphs of a hit's document from `before` paragraphs before it to `after` after it, itself included,
+    in document order, those the caller may see (paragraph n of a document has its n-th pid)."""
+    with store.reading():
+        pids = np.sort(store.pids_of([hit.doc_id]))
+        n = hit.paragraph.n
+        if n >= len(pids):
+            return [hit]
+        window = pids[max(0, n - before) : n + after + 1]
+        allowed = store.allowed(filters, principal)
+        if allowed is not None:
+            window = window[np.isin(window, allowed)]
+        return store.hits([(int(pid), 0.0) for pid in window])
+
+
+#: A quiz page's answer option: one short line that does not end a sentence ("Cơ chế cho phép mọi cá nhân khai thác
+#: dữ liệu tự do"), in a run of at least `QUIZ_OPTIONS_MIN` right after a numbered question ("Câu hỏi 8. Chọn đáp
+#: án đúng" / "... dựa trên cơ chế nào?"). Most options are false: they are not statements to quote.
+QUIZ_OPTION_MAX_CHARS = 200
+QUIZ_OPTIONS_MIN = 3
+_QUIZ_NUMBER_RE = re.compile(r"^\W*c[aâ]u(?:\s+h[oỏ]i)?\s*\d+\b", re.IGNORECASE)
+
+
+def looks_like_option(text: str) -> bool:
+    """Whether a paragraph has the form of a quiz option: one short line that does not end a sentence."""
+    line = text.strip()
+    return 0 < len(line) <= QUIZ_OPTION_MAX_CHARS and "\n" not in line and line[-1] not in ".?!:;…"
+
+
+def is_quiz_option(hit: Hit, window: Sequence[Hit]) -> bool:
+    """Whether a paragraph is an answer option of a quiz question, read from the paragraphs around it (`around`:
+    the question and its number line before the options, the options after it)."""
+    if not looks_like_option(hit.paragraph.text):
+        return False
+    at = next((i for i, h in enumerate(window) if h.paragraph.n == hit.paragraph.n), None)
+    if at is None:
+        return False
+    start = at
+    while (
+        start > 0
+        and looks_like_option(window[start - 1].paragraph.text)
+        and window[start - 1].paragraph.n == (window[start].paragraph.n - 1)
+    ):
+        start -= 1
+    end = at
+    while (
+        end + 1 < len(window)
+        and looks_like_option(window[end + 1].paragraph.text)
+        and window[end + 1].paragraph.n == (window[end].paragraph.n + 1)
+    ):
+        end += 1
+    if end - start + 1 < QUIZ_OPTIONS_MIN or start == 0:
+        return False
+    question = window[start - 1].paragraph.text.strip()
+    if not question.endswith("?"):
+        return False
+    numbered = window[start - 2].paragraph.text if start >= 2 else ""
+    return bool(_QUIZ_NUMBER_RE.match(question) or _QUIZ_NUMBER_RE.match(numbered))
+
+
 def _heading_sections(doc: Sequence[Hit]) -> dict[str, str]:
     return {h.paragraph.section: h.paragraph.text for h in doc if h.paragraph.kind == "heading" and h.paragraph.section}
 
