@@ -173,6 +173,10 @@ class HashEmbedder:
         InvalidRequest: for a dimension out of range or an unknown feature group.
     """
 
+    #: Its cosines count shared n-grams, which the answerer already counts as words: they say nothing of meaning
+    #: (`IndexStore.text_similarity` gives none for it). Embedders without the attribute are models.
+    reads_meaning = False
+
     def __init__(self, dim: int = DEFAULT_HASH_DIM, groups: Mapping[str, float] | None = None) -> None:
         if not isinstance(dim, int) or not 64 <= dim <= 65536:
             raise InvalidRequest(

@@ -1338,9 +1338,10 @@ class IndexStore:
 
     def text_similarity(self, query: str, texts: Sequence[str]) -> list[float] | None:
         """Cosine similarity of the query's embedding to each text's, embedded now (recent ones are kept): how
-        close in meaning a sentence that may be quoted is to the question. None when the index has no embedder."""
+        close in meaning a sentence that may be quoted is to the question. None when the index has no embedder, or
+        one that does not read meaning (`HashEmbedder.reads_meaning`)."""
         embedder = self.embedder
-        if embedder is None:
+        if embedder is None or not getattr(embedder, "reads_meaning", True):
             return None
         return self._text_similarity.cosines(embedder, query, texts)
 

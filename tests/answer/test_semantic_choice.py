@@ -150,9 +150,10 @@ def test_each_sentence_is_embedded_once_per_embedder() -> None:
     assert model.embedded[2:] == ["Xây dựng cơ sở dữ liệu.", "Bảo đảm an ninh mạng."]
 
 
-def test_without_an_embedder_the_words_decide(tmp_path: Path) -> None:
-    library = library_of(tmp_path, {"nq94.txt": NQ94}, embedder="none")
-    assert library.store.text_similarity(QUESTION, [ANSWER]) is None
+@pytest.mark.parametrize("embedder", ["none", "hash"])
+def test_without_a_model_the_words_decide(tmp_path: Path, embedder: str) -> None:
+    library = library_of(tmp_path, {"nq94.txt": NQ94}, embedder=embedder)
+    assert library.store.text_similarity(QUESTION, [ANSWER]) is None  # hash cosines count n-grams, not meaning
     answer = QAPipeline(library, k=8).ask(f"Nghị quyết 94: {QUESTION}")
     assert not answer.abstained and answer.citations
     library.close()
