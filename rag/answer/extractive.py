@@ -144,6 +144,7 @@ class Evidence:
         cov_bigram: share of the question's bigrams found.
         kind_match: holds the kind of thing asked for (a date, a number...).
         named: comes from a document the question names by number.
+        meaning: the part of `score` that comes from its closeness in meaning to the question (`W_SEMANTIC`).
     """
 
     hit_index: int
@@ -157,6 +158,13 @@ class Evidence:
     role: str | None = None
     label: str = ""
     prefix: str = ""
+    meaning: float = 0.0
+
+    @property
+    def words(self) -> float:
+        """The score from the words alone: how close two candidates are is measured on it (the shares below were
+        set on it), while the meaning only reorders them."""
+        return self.score - self.meaning
 
     def text(self) -> str:
         """The answer line this evidence gives (its quote, after `prefix` when it has one)."""
@@ -569,7 +577,10 @@ def _closer_in_meaning(scored: list[Evidence], semantic: Similarity, question: s
     low, high = min(cosines), max(cosines)
     if high - low <= 1e-9:
         return scored
-    rescored = [replace(e, score=e.score + W_SEMANTIC * (cosine[e.span.text] - low) / (high - low)) for e in top]
+    rescored = []
+    for e in top:
+        meaning = W_SEMANTIC * (cosine[e.span.text] - low) / (high - low)
+        rescored.append(replace(e, score=e.score + meaning, meaning=meaning))
     return sorted([*rescored, *scored[SEMANTIC_TOP:]], key=lambda e: (-e.score, e.hit_index, e.span.start))
 
 
@@ -621,8 +632,10 @@ def choose_evidence(
         return _list(info, [primary, *scored], hits)
     chosen = [primary]
     for ev in scored:
-        if len(chosen) > MAX_ALTERNATES or ev.score < ALT_SHARE * primary.score:
+        if len(chosen) > MAX_ALTERNATES:
             break
+        if ev.words < ALT_SHARE * primary.words:
+            continue
         if all(ev.hit_index != c.hit_index for c in chosen) and not _duplicate(ev, chosen, hits):
             chosen.append(ev)
     return chosen
@@ -839,11 +852,10 @@ DOMINANT_SHARE = 0.65
 
 def _states_whole_list(lead: Evidence, scored: Sequence[Evidence], hits: Sequence[Hit]) -> bool:
     """Whether one sentence states the whole list the question asks for, far better than any other candidate."""
-    others = (e for e in scored if e.hit_index != lead.hit_index and not _duplicate(e, [lead], hits))
-    runner_up = next(others, None)
-    if runner_up is None:
+    others = [e for e in scored if e.hit_index != lead.hit_index and not _duplicate(e, [lead], hits)]
+    if not others:
         return lead.cov_focus >= WHOLE_LIST_FOCUS
-    share = runner_up.score / lead.score
+    share = max(e.words for e in others) / lead.words
     return share < DOMINANT_SHARE or (lead.cov_focus >= WHOLE_LIST_FOCUS and share < WHOLE_LIST_SHARE)
 
 
@@ -886,13 +898,15 @@ def _list_members(info: QuestionInfo, anchor: Hit, hits: Sequence[Hit]) -> set[i
 
 
 def _near_best(scored: Sequence[Evidence], hits: Sequence[Hit]) -> list[Evidence]:
-    best = scored[0].score
+    best = scored[0].words
     chosen: list[Evidence] = []
     for ev in scored:
         if ends_intro(ev, hits) and len(scored) > 1 and ev is not scored[0]:
             continue  # an announcement among items says nothing the items do not
-        if ev.score < LIST_MIN_SHARE * best or len(chosen) >= LIST_MAX:
+        if len(chosen) >= LIST_MAX:
             break
+        if ev.words < LIST_MIN_SHARE * best:
+            continue
         if any(_overlaps(ev, c) for c in chosen) or _duplicate(ev, chosen, hits):
             continue
         chosen.append(ev)
