@@ -1361,7 +1361,7 @@ class IndexStore:
         present = [pid for pid in pids if pid is not None and pid in self.vectors]
         if not present:
             return [None] * len(paragraphs)
-        q = np.asarray(self.embedder.embed_query(query), dtype=np.float32).reshape(-1)
+        q = self._text_similarity.query_vector(self.embedder, query)
         vecs = self.vectors.vectors(present)
         norms = np.linalg.norm(vecs, axis=1) * (np.linalg.norm(q) or 1.0)
         cos = dict(zip(present, (vecs @ q) / np.where(norms == 0, 1.0, norms), strict=True))

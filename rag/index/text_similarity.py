@@ -51,22 +51,30 @@ class TextSimilarity:
         self._texts = _Recent(texts_kept)
         self._lock = threading.Lock()
 
+    def query_vector(self, embedder: Embedder, query: str) -> npt.NDArray[np.float32]:
+        """`query`'s embedding as a query, unit length (kept: the abstention and the answer read the same one)."""
+        key = (embedder.name, query)
+        with self._lock:
+            q = self._queries.get(key)
+        if q is None:
+            q = _unit(np.asarray(embedder.embed_query(query), dtype=np.float32).reshape(-1))
+            with self._lock:
+                self._queries.put(key, q)
+        return q
+
     def cosines(self, embedder: Embedder, query: str, texts: Sequence[str]) -> list[float]:
         """The cosine of `query`'s embedding (as a query) to each text's (as a passage), in order."""
         if not texts:
             return []
         name = embedder.name
+        q = self.query_vector(embedder, query)
         with self._lock:
-            q = self._queries.get((name, query))
             known = {t: v for t in texts if (v := self._texts.get((name, t))) is not None}
-        if q is None:
-            q = _unit(np.asarray(embedder.embed_query(query), dtype=np.float32).reshape(-1))
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
             vectors = np.asarray(embedder.embed_documents(missing), dtype=np.float32).reshape(len(missing), -1)
             known.update((t, _unit(v)) for t, v in zip(missing, vectors, strict=True))
         with self._lock:
-            self._queries.put((name, query), q)
             for t in missing:
                 self._texts.put((name, t), known[t])
         return [float(known[t] @ q) for t in texts]

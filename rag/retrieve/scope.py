@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rag.index.catalog import Int64Array
 from rag.index.store import IndexStore
 from rag.text.layout import is_signature
 from rag.text.normalize import fold
@@ -35,11 +36,7 @@ def document_hits(
 ) -> list[Hit]:
     """Every paragraph of a document the caller may see, in document order (score 0)."""
     with store.reading():
-        pids = store.pids_of([doc_id])
-        allowed = store.allowed(filters, principal)
-        if allowed is not None:
-            pids = pids[np.isin(pids, allowed)]
-        return store.hits([(int(pid), 0.0) for pid in np.sort(pids)])
+        return _visible(store, store.pids_of([doc_id]), filters, principal)
 
 
 def around(
@@ -57,11 +54,15 @@ def around(
         n = hit.paragraph.n
         if n >= len(pids):
             return [hit]
-        window = pids[max(0, n - before) : n + after + 1]
-        allowed = store.allowed(filters, principal)
-        if allowed is not None:
-            window = window[np.isin(window, allowed)]
-        return store.hits([(int(pid), 0.0) for pid in window])
+        return _visible(store, pids[max(0, n - before) : n + after + 1], filters, principal)
+
+
+def _visible(store: IndexStore, pids: Int64Array, filters: Filters | None, principal: Principal | None) -> list[Hit]:
+    """The paragraphs of `pids` the caller may see, in pid order (score 0); under the store's read lock."""
+    allowed = store.allowed(filters, principal)
+    if allowed is not None:
+        pids = pids[np.isin(pids, allowed)]
+    return store.hits([(int(pid), 0.0) for pid in np.sort(pids)])
 
 
 #: A quiz page's answer option: one short line that does not end a sentence ("Cơ chế cho phép mọi cá nhân khai thác
@@ -86,20 +87,7 @@ def is_quiz_option(hit: Hit, window: Sequence[Hit]) -> bool:
     at = next((i for i, h in enumerate(window) if h.paragraph.n == hit.paragraph.n), None)
     if at is None:
         return False
-    start = at
-    while (
-        start > 0
-        and looks_like_option(window[start - 1].paragraph.text)
-        and window[start - 1].paragraph.n == (window[start].paragraph.n - 1)
-    ):
-        start -= 1
-    end = at
-    while (
-        end + 1 < len(window)
-        and looks_like_option(window[end + 1].paragraph.text)
-        and window[end + 1].paragraph.n == (window[end].paragraph.n + 1)
-    ):
-        end += 1
+    start, end = _run_end(window, at, -1), _run_end(window, at, 1)
     if end - start + 1 < QUIZ_OPTIONS_MIN or start == 0:
         return False
     question = window[start - 1].paragraph.text.strip()
@@ -107,6 +95,17 @@ def is_quiz_option(hit: Hit, window: Sequence[Hit]) -> bool:
         return False
     numbered = window[start - 2].paragraph.text if start >= 2 else ""
     return bool(_QUIZ_NUMBER_RE.match(question) or _QUIZ_NUMBER_RE.match(numbered))
+
+
+def _run_end(window: Sequence[Hit], at: int, step: int) -> int:
+    """The last index, going from `at` by `step` (-1 or 1), of the run of adjacent option-like paragraphs."""
+    i = at
+    while 0 <= i + step < len(window):
+        following = window[i + step].paragraph
+        if following.n != window[i].paragraph.n + step or not looks_like_option(following.text):
+            break
+        i += step
+    return i
 
 
 def _heading_sections(doc: Sequence[Hit]) -> dict[str, str]:
